@@ -1,0 +1,326 @@
+//! Node AUTHORIZED: the company signs its authorization letter for silent signing (seed 004),
+//! queried and reconciled through seed 002.
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::error::DomainError;
+use super::face_auth::Applied;
+use super::ids::{AccountId, AuthId, Contact, MemberNo, RequestId};
+use super::ports::{
+    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest,
+    UpstreamError,
+};
+use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
+
+/// An authorization as the service keeps it (seed 002's fields plus what ties it to a member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub auth_id: AuthId,
+    pub member_no: MemberNo,
+    pub request_id: String,
+    /// Hash of the create request's fields: a retry with the same request id must match it.
+    pub request_fingerprint: String,
+    pub organize_id: String,
+    pub auth_type: AuthType,
+    pub person_id: Option<String>,
+    pub authorizer_type: Option<AuthorizerType>,
+    pub legal_rep_id: Option<String>,
+    pub status: AuthorizationStatus,
+    pub auth_des: Option<String>,
+    pub download_url: Option<String>,
+    pub download_url_expires_at: Option<DateTime<Utc>>,
+    pub begin_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub next_poll_at: DateTime<Utc>,
+    pub poll_attempts: i32,
+}
+
+impl Authorization {
+    /// Whether e签宝 must be asked: the result is not final, or it succeeded and the download URL
+    /// is missing or about to expire (a minute's margin, so a URL handed out still works).
+    pub fn needs_refresh(&self, now: DateTime<Utc>) -> bool {
+        match self.status {
+            AuthorizationStatus::InProgress => true,
+            AuthorizationStatus::Succeeded => self.download_url_valid_at(now + chrono::Duration::minutes(1)).is_none(),
+            AuthorizationStatus::Failed | AuthorizationStatus::Cancelled => false,
+        }
+    }
+
+    /// The download URL if it still works at `at`.
+    pub fn download_url_valid_at(&self, at: DateTime<Utc>) -> Option<&str> {
+        match (&self.download_url, self.download_url_expires_at) {
+            (Some(url), Some(exp)) if exp > at => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// What CreateOrgAuthorization asks for, already parsed.
+#[derive(Debug, Clone)]
+pub struct CreateAuthorization {
+    pub member_no: MemberNo,
+    pub request_id: RequestId,
+    pub organize_id: AccountId,
+    pub contact: Contact,
+    pub send_notice: bool,
+    pub auth_type: AuthType,
+    pub person_id: Option<AccountId>,
+    pub valid_date: DateTime<Utc>,
+    pub seal_scope: Option<String>,
+    pub file_type: Option<String>,
+    pub redirect_url: Option<String>,
+}
+
+impl CreateAuthorization {
+    fn fingerprint(&self) -> String {
+        let fields = [
+            self.organize_id.as_str(),
+            self.contact.expose(),
+            if self.send_notice { "1" } else { "0" },
+            &self.auth_type.code().to_string(),
+            self.person_id.as_ref().map_or("", AccountId::as_str),
+            &self.valid_date.timestamp_millis().to_string(),
+            self.seal_scope.as_deref().unwrap_or(""),
+            self.file_type.as_deref().unwrap_or(""),
+            self.redirect_url.as_deref().unwrap_or(""),
+        ];
+        // Length-prefixed so that no two field lists hash alike.
+        let mut h = Sha256::new();
+        for f in fields {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+impl Service {
+    pub async fn create_authorization(&self, cmd: CreateAuthorization) -> Result<Authorization, DomainError> {
+        let fingerprint = cmd.fingerprint();
+        if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
+            return Ok(existing);
+        }
+        self.process(&cmd.member_no).await?.check_may_authorize()?;
+        let member = cmd.member_no.clone();
+        self.with_member_lease(&member, || async {
+            if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
+                return Ok(existing);
+            }
+            self.process(&cmd.member_no).await?.check_may_authorize()?;
+            let auth_id = self
+                .esign
+                .create_authorization(&CreateAuthorizationRequest {
+                    organize_id: cmd.organize_id.clone(),
+                    contact: cmd.contact.expose().to_owned(),
+                    send_notice: cmd.send_notice,
+                    auth_type: cmd.auth_type,
+                    person_id: cmd.person_id.clone(),
+                    valid_date: cmd.valid_date,
+                    seal_scope: cmd.seal_scope.clone(),
+                    file_type: cmd.file_type.clone(),
+                    notify_url: self.settings.notify_url.clone(),
+                    redirect_url: cmd.redirect_url.clone(),
+                })
+                .await?;
+            let now = self.now();
+            let auth = Authorization {
+                auth_id,
+                member_no: cmd.member_no.clone(),
+                request_id: cmd.request_id.as_str().to_owned(),
+                request_fingerprint: fingerprint.clone(),
+                organize_id: cmd.organize_id.as_str().to_owned(),
+                auth_type: cmd.auth_type,
+                person_id: cmd.person_id.as_ref().map(|p| p.as_str().to_owned()),
+                authorizer_type: None,
+                legal_rep_id: None,
+                status: AuthorizationStatus::InProgress,
+                auth_des: None,
+                download_url: None,
+                download_url_expires_at: None,
+                begin_at: None,
+                end_at: None,
+                created_at: now,
+                updated_at: now,
+                next_poll_at: self.next_poll_at(0),
+                poll_attempts: 0,
+            };
+            self.retry_on_conflict(|| async {
+                let mut process = self.process(&cmd.member_no).await?;
+                process.authorization_started(now)?;
+                self.store
+                    .commit(ChangeSet {
+                        process: Some(process),
+                        authorizations: vec![auth.clone()],
+                        ..Default::default()
+                    })
+                    .await?;
+                Ok(())
+            })
+            .await?;
+            tracing::info!(member = %cmd.member_no, auth_id = %auth.auth_id, "authorization started");
+            Ok(auth)
+        })
+        .await
+    }
+
+    async fn existing_authorization(
+        &self,
+        cmd: &CreateAuthorization,
+        fingerprint: &str,
+    ) -> Result<Option<Authorization>, DomainError> {
+        match self.store.authorization_by_request(&cmd.member_no, cmd.request_id.as_str()).await? {
+            Some(a) if a.request_fingerprint == fingerprint => Ok(Some(a)),
+            Some(_) => Err(DomainError::InvalidArgument(vec![super::ids::FieldViolation::new(
+                "request_id",
+                "was already used with different fields; use a new request id",
+            )])),
+            None => Ok(None),
+        }
+    }
+
+    /// An authorization, refreshed from e签宝 while it is not final or its download URL has expired.
+    pub async fn query_authorization(&self, auth_id: &AuthId) -> Result<Authorization, DomainError> {
+        let auth = self.store.authorization(auth_id).await?.ok_or(DomainError::NotFound("authorization"))?;
+        if !auth.needs_refresh(self.now()) {
+            return Ok(auth);
+        }
+        self.refresh_authorization(&auth).await?;
+        self.store.authorization(auth_id).await?.ok_or(DomainError::NotFound("authorization"))
+    }
+
+    /// Asks e签宝 (seed 002) and applies what it says.
+    pub async fn refresh_authorization(&self, auth: &Authorization) -> Result<Applied, DomainError> {
+        let info = match self.esign.query_authorization(&auth.auth_id).await {
+            Ok(info) => info,
+            Err(e) => {
+                if matches!(e, UpstreamError::Unavailable(_) | UpstreamError::Timeout | UpstreamError::Malformed(_)) {
+                    self.store
+                        .reschedule_authorization(
+                            &auth.auth_id,
+                            self.next_poll_at(auth.poll_attempts + 1),
+                            auth.poll_attempts + 1,
+                        )
+                        .await?;
+                }
+                return Err(e.into());
+            }
+        };
+        let applied = self.apply_authorization_info(&info, None).await?;
+        if !info.status.is_final() {
+            self.store
+                .reschedule_authorization(
+                    &auth.auth_id,
+                    self.next_poll_at(auth.poll_attempts + 1),
+                    auth.poll_attempts + 1,
+                )
+                .await?;
+        }
+        Ok(applied)
+    }
+
+    /// Applies e签宝's full record of an authorization (from a query).
+    async fn apply_authorization_info(
+        &self,
+        info: &AuthorizationInfo,
+        inbox_id: Option<i64>,
+    ) -> Result<Applied, DomainError> {
+        self.apply_authorization(&info.auth_id, info.status, info.auth_des.clone(), Some(info), inbox_id).await
+    }
+
+    /// Applies an authorization's result from a callback (status only; details come from a query).
+    pub async fn apply_authorization_result(
+        &self,
+        auth_id: &AuthId,
+        status: AuthorizationStatus,
+        auth_des: Option<String>,
+        inbox_id: Option<i64>,
+    ) -> Result<Applied, DomainError> {
+        let applied = self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await?;
+        // A callback says "signed" but not where the letter is: fetch it now, and leave it to the
+        // reconciler if e签宝 cannot be reached.
+        if applied == Applied::Changed
+            && status == AuthorizationStatus::Succeeded
+            && let Some(auth) = self.store.authorization(auth_id).await?
+            && let Err(e) = self.refresh_authorization(&auth).await
+        {
+            tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched yet; the reconciler will");
+        }
+        Ok(applied)
+    }
+
+    async fn apply_authorization(
+        &self,
+        auth_id: &AuthId,
+        status: AuthorizationStatus,
+        auth_des: Option<String>,
+        info: Option<&AuthorizationInfo>,
+        inbox_id: Option<i64>,
+    ) -> Result<Applied, DomainError> {
+        self.retry_on_conflict(|| async {
+            let mut changes = ChangeSet { inbox_applied: inbox_id.into_iter().collect(), ..Default::default() };
+            let Some(mut auth) = self.store.authorization(auth_id).await? else {
+                tracing::warn!(auth_id = %auth_id, "result for an authorization this service never started; ignored");
+                self.commit_if_any(changes).await?;
+                return Ok(Applied::Ignored);
+            };
+            let now = self.now();
+            let was = auth.status;
+            // A final status never changes again (a late "in progress" or a second, different
+            // final status is an out-of-order event); details of the same status may be refreshed.
+            let status_moves = !was.is_final() && status != was;
+            let same_status_details = info.is_some() && status == was;
+            if !status_moves && !same_status_details {
+                self.commit_if_any(changes).await?;
+                return Ok(Applied::Ignored);
+            }
+            auth.status = if status_moves { status } else { was };
+            if auth_des.is_some() {
+                auth.auth_des = auth_des.clone();
+            }
+            if let Some(info) = info {
+                auth.authorizer_type = info.authorizer_type.or(auth.authorizer_type);
+                auth.legal_rep_id = info.legal_rep_id.clone().or(auth.legal_rep_id.take());
+                auth.person_id = info.person_id.clone().or(auth.person_id.take());
+                auth.begin_at = info.begin_date.or(auth.begin_at);
+                auth.end_at = info.end_date.or(auth.end_at);
+                if let Some(url) = &info.auth_download_url {
+                    auth.download_url = Some(url.clone());
+                    auth.download_url_expires_at = Some(now + chrono_dur(DOWNLOAD_URL_TTL));
+                }
+            }
+            auth.updated_at = now;
+            let mut process = self.process(&auth.member_no).await?;
+            let latest = self.store.latest_authorization(&auth.member_no).await?;
+            let is_latest = latest.as_ref().is_some_and(|l| l.auth_id == auth.auth_id);
+            if is_latest {
+                let moved = match auth.status {
+                    AuthorizationStatus::Succeeded if status_moves => process.authorization_finished(signed_file(&auth), now).is_ok(),
+                    AuthorizationStatus::Succeeded
+                        // Same final status, fresher letter URL: keep the process's copy current.
+                        if process.status() == super::process::Status::AuthorizeFinish && auth.download_url.is_some() => {
+                            process.set_signed_file(signed_file(&auth));
+                            true
+                        }
+                    AuthorizationStatus::Failed | AuthorizationStatus::Cancelled if status_moves => {
+                        process.authorization_failed(auth.auth_des.clone(), now).is_ok()
+                    }
+                    _ => false,
+                };
+                if moved {
+                    changes.process = Some(process);
+                }
+            }
+            changes.authorizations.push(auth.clone());
+            self.store.commit(changes).await?;
+            tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = auth.status.code(), "authorization result applied");
+            Ok(if status_moves { Applied::Changed } else { Applied::Ignored })
+        })
+        .await
+    }
+}
+
+fn signed_file(auth: &Authorization) -> Option<(String, DateTime<Utc>)> {
+    auth.download_url.clone().zip(auth.download_url_expires_at)
+}

@@ -1,0 +1,207 @@
+//! The authentication process of ETC members: no transport, no SQL, no HTTP client here. The
+//! use cases run over two ports (`ports::Store`, `ports::ESign`) and a clock.
+pub mod authorization;
+pub mod error;
+pub mod face_auth;
+pub mod ids;
+pub mod inbox;
+pub mod ports;
+pub mod process;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+
+pub use error::DomainError;
+use ids::MemberNo;
+use ports::{ESign, Lease, Store, StoreError};
+use process::Process;
+
+/// Where "now" comes from, so tests can move it.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Knobs of the process, set from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL e签宝 calls back (the service's own receiver), never a caller's.
+    pub notify_url: String,
+    /// Names this replica in leases.
+    pub replica_id: String,
+    /// How long a start may hold a member's lease (longer than the slowest upstream call).
+    pub start_lease: Duration,
+    /// How long a start waits for another start of the same member before answering UNAVAILABLE.
+    pub start_wait: Duration,
+    /// First reconciler poll after a step starts, doubling up to `poll_max`.
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+    /// How long the reconciler keeps polling a face flow whose link has expired before giving up on it.
+    pub face_flow_give_up_after: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            notify_url: "http://127.0.0.1:8080/esign/callback".into(),
+            replica_id: "local".into(),
+            start_lease: Duration::from_secs(30),
+            start_wait: Duration::from_secs(20),
+            poll_initial: Duration::from_secs(5),
+            poll_max: Duration::from_secs(300),
+            face_flow_give_up_after: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// e签宝's face link lives 30 minutes from its creation.
+pub const FACE_LINK_TTL: Duration = Duration::from_secs(30 * 60);
+/// e签宝's authorization download URL lives 60 minutes from when it is answered.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// The process's use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) esign: Arc<dyn ESign>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Arc<Settings>,
+}
+
+/// How many times a read-modify-write is retried when another writer got there first.
+const CONFLICT_RETRIES: usize = 8;
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, esign: Arc<dyn ESign>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self { store, esign, clock, settings: Arc::new(settings) }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Now, to the millisecond: instants are stored in milliseconds, and an answer given before a
+    /// write must equal the one read back after it.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let t = self.clock.now();
+        DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+    }
+
+    /// The service's clock, for edges that judge expiry the same way the domain does.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.now()
+    }
+
+    /// The member's process; a member with no record is NOT_STARTED and nothing is written.
+    pub async fn process(&self, member: &MemberNo) -> Result<Process, DomainError> {
+        Ok(self.store.process(member).await?.unwrap_or_else(|| Process::not_started(member.clone())))
+    }
+
+    /// The member's process, first brought up to date with e签宝 for a step still running.
+    pub async fn refreshed_process(&self, member: &MemberNo) -> Result<Process, DomainError> {
+        let process = self.process(member).await?;
+        match process.status() {
+            process::Status::HandlerAuthing => {
+                if let Some(flow) = self.store.latest_face_flow(member).await?
+                    && !flow.status.is_final()
+                {
+                    self.reconcile_face_flow(&flow).await?;
+                }
+            }
+            process::Status::Authorizing | process::Status::AuthorizeFinish => {
+                if let Some(auth) = self.store.latest_authorization(member).await?
+                    && auth.needs_refresh(self.now())
+                {
+                    self.refresh_authorization(&auth).await?;
+                }
+            }
+            _ => return Ok(process),
+        }
+        self.process(member).await
+    }
+
+    /// Runs `body` while holding the member's start lease, so that concurrent starts for one member
+    /// (on any replica) make one upstream call. Waits for another holder up to `start_wait`.
+    pub(crate) async fn with_member_lease<T, F, Fut>(&self, member: &MemberNo, body: F) -> Result<T, DomainError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DomainError>>,
+    {
+        let holder = format!("{}:{}", self.settings.replica_id, uuid_like());
+        let deadline = tokio_now() + self.settings.start_wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let now = self.now();
+            let lease = Lease { holder: holder.clone(), until: now + chrono_dur(self.settings.start_lease) };
+            if self.store.try_lease_member(member, &lease, now).await? {
+                break;
+            }
+            if tokio_now() >= deadline {
+                return Err(DomainError::Busy);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+        let result = body().await;
+        // Release even when the body failed; an unreleased lease only delays the next start.
+        let released = self.store.release_member(member, &holder).await;
+        match (result, released) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(v), Err(e)) => {
+                tracing::warn!(member = %member, error = %e, "could not release a member lease; it expires by itself");
+                Ok(v)
+            }
+        }
+    }
+
+    /// Retries a read-modify-write whose commit lost an optimistic-concurrency race.
+    pub(crate) async fn retry_on_conflict<T, F, Fut>(&self, mut body: F) -> Result<T, DomainError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DomainError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match body().await {
+                Err(DomainError::Store(StoreError::Conflict)) if attempt < CONFLICT_RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// When to poll an item again after `attempts` polls: doubling from `poll_initial` to `poll_max`,
+    /// with ±20% jitter so that replicas and items spread out.
+    pub(crate) fn next_poll_at(&self, attempts: i32) -> DateTime<Utc> {
+        let base = self.settings.poll_initial.as_millis() as f64 * 2f64.powi(attempts.clamp(0, 20));
+        let capped = base.min(self.settings.poll_max.as_millis() as f64);
+        let jitter = 0.8 + rand::random::<f64>() * 0.4;
+        self.now() + chrono::Duration::milliseconds((capped * jitter) as i64)
+    }
+}
+
+pub fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn tokio_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

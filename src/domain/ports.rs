@@ -1,0 +1,350 @@
+//! What the process needs from the outside world, in its own words: a store and e签宝.
+//! Adapters (`crate::store`, `crate::esign`) implement these; the domain never sees SQL or HTTP.
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::authorization::Authorization;
+use super::face_auth::FaceFlow;
+use super::ids::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId};
+use super::inbox::{InboxEvent, StoredEvent};
+use super::process::Process;
+
+// ---------------------------------------------------------------- e签宝
+
+/// Why a call to e签宝 did not succeed. Only `Unavailable`, `Timeout` and `Malformed` are worth
+/// retrying; `Refused` is e签宝's considered answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// e签宝 answered its envelope with `code != 0` (or its gateway refused the request).
+    #[error("e签宝 refused the request (code {code}): {message}")]
+    Refused { code: i64, message: String },
+    /// e签宝 could not be reached or answered HTTP 5xx.
+    #[error("e签宝 is unavailable: {0}")]
+    Unavailable(String),
+    /// No answer within the configured time.
+    #[error("e签宝 did not answer in time")]
+    Timeout,
+    /// An answer that is not e签宝's envelope, or whose `data` lacks what the call needs.
+    #[error("e签宝 answered something unreadable: {0}")]
+    Malformed(String),
+}
+
+/// e签宝's code for "authentication flow not found" (seed 001).
+pub const CODE_FLOW_NOT_FOUND: i64 = 30500001;
+/// e签宝's code for "person account already exists"; `data.accountId` holds it.
+pub const CODE_ACCOUNT_EXISTS: i64 = 53000000;
+
+/// Create (or reuse) the handler's e签宝 person account.
+#[derive(Debug, Clone)]
+pub struct PersonAccountRequest {
+    /// `thirdPartyUserId`: the ETC member number.
+    pub third_party_user_id: MemberNo,
+    pub name: PersonName,
+    pub id_number: ResidentId,
+    pub mobile: Mobile,
+}
+
+/// `faceauthMode` values e签宝 accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaceAuthMode {
+    #[default]
+    ZhimaCredit,
+    Tencent,
+    Esign,
+    WeChat,
+}
+
+impl FaceAuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ZhimaCredit => "ZHIMACREDIT",
+            Self::Tencent => "TENCENT",
+            Self::Esign => "ESIGN",
+            Self::WeChat => "WE_CHAT",
+        }
+    }
+}
+
+/// Start a face flow for an account.
+#[derive(Debug, Clone)]
+pub struct FaceAuthRequest {
+    pub account_id: AccountId,
+    pub mode: FaceAuthMode,
+    /// Always true: a handler may retry the face check within one flow.
+    pub repetition: bool,
+    /// Where the person's browser goes afterwards (`callbackUrl`); `None`: e签宝's page.
+    pub redirect_url: Option<String>,
+    /// `contextId`: the member number, so a flow can be traced back.
+    pub context_id: String,
+    /// `notifyUrl`: the service's own callback receiver.
+    pub notify_url: String,
+}
+
+/// What e签宝 answers when a face flow starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceAuthStarted {
+    pub flow_id: FlowId,
+    pub auth_url: String,
+    pub original_url: String,
+}
+
+/// `flowStatus` of a flow outline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutlineStatus {
+    Init,
+    Ing,
+    Success,
+    Fail,
+}
+
+/// The part of a flow outline (seed 001) the process needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowOutline {
+    pub flow_id: FlowId,
+    pub status: OutlineStatus,
+    pub context_id: Option<String>,
+    pub fail_reason: Option<String>,
+    pub modify_time: Option<DateTime<Utc>>,
+}
+
+/// `authType` of an authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthType {
+    /// 1: to the platform.
+    #[default]
+    Platform,
+    /// 2: to a handler (`personId` required).
+    Handler,
+}
+
+impl AuthType {
+    pub fn code(self) -> i32 {
+        match self {
+            Self::Platform => 1,
+            Self::Handler => 2,
+        }
+    }
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::Platform),
+            2 => Some(Self::Handler),
+            _ => None,
+        }
+    }
+}
+
+/// Create an authorization (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateAuthorizationRequest {
+    pub organize_id: AccountId,
+    /// Mobile number or e-mail address.
+    pub contact: String,
+    pub send_notice: bool,
+    pub auth_type: AuthType,
+    /// Present exactly when `auth_type` is `Handler`.
+    pub person_id: Option<AccountId>,
+    /// `validDate`, as e签宝 wants it: milliseconds.
+    pub valid_date: DateTime<Utc>,
+    pub seal_scope: Option<String>,
+    pub file_type: Option<String>,
+    pub notify_url: String,
+    pub redirect_url: Option<String>,
+}
+
+/// `status` of an authorization (seed 002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl AuthorizationStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            Self::InProgress => 1,
+            Self::Succeeded => 2,
+            Self::Failed => 3,
+            Self::Cancelled => 4,
+        }
+    }
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::InProgress),
+            2 => Some(Self::Succeeded),
+            3 => Some(Self::Failed),
+            4 => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+    pub fn is_final(self) -> bool {
+        self != Self::InProgress
+    }
+}
+
+/// `authorizerType` (seed 002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerType {
+    Company,
+    LegalRepresentative,
+}
+
+impl AuthorizerType {
+    pub fn code(self) -> i32 {
+        match self {
+            Self::Company => 1,
+            Self::LegalRepresentative => 2,
+        }
+    }
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::Company),
+            2 => Some(Self::LegalRepresentative),
+            _ => None,
+        }
+    }
+}
+
+/// An authorization as e签宝 reports it (seed 002).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationInfo {
+    pub auth_id: AuthId,
+    pub authorizer_type: Option<AuthorizerType>,
+    pub organize_id: Option<String>,
+    pub legal_rep_id: Option<String>,
+    pub auth_type: Option<AuthType>,
+    pub person_id: Option<String>,
+    /// Valid for 60 minutes from when it was answered.
+    pub auth_download_url: Option<String>,
+    pub status: AuthorizationStatus,
+    pub auth_des: Option<String>,
+    pub begin_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+}
+
+/// e签宝, whichever one: the sandbox, production, or the simulator.
+#[async_trait]
+pub trait ESign: Send + Sync + 'static {
+    /// `POST /v1/accounts/createByThirdPartyUserId`; code 53000000 is answered as the existing id.
+    async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError>;
+    /// `POST /v2/identity/auth/api/individual/{accountId}/face`.
+    async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError>;
+    /// `GET /v2/identity/auth/api/common/{flowId}/outline` (an idempotent read: retried).
+    async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError>;
+    /// Create an authorization (seed 004).
+    async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError>;
+    /// Query an authorization (seed 002; an idempotent read: retried).
+    async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError>;
+}
+
+// ---------------------------------------------------------------- the store
+
+/// The store failed; the caller may retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the row since it was read (optimistic concurrency).
+    #[error("the record was changed concurrently")]
+    Conflict,
+    /// The database could not be reached or refused the statement.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored value could not be read back (corrupt or written by a newer version).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// What one atomic write changes. Everything in it commits together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct ChangeSet {
+    /// The process, written only if its stored version is still `process.version()`;
+    /// its version then goes up by one.
+    pub process: Option<Process>,
+    /// Face flows to insert or replace (by flow id).
+    pub face_flows: Vec<FaceFlow>,
+    /// Authorizations to insert or replace (by authorization id).
+    pub authorizations: Vec<Authorization>,
+    /// Inbox events that this change applies.
+    pub inbox_applied: Vec<i64>,
+}
+
+/// Whether an inbox insert was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxInsert {
+    New(i64),
+    /// The same event (not the same delivery) was stored before; `applied` says whether it was applied.
+    Duplicate {
+        id: i64,
+        applied: bool,
+    },
+}
+
+/// A lease on a row, so that one replica at a time works on it.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap reachability check, for health.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn process(&self, member: &MemberNo) -> Result<Option<Process>, StoreError>;
+    async fn face_flow(&self, flow_id: &FlowId) -> Result<Option<FaceFlow>, StoreError>;
+    /// The member's newest face flow.
+    async fn latest_face_flow(&self, member: &MemberNo) -> Result<Option<FaceFlow>, StoreError>;
+    async fn authorization(&self, auth_id: &AuthId) -> Result<Option<Authorization>, StoreError>;
+    /// The member's newest authorization.
+    async fn latest_authorization(&self, member: &MemberNo) -> Result<Option<Authorization>, StoreError>;
+    async fn authorization_by_request(
+        &self,
+        member: &MemberNo,
+        request_id: &str,
+    ) -> Result<Option<Authorization>, StoreError>;
+
+    /// Writes a change set atomically; `Conflict` when the process version moved.
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
+
+    /// Takes the member's start lease (a guard against starting two upstream flows at once),
+    /// creating the member's row if needed. False: someone else holds an unexpired lease.
+    async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError>;
+
+    /// Stores a verified callback once per event key.
+    async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError>;
+    /// Inbox events stored but not applied (a crash between store and apply), oldest first.
+    async fn pending_inbox(&self, limit: u64) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Leases up to `limit` running face flows whose next poll is due.
+    async fn claim_due_face_flows(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<FaceFlow>, StoreError>;
+    /// Leases up to `limit` in-progress authorizations whose next poll is due.
+    async fn claim_due_authorizations(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<Authorization>, StoreError>;
+    /// Moves a flow's next poll and releases its lease, touching nothing else of it.
+    async fn reschedule_face_flow(
+        &self,
+        flow_id: &FlowId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError>;
+    /// Moves an authorization's next poll and releases its lease, touching nothing else of it.
+    async fn reschedule_authorization(
+        &self,
+        auth_id: &AuthId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError>;
+    /// How many items wait for the reconciler, and since when the oldest does.
+    async fn backlog(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+}

@@ -1,0 +1,356 @@
+//! The member's authentication process: its statuses, nodes and the only legal transitions.
+//! `Process::status` is private; it changes only through the transition methods below, each of
+//! which names the statuses it may start from, so an illegal move cannot be written.
+use chrono::{DateTime, Utc};
+
+use super::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The seed's spelling, also the stored one.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// The 18 statuses of seed 000 `authProcessStatus`, in process order.
+    Status {
+        NotStarted = "NOT_STARTED",
+        HandlerNotAuth = "HANDLER_NOT_AUTH",
+        HandlerAuthing = "HANDLER_AUTHING",
+        HandlerAuthed = "HANDLER_AUTHED",
+        HandlerAuthFailed = "HANDLER_AUTH_FAILED",
+        OrgNotAuth = "ORG_NOT_AUTH",
+        OrgAuthing = "ORG_AUTHING",
+        OrgAuthed = "ORG_AUTHED",
+        OrgAuthFailed = "ORG_AUTH_FAILED",
+        CertUnconfirmed = "CERT_UNCONFIRMED",
+        CertConfirmed = "CERT_CONFIRMED",
+        OrgSealUnsave = "ORG_SEAL_UNSAVE",
+        OrgSealSaved = "ORG_SEAL_SAVED",
+        OrgSealSaveFailed = "ORG_SEAL_SAVE_FAILED",
+        Unauthorized = "UNAUTHORIZED",
+        Authorizing = "AUTHORIZING",
+        AuthorizeFailed = "AUTHORIZE_FAILED",
+        AuthorizeFinish = "AUTHORIZE_FINISH",
+    }
+);
+
+str_enum!(
+    /// The nodes of seed 000 `authProcessNode`.
+    Node {
+        HandlerAuth = "HANDLER_AUTH",
+        OrgAuth = "ORG_AUTH",
+        PubPaymentAuth = "PUB_PAYMENT_AUTH",
+        SaveOrgSeal = "SAVE_ORG_SEAL",
+        Authorized = "AUTHORIZED",
+    }
+);
+
+impl Status {
+    /// The node a status belongs to; `None` before the process started.
+    pub fn node(self) -> Option<Node> {
+        use Status::*;
+        Some(match self {
+            NotStarted => return None,
+            HandlerNotAuth | HandlerAuthing | HandlerAuthed | HandlerAuthFailed => Node::HandlerAuth,
+            // Certificates are issued once the company is verified: part of the company's node.
+            OrgNotAuth | OrgAuthing | OrgAuthed | OrgAuthFailed | CertUnconfirmed | CertConfirmed => Node::OrgAuth,
+            OrgSealUnsave | OrgSealSaved | OrgSealSaveFailed => Node::SaveOrgSeal,
+            Unauthorized | Authorizing | AuthorizeFailed | AuthorizeFinish => Node::Authorized,
+        })
+    }
+
+    /// Statuses from which the company may sign its authorization letter: the handler has passed
+    /// face recognition, and the company (identified by its e签宝 account id, which only a
+    /// verified company has) is not in the middle of another step.
+    fn may_start_authorization(self) -> bool {
+        use Status::*;
+        matches!(self, HandlerAuthed | OrgAuthed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed)
+    }
+
+    fn may_start_face(self) -> bool {
+        use Status::*;
+        matches!(self, NotStarted | HandlerNotAuth | HandlerAuthFailed | HandlerAuthing)
+    }
+
+    /// Whether the handler has passed face recognition (every status from HANDLER_AUTHED on).
+    pub fn handler_authenticated(self) -> bool {
+        !matches!(
+            self,
+            Status::NotStarted | Status::HandlerNotAuth | Status::HandlerAuthing | Status::HandlerAuthFailed
+        )
+    }
+}
+
+/// The member's nodes in order: the pay-in check only when the company needs it (seed 000's sample
+/// list leaves it out).
+pub fn node_list(needs_pub_payment: bool) -> Vec<Node> {
+    let mut nodes = vec![Node::HandlerAuth, Node::OrgAuth];
+    if needs_pub_payment {
+        nodes.push(Node::PubPaymentAuth);
+    }
+    nodes.extend([Node::SaveOrgSeal, Node::Authorized]);
+    nodes
+}
+
+/// A move the current status does not allow; carries the status for the caller's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not allowed while the process is {}", current.as_str())]
+pub struct IllegalTransition {
+    pub current: Status,
+}
+
+/// The handler, as given to StartFaceAuth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handler {
+    pub name: PersonName,
+    pub id_number: ResidentId,
+    pub mobile: Mobile,
+    pub valid_period: ValidPeriod,
+}
+
+/// ETC会员所属主体信息 (not yet supplied by any RPC; stored and answered when present).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrgInfo {
+    pub name: String,
+    pub id_number: String,
+    /// `CRED_ORG_USCC` or `CRED_ORG_REGCODE`.
+    pub id_type: String,
+    pub legal_name: String,
+    /// Stored in full (encrypted), answered masked.
+    pub legal_id_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    member_no: MemberNo,
+    status: Status,
+    /// Optimistic-concurrency version: 0 for a process never stored.
+    version: i64,
+    pub handler: Option<Handler>,
+    pub org: Option<OrgInfo>,
+    pub esign_account_id: Option<AccountId>,
+    pub needs_pub_payment: bool,
+    pub fail_reason: Option<String>,
+    pub origin_sign_file_url: Option<String>,
+    pub signed_file_url: Option<String>,
+    /// e签宝's letter URLs expire (60 minutes); never hand one out past this.
+    pub signed_file_url_expires_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Process {
+    /// A member that has done nothing.
+    pub fn not_started(member_no: MemberNo) -> Self {
+        Self {
+            member_no,
+            status: Status::NotStarted,
+            version: 0,
+            handler: None,
+            org: None,
+            esign_account_id: None,
+            needs_pub_payment: false,
+            fail_reason: None,
+            origin_sign_file_url: None,
+            signed_file_url: None,
+            signed_file_url_expires_at: None,
+            updated_at: None,
+        }
+    }
+
+    /// Rebuilds a stored process; only the store calls this.
+    pub fn restore(member_no: MemberNo, status: Status, version: i64) -> Self {
+        Self { status, version, ..Self::not_started(member_no) }
+    }
+
+    pub fn member_no(&self) -> &MemberNo {
+        &self.member_no
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+    pub fn node(&self) -> Option<Node> {
+        self.status.node()
+    }
+    pub fn node_list(&self) -> Vec<Node> {
+        node_list(self.needs_pub_payment)
+    }
+    /// The node after the current one; the first node before the process started.
+    pub fn next_node(&self) -> Option<Node> {
+        let list = self.node_list();
+        match self.node() {
+            None => list.first().copied(),
+            Some(node) => list.iter().position(|n| *n == node).and_then(|i| list.get(i + 1)).copied(),
+        }
+    }
+
+    fn go(&mut self, allowed: bool, to: Status, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        if !allowed {
+            return Err(IllegalTransition { current: self.status });
+        }
+        self.status = to;
+        self.updated_at = Some(now);
+        Ok(())
+    }
+
+    /// A face flow started for the handler (also a new flow after the previous link expired).
+    pub fn face_started(
+        &mut self,
+        handler: Handler,
+        account: AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.go(self.status.may_start_face(), Status::HandlerAuthing, now)?;
+        self.handler = Some(handler);
+        self.esign_account_id = Some(account);
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    pub fn face_passed(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status == Status::HandlerAuthing, Status::HandlerAuthed, now)?;
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    pub fn face_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status == Status::HandlerAuthing, Status::HandlerAuthFailed, now)?;
+        self.fail_reason = reason;
+        Ok(())
+    }
+
+    /// Checks, without moving, that an authorization may start now.
+    pub fn check_may_authorize(&self) -> Result<(), IllegalTransition> {
+        if self.status.may_start_authorization() { Ok(()) } else { Err(IllegalTransition { current: self.status }) }
+    }
+
+    pub fn authorization_started(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status.may_start_authorization(), Status::Authorizing, now)?;
+        self.fail_reason = None;
+        self.set_signed_file(None);
+        Ok(())
+    }
+
+    pub fn authorization_finished(
+        &mut self,
+        signed_file: Option<(String, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.go(self.status == Status::Authorizing, Status::AuthorizeFinish, now)?;
+        self.set_signed_file(signed_file);
+        Ok(())
+    }
+
+    /// A fresher copy of the signed letter's URL (they expire after 60 minutes).
+    pub fn set_signed_file(&mut self, signed_file: Option<(String, DateTime<Utc>)>) {
+        let (url, exp) = signed_file.unzip();
+        self.signed_file_url = url;
+        self.signed_file_url_expires_at = exp;
+    }
+
+    /// The signed letter's URL while it still works at `at`.
+    pub fn signed_file_url_valid_at(&self, at: DateTime<Utc>) -> Option<&str> {
+        match (&self.signed_file_url, self.signed_file_url_expires_at) {
+            (Some(url), Some(exp)) if exp > at => Some(url),
+            _ => None,
+        }
+    }
+
+    pub fn authorization_failed(
+        &mut self,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.go(self.status == Status::Authorizing, Status::AuthorizeFailed, now)?;
+        self.fail_reason = reason;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member() -> MemberNo {
+        MemberNo::parse("ETC000123456").unwrap()
+    }
+
+    fn handler() -> Handler {
+        Handler {
+            name: PersonName::parse("name", "张三").unwrap(),
+            id_number: ResidentId::parse("id", "11010519491231002X").unwrap(),
+            mobile: Mobile::parse("m", "13800138000").unwrap(),
+            valid_period: ValidPeriod { start: chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap(), end: None },
+        }
+    }
+
+    #[test]
+    fn there_are_18_statuses_and_5_nodes() {
+        assert_eq!(Status::ALL.len(), 18);
+        assert_eq!(Node::ALL.len(), 5);
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(*s));
+        }
+    }
+
+    #[test]
+    fn a_new_member_is_not_started_with_handler_auth_next() {
+        let p = Process::not_started(member());
+        assert_eq!(p.status(), Status::NotStarted);
+        assert_eq!(p.node(), None);
+        assert_eq!(p.next_node(), Some(Node::HandlerAuth));
+        assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
+    }
+
+    #[test]
+    fn the_happy_path_moves_forward_only() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        assert!(p.authorization_started(now).is_err());
+        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        assert_eq!(p.status(), Status::HandlerAuthing);
+        p.face_passed(now).unwrap();
+        assert_eq!((p.node(), p.next_node()), (Some(Node::HandlerAuth), Some(Node::OrgAuth)));
+        // A late failure of the same flow cannot undo a pass.
+        assert_eq!(p.face_failed(None, now), Err(IllegalTransition { current: Status::HandlerAuthed }));
+        p.authorization_started(now).unwrap();
+        assert_eq!((p.node(), p.next_node()), (Some(Node::Authorized), None));
+        p.authorization_finished(Some(("https://x/y.pdf".into(), now)), now).unwrap();
+        assert_eq!(p.status(), Status::AuthorizeFinish);
+        assert!(p.authorization_failed(None, now).is_err());
+        assert!(p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
+    }
+
+    #[test]
+    fn failures_may_be_retried() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.face_failed(Some("face mismatch".into()), now).unwrap();
+        assert_eq!(p.fail_reason.as_deref(), Some("face mismatch"));
+        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.face_passed(now).unwrap();
+        p.authorization_started(now).unwrap();
+        p.authorization_failed(Some("refused".into()), now).unwrap();
+        p.authorization_started(now).unwrap();
+        assert_eq!(p.status(), Status::Authorizing);
+    }
+}
