@@ -1,0 +1,288 @@
+//! e签宝's wire format for the five calls this service makes (esign.md §4): camelCase JSON bodies,
+//! the `{code, message, data}` envelope, and — in [`paths`] — the one place the endpoint paths live.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Endpoint paths. Each template is also an axum 0.8 route pattern (`{name}` captures), so the
+/// simulator serves exactly the paths the client calls. The two authorization paths are this
+/// project's choice (the seeds only show the SDK): change them here to match a real account.
+pub mod paths {
+    pub const CREATE_ACCOUNT: &str = "/v1/accounts/createByThirdPartyUserId";
+    pub const FACE_START: &str = "/v2/identity/auth/api/individual/{accountId}/face";
+    pub const FLOW_OUTLINE: &str = "/v2/identity/auth/api/common/{flowId}/outline";
+    pub const CREATE_AUTHORIZATION: &str = "/v1/authorizations";
+    pub const QUERY_AUTHORIZATION: &str = "/v1/authorizations/{authId}";
+
+    /// `FACE_START` for one account. Ids are domain ids (no `/ ? # %`), so no escaping is needed.
+    pub fn face_start(account_id: &str) -> String {
+        FACE_START.replace("{accountId}", account_id)
+    }
+
+    pub fn flow_outline(flow_id: &str) -> String {
+        FLOW_OUTLINE.replace("{flowId}", flow_id)
+    }
+
+    pub fn query_authorization(auth_id: &str) -> String {
+        QUERY_AUTHORIZATION.replace("{authId}", auth_id)
+    }
+}
+
+/// `code` of a successful answer.
+pub const CODE_OK: i64 = 0;
+/// `idType` of a mainland resident identity card.
+pub const ID_TYPE_RESIDENT_CARD: &str = "CRED_PSN_CH_IDCARD";
+
+/// Every e签宝 answer: `code == 0` is success; `message` is for people (never match on it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub code: i64,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Absent or null on a refusal (a missing `Option` field deserializes as `None`).
+    pub data: Option<T>,
+}
+
+impl<T> Envelope<T> {
+    pub fn ok(data: T) -> Self {
+        Self { code: CODE_OK, message: Some("成功".to_owned()), data: Some(data) }
+    }
+
+    pub fn refused(code: i64, message: impl Into<String>) -> Self {
+        Self { code, message: Some(message.into()), data: None }
+    }
+}
+
+/// `POST /v1/accounts/createByThirdPartyUserId`. Field order is the order on the wire (vector V2).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAccountBody {
+    pub third_party_user_id: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: String,
+    pub mobile: String,
+}
+
+impl fmt::Debug for CreateAccountBody {
+    // The identity number and mobile never reach a log line in full.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateAccountBody")
+            .field("third_party_user_id", &self.third_party_user_id)
+            .field("id_type", &self.id_type)
+            .field("id_number", &crate::domain::ids::mask_id(&self.id_number))
+            .field("mobile", &crate::domain::ids::mask_mobile(&self.mobile))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountData {
+    pub account_id: String,
+}
+
+/// `POST /v2/identity/auth/api/individual/{accountId}/face`. Field order as vector V3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceStartBody {
+    pub faceauth_mode: String,
+    pub repetition: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Optional for e签宝; this service always sends the member number.
+    #[serde(default)]
+    pub context_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceStartData {
+    pub flow_id: String,
+    /// Short link.
+    pub auth_url: String,
+    /// Long link.
+    pub original_url: String,
+}
+
+/// `GET /v2/identity/auth/api/common/{flowId}/outline` (seed 001).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutlineData {
+    pub flow_id: String,
+    /// `INIT`, `ING`, `SUCCESS`, `FAIL`.
+    pub flow_status: String,
+    #[serde(default)]
+    pub object_type: Option<String>,
+    #[serde(default)]
+    pub context_id: Option<String>,
+    #[serde(default)]
+    pub fail_reason: Option<String>,
+    #[serde(default)]
+    pub create_time: Option<i64>,
+    #[serde(default)]
+    pub modify_time: Option<i64>,
+    #[serde(default)]
+    pub sub_flows: Vec<SubFlow>,
+    #[serde(default)]
+    pub related_flows: Vec<RelatedFlow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubFlow {
+    #[serde(default)]
+    pub sub_flow_id: Option<String>,
+    #[serde(default)]
+    pub sub_flow_type: Option<String>,
+    /// `ING`, `SUCCESS`, `FAIL`, `TERMINATED`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedFlow {
+    #[serde(default)]
+    pub flow_id: Option<String>,
+    #[serde(default)]
+    pub flow_status: Option<String>,
+    #[serde(default)]
+    pub object_type: Option<String>,
+    #[serde(default)]
+    pub context_id: Option<String>,
+    #[serde(default)]
+    pub fail_reason: Option<String>,
+    #[serde(default)]
+    pub sub_flows: Vec<SubFlow>,
+}
+
+/// Create an authorization (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAuthorizationBody {
+    pub organize_id: String,
+    pub contact: String,
+    #[serde(default = "default_true")]
+    pub send_notice: bool,
+    /// 1 to the platform, 2 to a handler.
+    #[serde(default = "default_auth_type")]
+    pub auth_type: i64,
+    /// Present exactly when `auth_type` is 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    /// Milliseconds.
+    pub valid_date: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_auth_type() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthIdData {
+    pub auth_id: String,
+}
+
+/// Query an authorization (seed 002).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationData {
+    pub auth_id: String,
+    /// 1 company, 2 legal representative.
+    #[serde(default)]
+    pub authorizer_type: Option<i64>,
+    #[serde(default)]
+    pub organize_id: Option<String>,
+    #[serde(default)]
+    pub legal_rep_id: Option<String>,
+    #[serde(default)]
+    pub auth_type: Option<i64>,
+    #[serde(default)]
+    pub person_id: Option<String>,
+    /// Valid for 60 minutes; only when `status` is 2.
+    #[serde(default)]
+    pub auth_download_url: Option<String>,
+    /// 1 in progress, 2 succeeded, 3 failed, 4 cancelled.
+    pub status: i64,
+    #[serde(default)]
+    pub auth_des: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub begin_date: Option<i64>,
+    #[serde(default)]
+    pub end_date: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_body_serializes_to_the_v2_bytes() {
+        let body = CreateAccountBody {
+            third_party_user_id: "ETC000123456".into(),
+            name: "张三".into(),
+            id_type: ID_TYPE_RESIDENT_CARD.into(),
+            id_number: "11010519491231002X".into(),
+            mobile: "13800138000".into(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"thirdPartyUserId":"ETC000123456","name":"张三","idType":"CRED_PSN_CH_IDCARD","idNumber":"11010519491231002X","mobile":"13800138000"}"#
+        );
+        let debug = format!("{body:?}");
+        assert!(!debug.contains("11010519491231002X") && !debug.contains("13800138000"), "{debug}");
+    }
+
+    #[test]
+    fn face_body_serializes_to_the_v3_bytes() {
+        let body = FaceStartBody {
+            faceauth_mode: "ZHIMACREDIT".into(),
+            repetition: true,
+            callback_url: Some("https://etc.example.com/face/done".into()),
+            context_id: "ETC000123456".into(),
+            notify_url: Some("https://esign-callback.etc.example.com/esign/callback".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"faceauthMode":"ZHIMACREDIT","repetition":true,"callbackUrl":"https://etc.example.com/face/done","contextId":"ETC000123456","notifyUrl":"https://esign-callback.etc.example.com/esign/callback"}"#
+        );
+    }
+
+    #[test]
+    fn outline_reads_the_seed_001_example_shape() {
+        let json = r#"{"code":0,"message":"成功","data":{"flowId":"803719636976683872","flowStatus":"ING","objectType":"ORGANIZATION","failReason":null,"createTime":1562656814273,"modifyTime":1562656874000,"contextId":"x","subFlows":[{"subFlowId":"s","subFlowType":"ORGANIZATION_INFO_AUTH","status":"ING"}],"relatedFlows":[{"flowId":"8","flowStatus":"SUCCESS","objectType":"INDIVIDUAL","failReason":null,"contextId":"x","subFlows":[]}]}}"#;
+        let env: Envelope<OutlineData> = serde_json::from_str(json).unwrap();
+        let data = env.data.unwrap();
+        assert_eq!(data.flow_status, "ING");
+        assert_eq!(data.modify_time, Some(1562656874000));
+        assert_eq!(data.related_flows.len(), 1);
+    }
+
+    #[test]
+    fn paths_fill_their_templates() {
+        assert_eq!(
+            paths::flow_outline("803719636976683872"),
+            "/v2/identity/auth/api/common/803719636976683872/outline"
+        );
+        assert_eq!(paths::face_start("a1"), "/v2/identity/auth/api/individual/a1/face");
+        assert_eq!(paths::query_authorization("z9"), "/v1/authorizations/z9");
+    }
+}

@@ -1,0 +1,705 @@
+//! The one client through which every e签宝 call goes: signs each request (esign.md §2), maps the
+//! envelope to typed results, and retries only the idempotent reads.
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::{ACCEPT as ACCEPT_HEADER, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::api::{
+    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Envelope,
+    FaceStartBody, FaceStartData, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+};
+use super::sign::{
+    ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
+};
+use crate::domain::ids::{AccountId, AuthId, FlowId};
+use crate::domain::ports::{
+    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
+    ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
+};
+
+/// Where e签宝 is and how to talk to it.
+#[derive(Clone, Debug)]
+pub struct EsignSettings {
+    /// e.g. `https://smlopenapi.esign.cn` (sandbox); a path prefix is allowed and is signed.
+    pub base_url: String,
+    pub app_id: String,
+    /// `SecretString`'s `Debug` prints `[REDACTED]`.
+    pub app_secret: SecretString,
+    pub connect_timeout: Duration,
+    /// For the whole exchange, body included.
+    pub total_timeout: Duration,
+    /// Extra attempts for the idempotent reads (outline, authorization query).
+    pub read_retries: u32,
+    /// First backoff; doubles per attempt, jittered.
+    pub retry_base_delay: Duration,
+}
+
+/// The client could not be built from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("ESIGN_BASE_URL must be an absolute http(s) URL without query or fragment")]
+    BaseUrl,
+    #[error("ESIGN_APP_ID must be visible ASCII and not empty")]
+    AppId,
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Longest upstream `message` kept in an error (it ends up in logs and statuses).
+const MAX_MESSAGE_CHARS: usize = 200;
+/// Backoff never grows beyond this, whatever the attempt number.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// e签宝 over HTTP.
+#[derive(Clone)]
+pub struct EsignClient {
+    http: reqwest::Client,
+    base_url: String,
+    app_id: String,
+    secret: SecretString,
+    read_retries: u32,
+    retry_base_delay: Duration,
+}
+
+impl fmt::Debug for EsignClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EsignClient")
+            .field("base_url", &self.base_url)
+            .field("app_id", &self.app_id)
+            .field("read_retries", &self.read_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An envelope as received, before the caller decides what `code` means.
+struct Answer {
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+impl Answer {
+    fn refused(self) -> UpstreamError {
+        UpstreamError::Refused { code: self.code, message: self.message }
+    }
+
+    fn data<T: DeserializeOwned>(self, endpoint: &str) -> Result<T, UpstreamError> {
+        match self.data {
+            None | Some(Value::Null) => Err(UpstreamError::Malformed(format!("{endpoint}: the answer has no data"))),
+            // serde's message could quote a value from the answer: keep only what kind of fault it was.
+            Some(data) => serde_json::from_value(data).map_err(|_| {
+                UpstreamError::Malformed(format!("{endpoint}: data lacks a field or has one of the wrong type"))
+            }),
+        }
+    }
+}
+
+impl EsignClient {
+    pub fn new(settings: EsignSettings) -> Result<Self, ClientBuildError> {
+        let base = url::Url::parse(settings.base_url.trim()).map_err(|_| ClientBuildError::BaseUrl)?;
+        if !matches!(base.scheme(), "http" | "https") || base.query().is_some() || base.fragment().is_some() {
+            return Err(ClientBuildError::BaseUrl);
+        }
+        if settings.app_id.is_empty() || HeaderValue::from_str(&settings.app_id).is_err() {
+            return Err(ClientBuildError::AppId);
+        }
+        super::ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.total_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("etc-esign/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientBuildError::Http(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base.as_str().trim_end_matches('/').to_owned(),
+            app_id: settings.app_id,
+            secret: settings.app_secret,
+            read_retries: settings.read_retries,
+            retry_base_delay: settings.retry_base_delay,
+        })
+    }
+
+    /// One signed exchange. `body` is the one serialization: these bytes are hashed and sent.
+    async fn send_once(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, UpstreamError> {
+        let url = url::Url::parse(&format!("{}{path}", self.base_url))
+            .map_err(|_| UpstreamError::Malformed(format!("{endpoint}: the request URL is invalid")))?;
+        // Sign the path exactly as it goes on the wire (a base URL's path prefix included).
+        let signed_path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let body = body.unwrap_or_default();
+        let md5 = content_md5(&body);
+        let timestamp = Utc::now().timestamp_millis().to_string();
+        let sts = string_to_sign(method.as_str(), ACCEPT, &md5, CONTENT_TYPE, &signed_path);
+        let sig = signature(self.secret.expose_secret().as_bytes(), &sts);
+
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .header(HEADER_APP_ID, self.app_id.as_str())
+            .header(HEADER_AUTH_MODE, AUTH_MODE)
+            .header(HEADER_TIMESTAMP, timestamp)
+            .header(HEADER_SIGNATURE, sig)
+            .header(ACCEPT_HEADER, ACCEPT)
+            .header(CONTENT_TYPE_HEADER, CONTENT_TYPE)
+            .header(HEADER_CONTENT_MD5, md5);
+        if !body.is_empty() {
+            request = request.body(body);
+        }
+
+        let started = Instant::now();
+        let result = async {
+            let response = request.send().await.map_err(transport_error)?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(transport_error)?;
+            interpret(endpoint, status, &bytes)
+        }
+        .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(answer) => {
+                tracing::debug!(endpoint, %method, path = %signed_path, code = answer.code, elapsed_ms, "e签宝 answered")
+            }
+            Err(error) => {
+                tracing::warn!(endpoint, %method, path = %signed_path, %error, elapsed_ms, "e签宝 call failed")
+            }
+        }
+        result
+    }
+
+    /// An idempotent read: retried with jittered exponential backoff on transport failures only,
+    /// at most `read_retries` extra attempts. Each attempt is signed afresh (new timestamp).
+    async fn read<T>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        decode: impl Fn(Answer) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let result = self.send_once(endpoint, Method::GET, path, None).await.and_then(&decode);
+            match result {
+                Err(error) if is_retryable(&error) && attempt < self.read_retries => {
+                    let delay = backoff(self.retry_base_delay, attempt);
+                    attempt += 1;
+                    tracing::info!(endpoint, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying e签宝 read");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn is_retryable(error: &UpstreamError) -> bool {
+    matches!(error, UpstreamError::Unavailable(_) | UpstreamError::Timeout | UpstreamError::Malformed(_))
+}
+
+/// "Equal jitter": half the exponential delay fixed, half random, so that replicas retrying the
+/// same outage spread out while each still waits at least half the nominal delay.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let nominal = base.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(MAX_BACKOFF);
+    let half = nominal / 2;
+    let jitter_ns = rand::random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
+    half + Duration::from_nanos(jitter_ns)
+}
+
+fn transport_error(error: reqwest::Error) -> UpstreamError {
+    if error.is_timeout() {
+        return UpstreamError::Timeout;
+    }
+    // The innermost cause ("connection refused", "connection reset"): no URL, no headers.
+    let mut cause: &dyn std::error::Error = &error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let what = if error.is_connect() { "could not connect" } else { "the exchange failed" };
+    UpstreamError::Unavailable(format!("{what}: {cause}"))
+}
+
+fn interpret(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<Answer, UpstreamError> {
+    if status.is_server_error() || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS) {
+        return Err(UpstreamError::Unavailable(format!("{endpoint}: HTTP {}", status.as_u16())));
+    }
+    let envelope = serde_json::from_slice::<Envelope<Value>>(body).ok();
+    if status.is_client_error() {
+        // e签宝's gateway refuses a bad signature, MD5, app id or timestamp with a 4xx; keep its code.
+        return Err(match envelope {
+            Some(env) if env.code != CODE_OK => {
+                UpstreamError::Refused { code: env.code, message: clip(env.message.unwrap_or_default()) }
+            }
+            _ => UpstreamError::Refused {
+                code: i64::from(status.as_u16()),
+                message: format!("HTTP {} without an e签宝 envelope", status.as_u16()),
+            },
+        });
+    }
+    if !status.is_success() {
+        return Err(UpstreamError::Malformed(format!("{endpoint}: unexpected HTTP {}", status.as_u16())));
+    }
+    let env =
+        envelope.ok_or_else(|| UpstreamError::Malformed(format!("{endpoint}: the answer is not e签宝's envelope")))?;
+    Ok(Answer { code: env.code, message: clip(env.message.unwrap_or_default()), data: env.data })
+}
+
+fn clip(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    message.chars().take(MAX_MESSAGE_CHARS).collect()
+}
+
+fn instant(field: &str, millis: Option<i64>) -> Result<Option<DateTime<Utc>>, UpstreamError> {
+    millis
+        .map(|ms| {
+            DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| UpstreamError::Malformed(format!("{field} is out of range")))
+        })
+        .transpose()
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn upstream_id<T>(
+    endpoint: &str,
+    parse: fn(&'static str, &str) -> Result<T, crate::domain::ids::FieldViolation>,
+    field: &'static str,
+    value: &str,
+) -> Result<T, UpstreamError> {
+    parse(field, value).map_err(|v| UpstreamError::Malformed(format!("{endpoint}: {} {}", v.field, v.description)))
+}
+
+fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, UpstreamError> {
+    serde_json::to_vec(body)
+        .map_err(|_| UpstreamError::Malformed(format!("{endpoint}: the request could not be serialized")))
+}
+
+#[async_trait]
+impl ESign for EsignClient {
+    async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError> {
+        const ENDPOINT: &str = "account";
+        let body = CreateAccountBody {
+            third_party_user_id: req.third_party_user_id.as_str().to_owned(),
+            name: req.name.as_str().to_owned(),
+            id_type: ID_TYPE_RESIDENT_CARD.to_owned(),
+            id_number: req.id_number.expose().to_owned(),
+            mobile: req.mobile.expose().to_owned(),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
+        let answer = self.send_once(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes)).await?;
+        match answer.code {
+            // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
+            CODE_OK | CODE_ACCOUNT_EXISTS => {
+                let data: AccountData = answer.data(ENDPOINT)?;
+                upstream_id(ENDPOINT, AccountId::parse, "accountId", &data.account_id)
+            }
+            _ => Err(answer.refused()),
+        }
+    }
+
+    async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
+        const ENDPOINT: &str = "face";
+        let body = FaceStartBody {
+            faceauth_mode: req.mode.as_str().to_owned(),
+            repetition: req.repetition,
+            callback_url: req.redirect_url.clone(),
+            context_id: req.context_id.clone(),
+            notify_url: Some(req.notify_url.clone()),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        let path = paths::face_start(req.account_id.as_str());
+        let answer = self.send_once(ENDPOINT, Method::POST, &path, Some(bytes)).await?;
+        if answer.code != CODE_OK {
+            return Err(answer.refused());
+        }
+        let data: FaceStartData = answer.data(ENDPOINT)?;
+        if data.auth_url.is_empty() {
+            return Err(UpstreamError::Malformed(format!("{ENDPOINT}: authUrl is empty")));
+        }
+        Ok(FaceAuthStarted {
+            flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
+            auth_url: data.auth_url,
+            original_url: data.original_url,
+        })
+    }
+
+    async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
+        const ENDPOINT: &str = "outline";
+        let path = paths::flow_outline(flow_id.as_str());
+        self.read(ENDPOINT, &path, |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: OutlineData = answer.data(ENDPOINT)?;
+            let status = match data.flow_status.as_str() {
+                "INIT" => OutlineStatus::Init,
+                "ING" => OutlineStatus::Ing,
+                "SUCCESS" => OutlineStatus::Success,
+                "FAIL" => OutlineStatus::Fail,
+                _ => {
+                    return Err(UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")));
+                }
+            };
+            Ok(FlowOutline {
+                flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
+                status,
+                context_id: non_empty(data.context_id),
+                fail_reason: non_empty(data.fail_reason),
+                modify_time: instant("modifyTime", data.modify_time)?,
+            })
+        })
+        .await
+    }
+
+    async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError> {
+        const ENDPOINT: &str = "auth_create";
+        let body = CreateAuthorizationBody {
+            organize_id: req.organize_id.as_str().to_owned(),
+            contact: req.contact.clone(),
+            send_notice: req.send_notice,
+            auth_type: i64::from(req.auth_type.code()),
+            person_id: req.person_id.as_ref().map(|p| p.as_str().to_owned()),
+            valid_date: req.valid_date.timestamp_millis(),
+            seal_scope: req.seal_scope.clone(),
+            file_type: req.file_type.clone(),
+            notify_url: Some(req.notify_url.clone()),
+            redirect_url: req.redirect_url.clone(),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        let answer = self.send_once(ENDPOINT, Method::POST, paths::CREATE_AUTHORIZATION, Some(bytes)).await?;
+        if answer.code != CODE_OK {
+            return Err(answer.refused());
+        }
+        let data: AuthIdData = answer.data(ENDPOINT)?;
+        upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)
+    }
+
+    async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError> {
+        const ENDPOINT: &str = "auth_query";
+        let path = paths::query_authorization(auth_id.as_str());
+        self.read(ENDPOINT, &path, |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: AuthorizationData = answer.data(ENDPOINT)?;
+            let status = AuthorizationStatus::from_code(data.status)
+                .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown status")))?;
+            Ok(AuthorizationInfo {
+                auth_id: upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)?,
+                authorizer_type: data.authorizer_type.and_then(AuthorizerType::from_code),
+                organize_id: non_empty(data.organize_id),
+                legal_rep_id: non_empty(data.legal_rep_id),
+                auth_type: data.auth_type.and_then(AuthType::from_code),
+                person_id: non_empty(data.person_id),
+                auth_download_url: non_empty(data.auth_download_url),
+                status,
+                auth_des: non_empty(data.auth_des),
+                begin_date: instant("beginDate", data.begin_date)?,
+                end_date: instant("endDate", data.end_date)?,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sim::tests::{account_request, authorization_request, client, face_request, settings, start_sim};
+    use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes};
+
+    const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
+
+    #[tokio::test]
+    async fn person_account_is_created_then_reused_on_53000000() {
+        let sim = start_sim().await;
+        let client = client(&sim);
+        let first = client.create_person_account(&account_request("ETC000123456")).await.unwrap();
+        let second = client.create_person_account(&account_request("ETC000123456")).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(sim.accounts().len(), 1);
+        assert_eq!(sim.calls().account, 2);
+    }
+
+    #[tokio::test]
+    async fn face_flow_round_trip_reads_each_status_through_the_outline() {
+        let sim = start_sim().await;
+        let client = client(&sim);
+        let account = client.create_person_account(&account_request("ETC9")).await.unwrap();
+        let started = client.start_face_auth(&face_request(&account, NOTIFY)).await.unwrap();
+        assert!(started.auth_url.ends_with(&format!("/sim/face/{}", started.flow_id)));
+        assert!(started.original_url.starts_with(&started.auth_url));
+        let flow = sim.flow(started.flow_id.as_str()).unwrap();
+        assert_eq!((flow.context_id.as_str(), flow.notify_url.as_deref()), ("ETC000123456", Some(NOTIFY)));
+
+        let outline = client.flow_outline(&started.flow_id).await.unwrap();
+        assert_eq!((outline.status, outline.context_id.as_deref()), (OutlineStatus::Init, Some("ETC000123456")));
+        sim.open_face_page(started.flow_id.as_str()).unwrap();
+        assert_eq!(client.flow_outline(&started.flow_id).await.unwrap().status, OutlineStatus::Ing);
+        sim.pass_face(started.flow_id.as_str()).unwrap();
+        let outline = client.flow_outline(&started.flow_id).await.unwrap();
+        assert_eq!((outline.status, outline.fail_reason), (OutlineStatus::Success, None));
+        assert!(outline.modify_time.is_some());
+
+        let other = client.start_face_auth(&face_request(&account, NOTIFY)).await.unwrap();
+        sim.fail_face(other.flow_id.as_str(), Some("blurred")).unwrap();
+        let outline = client.flow_outline(&other.flow_id).await.unwrap();
+        assert_eq!((outline.status, outline.fail_reason.as_deref()), (OutlineStatus::Fail, Some("blurred")));
+        assert_eq!(sim.flows_for_account(account.as_str()).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_flow_and_account_are_refused_with_their_codes() {
+        let sim = start_sim().await;
+        let client = client(&sim);
+        let err = client.flow_outline(&FlowId::parse("flowId", "404").unwrap()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        let ghost = AccountId::parse("accountId", "ghost").unwrap();
+        let err = client.start_face_auth(&face_request(&ghost, NOTIFY)).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::ACCOUNT_NOT_FOUND, .. }), "{err:?}");
+        let err = client.query_authorization(&AuthId::parse("authId", "404").unwrap()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::AUTH_NOT_FOUND, .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn authorization_round_trip_reports_signed_refused_and_cancelled() {
+        let sim = start_sim().await;
+        let client = client(&sim);
+        let auth_id = client.create_authorization(&authorization_request(NOTIFY)).await.unwrap();
+        let info = client.query_authorization(&auth_id).await.unwrap();
+        assert_eq!(
+            (info.status, info.auth_type, info.auth_download_url),
+            (AuthorizationStatus::InProgress, Some(AuthType::Platform), None)
+        );
+        let stored = sim.authorization(auth_id.as_str()).unwrap();
+        assert_eq!((stored.contact.as_str(), stored.seal_scope.as_deref()), ("153****1111", Some("合同专用章")));
+
+        sim.sign_authorization(auth_id.as_str()).unwrap();
+        let info = client.query_authorization(&auth_id).await.unwrap();
+        assert_eq!(info.status, AuthorizationStatus::Succeeded);
+        assert!(info.auth_download_url.unwrap().starts_with(sim.base_url()));
+        assert!(info.begin_date.is_some() && info.end_date > info.begin_date);
+        sim.cancel_authorization(auth_id.as_str()).unwrap();
+        assert_eq!(client.query_authorization(&auth_id).await.unwrap().status, AuthorizationStatus::Cancelled);
+
+        let refused = client.create_authorization(&authorization_request(NOTIFY)).await.unwrap();
+        sim.refuse_authorization(refused.as_str(), Some("not now")).unwrap();
+        let info = client.query_authorization(&refused).await.unwrap();
+        assert_eq!((info.status, info.auth_des.as_deref()), (AuthorizationStatus::Failed, Some("not now")));
+    }
+
+    #[tokio::test]
+    async fn handler_authorization_needs_a_person_id() {
+        let sim = start_sim().await;
+        let client = client(&sim);
+        let mut req = authorization_request(NOTIFY);
+        req.auth_type = AuthType::Handler;
+        let err = client.create_authorization(&req).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::BAD_PARAM, .. }), "{err:?}");
+        req.person_id = Some(AccountId::parse("personId", "37655E43BDB1111829A9C20C4559B689E").unwrap());
+        let auth_id = client.create_authorization(&req).await.unwrap();
+        let info = client.query_authorization(&auth_id).await.unwrap();
+        assert_eq!(info.person_id.as_deref(), Some("37655E43BDB1111829A9C20C4559B689E"));
+    }
+
+    #[tokio::test]
+    async fn a_client_with_the_wrong_secret_is_refused_by_the_gateway() {
+        let sim = start_sim().await;
+        let mut s = settings(sim.base_url());
+        s.app_secret = SecretString::from("wrong-secret");
+        let client = EsignClient::new(s).unwrap();
+        let err = client.create_person_account(&account_request("ETC3")).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: 401, .. }), "{err:?}");
+        assert_eq!(sim.calls().rejected, 1);
+    }
+
+    #[tokio::test]
+    async fn each_injected_fault_surfaces_as_its_upstream_error() {
+        let sim = start_sim().await;
+        let mut s = settings(sim.base_url());
+        s.total_timeout = Duration::from_millis(150);
+        let client = EsignClient::new(s).unwrap();
+        let account = client.create_person_account(&account_request("ETC4")).await.unwrap();
+        let flow = client.start_face_auth(&face_request(&account, NOTIFY)).await.unwrap().flow_id;
+
+        let cases = [
+            (FaultKind::Status(503), "unavailable"),
+            (FaultKind::Status(500), "unavailable"),
+            (FaultKind::Delay(Duration::from_millis(600)), "timeout"),
+            (FaultKind::Malformed, "malformed"),
+            (FaultKind::Business { code: 1435002, message: "参数错误".into() }, "refused"),
+        ];
+        for (fault, expected) in cases {
+            sim.inject_fault(Endpoint::Outline, fault.clone(), FaultTrigger::Times(1));
+            let err = client.flow_outline(&flow).await.unwrap_err();
+            let kind = match err {
+                UpstreamError::Unavailable(_) => "unavailable",
+                UpstreamError::Timeout => "timeout",
+                UpstreamError::Malformed(_) => "malformed",
+                UpstreamError::Refused { code: 1435002, .. } => "refused",
+                UpstreamError::Refused { .. } => "other refusal",
+            };
+            assert_eq!(kind, expected, "{fault:?}");
+        }
+        // Every endpoint honours its own faults.
+        sim.inject_fault(Endpoint::Account, FaultKind::Status(502), FaultTrigger::Times(1));
+        assert!(matches!(
+            client.create_person_account(&account_request("ETC4")).await,
+            Err(UpstreamError::Unavailable(_))
+        ));
+        sim.inject_fault(Endpoint::Face, FaultKind::Malformed, FaultTrigger::Times(1));
+        assert!(matches!(
+            client.start_face_auth(&face_request(&account, NOTIFY)).await,
+            Err(UpstreamError::Malformed(_))
+        ));
+        sim.inject_fault(Endpoint::AuthCreate, FaultKind::Delay(Duration::from_millis(600)), FaultTrigger::Times(1));
+        assert_eq!(client.create_authorization(&authorization_request(NOTIFY)).await, Err(UpstreamError::Timeout));
+        let auth = client.create_authorization(&authorization_request(NOTIFY)).await.unwrap();
+        sim.inject_fault(
+            Endpoint::AuthQuery,
+            FaultKind::Business { code: 7, message: "x".into() },
+            FaultTrigger::Times(1),
+        );
+        assert!(matches!(client.query_authorization(&auth).await, Err(UpstreamError::Refused { code: 7, .. })));
+    }
+
+    #[tokio::test]
+    async fn reads_retry_until_the_budget_and_no_further() {
+        let sim = start_sim().await;
+        let mut s = settings(sim.base_url());
+        s.read_retries = 2;
+        let client = EsignClient::new(s).unwrap();
+        let auth = client.create_authorization(&authorization_request(NOTIFY)).await.unwrap();
+
+        sim.inject_fault(Endpoint::AuthQuery, FaultKind::Status(503), FaultTrigger::Times(10));
+        assert!(matches!(client.query_authorization(&auth).await, Err(UpstreamError::Unavailable(_))));
+        assert_eq!(sim.calls().auth_query, 3);
+
+        sim.clear_faults();
+        sim.reset_calls();
+        sim.inject_fault(Endpoint::AuthQuery, FaultKind::Malformed, FaultTrigger::Times(2));
+        assert!(client.query_authorization(&auth).await.is_ok());
+        assert_eq!(sim.calls().auth_query, 3);
+
+        // A refusal is e签宝's considered answer: not retried.
+        sim.reset_calls();
+        sim.inject_fault(
+            Endpoint::AuthQuery,
+            FaultKind::Business { code: 9, message: "no".into() },
+            FaultTrigger::Times(5),
+        );
+        assert!(client.query_authorization(&auth).await.is_err());
+        assert_eq!(sim.calls().auth_query, 1);
+    }
+
+    #[tokio::test]
+    async fn reads_heal_under_seeded_chaos_with_enough_retries() {
+        let sim = start_sim().await;
+        let mut s = settings(sim.base_url());
+        s.read_retries = 10;
+        s.total_timeout = Duration::from_millis(200);
+        let client = EsignClient::new(s).unwrap();
+        let account = client.create_person_account(&account_request("ETC6")).await.unwrap();
+        let flow = client.start_face_auth(&face_request(&account, NOTIFY)).await.unwrap().flow_id;
+        sim.set_chaos(Some(Chaos { probability: 0.5, seed: 11, max_delay: Duration::from_millis(20) }));
+        for _ in 0..10 {
+            assert_eq!(client.flow_outline(&flow).await.unwrap().flow_id, flow);
+        }
+        assert!(sim.calls().outline > 10, "chaos injected no fault");
+    }
+
+    #[tokio::test]
+    async fn writes_are_never_retried() {
+        let sim = start_sim().await;
+        let mut s = settings(sim.base_url());
+        s.read_retries = 3;
+        let client = EsignClient::new(s).unwrap();
+        sim.inject_fault(Endpoint::Account, FaultKind::Status(503), FaultTrigger::Times(10));
+        assert!(matches!(
+            client.create_person_account(&account_request("ETC5")).await,
+            Err(UpstreamError::Unavailable(_))
+        ));
+        assert_eq!(sim.calls().account, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_unavailable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = EsignClient::new(settings(&format!("http://{addr}"))).unwrap();
+        let err = client.flow_outline(&FlowId::parse("flowId", "1").unwrap()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Unavailable(_)), "{err:?}");
+    }
+
+    #[test]
+    fn gateway_answers_map_to_upstream_errors() {
+        let refusal = br#"{"code":401,"message":"X-Tsign-Open-Ca-Signature does not match","data":null}"#;
+        assert!(matches!(
+            interpret("x", StatusCode::UNAUTHORIZED, refusal),
+            Err(UpstreamError::Refused { code: 401, .. })
+        ));
+        assert!(matches!(
+            interpret("x", StatusCode::NOT_FOUND, b"nope"),
+            Err(UpstreamError::Refused { code: 404, .. })
+        ));
+        assert!(matches!(interpret("x", StatusCode::TOO_MANY_REQUESTS, b""), Err(UpstreamError::Unavailable(_))));
+        assert!(matches!(interpret("x", StatusCode::OK, b"{\"data\":{}}"), Err(UpstreamError::Malformed(_))));
+        let ok = interpret("x", StatusCode::OK, br#"{"code":0,"message":"ok","data":null}"#).ok().unwrap();
+        assert!(matches!(ok.data::<AccountData>("x"), Err(UpstreamError::Malformed(_))));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        for attempt in 0..5u32 {
+            let nominal = base * 2u32.pow(attempt);
+            let d = backoff(base, attempt);
+            assert!(d >= nominal / 2 && d <= nominal, "{attempt}: {d:?}");
+        }
+        assert!(backoff(base, 60) <= MAX_BACKOFF);
+        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+    }
+
+    #[test]
+    fn settings_and_client_debug_never_print_the_secret() {
+        let s = settings("http://127.0.0.1:1");
+        assert!(!format!("{s:?}").contains(crate::sim::tests::SECRET));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let c = EsignClient::new(s).unwrap();
+        assert!(!format!("{c:?}").contains(crate::sim::tests::SECRET));
+        assert!(matches!(EsignClient::new(settings("ftp://x")), Err(ClientBuildError::BaseUrl)));
+    }
+
+    #[tokio::test]
+    async fn a_trailing_slash_on_the_base_url_is_not_signed_twice() {
+        let sim = start_sim().await;
+        let client = EsignClient::new(settings(&format!("{}/", sim.base_url()))).unwrap();
+        let err = client.flow_outline(&FlowId::parse("flowId", "1").unwrap()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        assert_eq!(sim.calls().rejected, 0);
+    }
+}

@@ -1,0 +1,217 @@
+//! What the simulator remembers, in memory: accounts, face flows, authorizations, call counters
+//! and the callbacks it sent. Identity data is kept masked only: the simulator has no use for more.
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::faults::{CallbackFault, Endpoint, FaultBook};
+use super::notify::Delivery;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimAccount {
+    pub account_id: String,
+    pub third_party_user_id: String,
+    pub name: String,
+    /// Masked (`110***********002X`).
+    pub id_number: String,
+    /// Masked (`138****8000`).
+    pub mobile: String,
+    pub create_time: i64,
+}
+
+/// `flowStatus` of a face flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowStatus {
+    Init,
+    Ing,
+    Success,
+    Fail,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "INIT",
+            Self::Ing => "ING",
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Fail)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimFlow {
+    pub flow_id: String,
+    pub account_id: String,
+    pub context_id: String,
+    pub faceauth_mode: String,
+    pub notify_url: Option<String>,
+    /// Where the person's browser goes afterwards.
+    pub callback_url: Option<String>,
+    pub status: FlowStatus,
+    pub fail_reason: Option<String>,
+    /// Milliseconds.
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+/// Authorization `status` codes (seed 002).
+pub const AUTH_IN_PROGRESS: i64 = 1;
+pub const AUTH_SUCCEEDED: i64 = 2;
+pub const AUTH_FAILED: i64 = 3;
+pub const AUTH_CANCELLED: i64 = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimAuthorization {
+    pub auth_id: String,
+    pub organize_id: String,
+    /// Masked.
+    pub contact: String,
+    pub send_notice: bool,
+    pub auth_type: i64,
+    pub person_id: Option<String>,
+    /// 1 in progress, 2 succeeded, 3 failed, 4 cancelled.
+    pub status: i64,
+    pub auth_des: Option<String>,
+    /// `validDate` as asked, milliseconds.
+    pub valid_date: i64,
+    pub begin_date: Option<i64>,
+    pub end_date: Option<i64>,
+    pub seal_scope: Option<String>,
+    pub file_type: Option<String>,
+    pub notify_url: Option<String>,
+    pub redirect_url: Option<String>,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+/// Requests that reached each endpoint (signed correctly or not), and how many were refused with 401.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallCounts {
+    pub account: u64,
+    pub face: u64,
+    pub outline: u64,
+    pub auth_create: u64,
+    pub auth_query: u64,
+    /// Refused by the signature checks (HTTP 401).
+    pub rejected: u64,
+}
+
+impl CallCounts {
+    pub fn get(&self, endpoint: Endpoint) -> u64 {
+        match endpoint {
+            Endpoint::Account => self.account,
+            Endpoint::Face => self.face,
+            Endpoint::Outline => self.outline,
+            Endpoint::AuthCreate => self.auth_create,
+            Endpoint::AuthQuery => self.auth_query,
+        }
+    }
+
+    pub(crate) fn bump(&mut self, endpoint: Endpoint) {
+        let slot = match endpoint {
+            Endpoint::Account => &mut self.account,
+            Endpoint::Face => &mut self.face,
+            Endpoint::Outline => &mut self.outline,
+            Endpoint::AuthCreate => &mut self.auth_create,
+            Endpoint::AuthQuery => &mut self.auth_query,
+        };
+        *slot += 1;
+    }
+}
+
+/// Where a callback is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackState {
+    /// Waiting for the sender.
+    Queued,
+    /// Held back by a `reorder` fault until the next callback is sent.
+    Held,
+    /// Not sent, by a `drop` fault.
+    Dropped,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed (non-2xx, no answer within 5 s, or unreachable).
+    Failed,
+    /// A failed attempt; another will follow.
+    Retrying,
+}
+
+/// One callback the simulator sent (or was told not to send). The signature is not kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackRecord {
+    pub seq: u64,
+    pub action: String,
+    /// The flow or authorization the callback is about.
+    pub subject: String,
+    pub url: String,
+    /// The exact body bytes (UTF-8 JSON).
+    pub body: String,
+    pub fault: Option<CallbackFault>,
+    pub state: CallbackState,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+/// Everything behind the simulator's one mutex. Never held across an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub accounts: BTreeMap<String, SimAccount>,
+    pub flows: BTreeMap<String, SimFlow>,
+    pub authorizations: BTreeMap<String, SimAuthorization>,
+    pub calls: CallCounts,
+    pub faults: FaultBook,
+    pub callbacks: Vec<CallbackRecord>,
+    /// Callbacks held back by `reorder`, oldest first.
+    pub held: Vec<Delivery>,
+    pub next_seq: u64,
+}
+
+impl State {
+    pub fn callback_mut(&mut self, seq: u64) -> Option<&mut CallbackRecord> {
+        self.callbacks.iter_mut().find(|c| c.seq == seq)
+    }
+
+    /// A fresh account id: 32 lower-case hex digits, like e签宝's.
+    pub fn new_account_id(&self) -> String {
+        loop {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            if !self.accounts.values().any(|a| a.account_id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// A fresh flow id: 18 digits, like e签宝's.
+    pub fn new_flow_id(&self) -> String {
+        loop {
+            let id = rand::rng().random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000).to_string();
+            if !self.flows.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A fresh authorization id: 19 digits.
+    pub fn new_auth_id(&self) -> String {
+        loop {
+            let id = rand::rng().random_range(1_000_000_000_000_000_000u64..10_000_000_000_000_000_000).to_string();
+            if !self.authorizations.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
