@@ -1,0 +1,308 @@
+//! proto ⇄ domain. Requests are parsed field by field, collecting every violation; answers name
+//! every field, so a new proto field is a compile error here rather than a silent default.
+use chrono::{DateTime, NaiveDate, Utc};
+use prost_types::Timestamp;
+
+use super::pb;
+use crate::domain::DomainError;
+use crate::domain::authorization::{Authorization, CreateAuthorization};
+use crate::domain::error::Violations;
+use crate::domain::face_auth::{FaceAuthStart, StartFaceAuth};
+use crate::domain::ids::{
+    AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
+    mask_id, parse_http_url, parse_optional_text,
+};
+use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
+use crate::domain::process::{Node, Process, Status};
+
+pub fn ts(t: DateTime<Utc>) -> Timestamp {
+    Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+fn from_ts(field: &'static str, t: &Timestamp) -> Result<DateTime<Utc>, FieldViolation> {
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(u32::MAX))
+        .ok_or_else(|| FieldViolation::new(field, "is not a valid instant"))
+}
+
+pub fn member_no(s: &str) -> Result<MemberNo, DomainError> {
+    Ok(MemberNo::parse(s)?)
+}
+
+pub fn auth_id(s: &str) -> Result<AuthId, DomainError> {
+    Ok(AuthId::parse("auth_id", s)?)
+}
+
+pub fn start_face_auth(req: pb::StartFaceAuthRequest, today: NaiveDate) -> Result<StartFaceAuth, DomainError> {
+    let mut v = Violations::default();
+    let member_no = v.check(MemberNo::parse(&req.etc_member_no));
+    let name = v.check(PersonName::parse("name", &req.name));
+    let id_number = v.check(ResidentId::parse("id_number", &req.id_number));
+    let mobile = v.check(Mobile::parse("mobile", &req.mobile));
+    let valid_period = v.check(ValidPeriod::parse("valid_period", &req.valid_period, today));
+    let redirect_url = if req.redirect_url.is_empty() {
+        Some(None)
+    } else {
+        v.check(parse_http_url("redirect_url", &req.redirect_url).map(Some))
+    };
+    let mode = match pb::FaceAuthMode::try_from(req.face_auth_mode) {
+        Ok(pb::FaceAuthMode::Unspecified | pb::FaceAuthMode::Zhimacredit) => Some(FaceAuthMode::ZhimaCredit),
+        Ok(pb::FaceAuthMode::Tencent) => Some(FaceAuthMode::Tencent),
+        Ok(pb::FaceAuthMode::Esign) => Some(FaceAuthMode::Esign),
+        Ok(pb::FaceAuthMode::WeChat) => Some(FaceAuthMode::WeChat),
+        Err(_) => {
+            v.push(FieldViolation::new("face_auth_mode", "is not a known mode"));
+            None
+        }
+    };
+    v.finish()?;
+    match (member_no, name, id_number, mobile, valid_period, redirect_url, mode) {
+        (
+            Some(member_no),
+            Some(name),
+            Some(id_number),
+            Some(mobile),
+            Some(valid_period),
+            Some(redirect_url),
+            Some(mode),
+        ) => Ok(StartFaceAuth {
+            member_no,
+            handler: crate::domain::process::Handler { name, id_number, mobile, valid_period },
+            redirect_url,
+            mode,
+        }),
+        _ => Err(DomainError::InvalidArgument(vec![])),
+    }
+}
+
+pub fn create_authorization(
+    req: pb::CreateOrgAuthorizationRequest,
+    now: DateTime<Utc>,
+) -> Result<CreateAuthorization, DomainError> {
+    let mut v = Violations::default();
+    let member_no = v.check(MemberNo::parse(&req.etc_member_no));
+    let request_id = v.check(RequestId::parse("request_id", &req.request_id));
+    let organize_id = v.check(AccountId::parse("organize_id", &req.organize_id));
+    let contact = v.check(Contact::parse("contact", &req.contact));
+    let auth_type = match pb::AuthType::try_from(req.auth_type) {
+        Ok(pb::AuthType::Unspecified | pb::AuthType::Platform) => Some(AuthType::Platform),
+        Ok(pb::AuthType::Handler) => Some(AuthType::Handler),
+        Err(_) => {
+            v.push(FieldViolation::new("auth_type", "is not a known auth type"));
+            None
+        }
+    };
+    let person_id = match (auth_type, req.handler_person_id.is_empty()) {
+        (Some(AuthType::Handler), true) => {
+            v.push(FieldViolation::new("handler_person_id", "is required when auth_type is AUTH_TYPE_HANDLER"));
+            None
+        }
+        (Some(AuthType::Handler), false) => {
+            v.check(AccountId::parse("handler_person_id", &req.handler_person_id)).map(Some)
+        }
+        (_, false) => {
+            v.push(FieldViolation::new("handler_person_id", "must be empty unless auth_type is AUTH_TYPE_HANDLER"));
+            None
+        }
+        (_, true) => Some(None),
+    };
+    let valid_date = match &req.valid_date {
+        None => {
+            v.push(FieldViolation::new("valid_date", "is required"));
+            None
+        }
+        Some(t) => match from_ts("valid_date", t) {
+            Ok(d) if d <= now => {
+                v.push(FieldViolation::new("valid_date", "must be in the future"));
+                None
+            }
+            Ok(d) if d > now + chrono::Duration::days(366 * 30) => {
+                v.push(FieldViolation::new("valid_date", "must be within 30 years"));
+                None
+            }
+            other => v.check(other),
+        },
+    };
+    let seal_scope = v.check(parse_optional_text("seal_scope", &req.seal_scope, 64));
+    let file_type = v.check(parse_optional_text("file_type", &req.file_type, 64));
+    let redirect_url = if req.redirect_url.is_empty() {
+        Some(None)
+    } else {
+        v.check(parse_http_url("redirect_url", &req.redirect_url).map(Some))
+    };
+    v.finish()?;
+    match (
+        member_no,
+        request_id,
+        organize_id,
+        contact,
+        auth_type,
+        person_id,
+        valid_date,
+        seal_scope,
+        file_type,
+        redirect_url,
+    ) {
+        (
+            Some(member_no),
+            Some(request_id),
+            Some(organize_id),
+            Some(contact),
+            Some(auth_type),
+            Some(person_id),
+            Some(valid_date),
+            Some(seal_scope),
+            Some(file_type),
+            Some(redirect_url),
+        ) => Ok(CreateAuthorization {
+            member_no,
+            request_id,
+            organize_id,
+            contact,
+            send_notice: req.send_notice.unwrap_or(true),
+            auth_type,
+            person_id,
+            valid_date,
+            seal_scope,
+            file_type,
+            redirect_url,
+        }),
+        _ => Err(DomainError::InvalidArgument(vec![])),
+    }
+}
+
+pub fn status(s: Status) -> pb::AuthProcessStatus {
+    use pb::AuthProcessStatus as P;
+    match s {
+        Status::NotStarted => P::NotStarted,
+        Status::HandlerNotAuth => P::HandlerNotAuth,
+        Status::HandlerAuthing => P::HandlerAuthing,
+        Status::HandlerAuthed => P::HandlerAuthed,
+        Status::HandlerAuthFailed => P::HandlerAuthFailed,
+        Status::OrgNotAuth => P::OrgNotAuth,
+        Status::OrgAuthing => P::OrgAuthing,
+        Status::OrgAuthed => P::OrgAuthed,
+        Status::OrgAuthFailed => P::OrgAuthFailed,
+        Status::CertUnconfirmed => P::CertUnconfirmed,
+        Status::CertConfirmed => P::CertConfirmed,
+        Status::OrgSealUnsave => P::OrgSealUnsave,
+        Status::OrgSealSaved => P::OrgSealSaved,
+        Status::OrgSealSaveFailed => P::OrgSealSaveFailed,
+        Status::Unauthorized => P::Unauthorized,
+        Status::Authorizing => P::Authorizing,
+        Status::AuthorizeFailed => P::AuthorizeFailed,
+        Status::AuthorizeFinish => P::AuthorizeFinish,
+    }
+}
+
+pub fn node(n: Option<Node>) -> pb::AuthProcessNode {
+    use pb::AuthProcessNode as P;
+    match n {
+        None => P::Unspecified,
+        Some(Node::HandlerAuth) => P::HandlerAuth,
+        Some(Node::OrgAuth) => P::OrgAuth,
+        Some(Node::PubPaymentAuth) => P::PubPaymentAuth,
+        Some(Node::SaveOrgSeal) => P::SaveOrgSeal,
+        Some(Node::Authorized) => P::Authorized,
+    }
+}
+
+pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
+    let org_info = p.org.as_ref().map(|o| pb::OrgInfo {
+        name: o.name.clone(),
+        id_number: o.id_number.clone(),
+        id_type: match o.id_type.as_str() {
+            "CRED_ORG_USCC" => pb::OrgIdType::Uscc,
+            "CRED_ORG_REGCODE" => pb::OrgIdType::Regcode,
+            _ => pb::OrgIdType::Unspecified,
+        } as i32,
+        org_legal_name: o.legal_name.clone(),
+        org_legal_id_number: mask_id(&o.legal_id_number),
+    });
+    let member_info = p.handler.as_ref().map(|h| pb::MemberInfo {
+        name: h.name.as_str().to_owned(),
+        mobile: h.mobile.masked(),
+        id_number: h.id_number.masked(),
+        org_info: org_info.clone(),
+    });
+    let member_info =
+        member_info.or_else(|| org_info.map(|o| pb::MemberInfo { org_info: Some(o), ..Default::default() }));
+    pb::AuthProcess {
+        etc_member_no: p.member_no().as_str().to_owned(),
+        member_info,
+        esign_account_id: p.esign_account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+        // Certificates, seal and licence OCR come from nodes this service does not run yet.
+        cert_info: None,
+        status: status(p.status()) as i32,
+        node: node(p.node()) as i32,
+        next_node: node(p.next_node()) as i32,
+        node_list: p.node_list().into_iter().map(|n| node(Some(n)) as i32).collect(),
+        origin_sign_file_url: p.origin_sign_file_url.clone().unwrap_or_default(),
+        signed_file_url: p.signed_file_url_valid_at(now).unwrap_or_default().to_owned(),
+        seal_info: None,
+        indiv_ocr_info: p.handler.as_ref().map(|h| pb::PersonOcrInfo {
+            id_number: h.id_number.masked(),
+            valid_period: h.valid_period.to_string(),
+            cert_image: None,
+        }),
+        org_ocr_info: None,
+        fail_reason: p.fail_reason.clone().unwrap_or_default(),
+        update_time: p.updated_at.map(ts),
+    }
+}
+
+pub fn face_start(outcome: &FaceAuthStart) -> pb::StartFaceAuthResponse {
+    match outcome {
+        FaceAuthStart::AlreadyAuthenticated { account_id, process } => pb::StartFaceAuthResponse {
+            auth_url: String::new(),
+            original_url: String::new(),
+            expire_time: None,
+            esign_account_id: account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+            message: "already authenticated".into(),
+            flow_id: String::new(),
+            already_authenticated: true,
+            status: status(process.status()) as i32,
+        },
+        FaceAuthStart::Link { flow, process } => pb::StartFaceAuthResponse {
+            auth_url: flow.auth_url.clone(),
+            original_url: flow.original_url.clone(),
+            expire_time: Some(ts(flow.expires_at)),
+            esign_account_id: flow.account_id.as_str().to_owned(),
+            message: "success".into(),
+            flow_id: flow.flow_id.as_str().to_owned(),
+            already_authenticated: false,
+            status: status(process.status()) as i32,
+        },
+    }
+}
+
+pub fn authorization(a: &Authorization, now: DateTime<Utc>) -> pb::Authorization {
+    let url = a.download_url_valid_at(now).filter(|_| a.status == AuthorizationStatus::Succeeded);
+    pb::Authorization {
+        auth_id: a.auth_id.as_str().to_owned(),
+        etc_member_no: a.member_no.as_str().to_owned(),
+        authorizer_type: match a.authorizer_type {
+            None => pb::AuthorizerType::Unspecified,
+            Some(AuthorizerType::Company) => pb::AuthorizerType::Company,
+            Some(AuthorizerType::LegalRepresentative) => pb::AuthorizerType::LegalRepresentative,
+        } as i32,
+        organize_id: a.organize_id.clone(),
+        legal_rep_id: a.legal_rep_id.clone().unwrap_or_default(),
+        auth_type: match a.auth_type {
+            AuthType::Platform => pb::AuthType::Platform,
+            AuthType::Handler => pb::AuthType::Handler,
+        } as i32,
+        person_id: a.person_id.clone().unwrap_or_default(),
+        auth_download_url: url.unwrap_or_default().to_owned(),
+        auth_download_url_expire_time: url.and(a.download_url_expires_at).map(ts),
+        status: match a.status {
+            AuthorizationStatus::InProgress => pb::AuthorizationStatus::InProgress,
+            AuthorizationStatus::Succeeded => pb::AuthorizationStatus::Succeeded,
+            AuthorizationStatus::Failed => pb::AuthorizationStatus::Failed,
+            AuthorizationStatus::Cancelled => pb::AuthorizationStatus::Cancelled,
+        } as i32,
+        auth_des: a.auth_des.clone().unwrap_or_default(),
+        begin_time: a.begin_at.map(ts),
+        end_time: a.end_at.map(ts),
+        request_id: a.request_id.clone(),
+    }
+}

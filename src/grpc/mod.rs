@@ -1,0 +1,17 @@
+//! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
+pub mod auth;
+pub mod convert;
+pub mod service;
+pub mod status;
+
+/// Code generated from `proto/etc/esign/v1/auth.proto`.
+pub mod pb {
+    #![allow(clippy::all, clippy::pedantic)]
+    tonic::include_proto!("etc.esign.v1");
+
+    /// The contract's descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/etc_esign_v1_descriptor.bin"));
+}
+
+/// The service name health and reflection answer for.
+pub const SERVICE_NAME: &str = "etc.esign.v1.AuthService";

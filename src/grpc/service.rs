@@ -1,0 +1,71 @@
+//! Thin handlers: decode, validate, call the domain, map the result.
+use tonic::{Request, Response, Status};
+
+use super::pb::{self, auth_service_server::AuthService};
+use super::{convert, status::to_status};
+use crate::domain::Service;
+
+#[derive(Clone)]
+pub struct AuthServiceImpl {
+    service: Service,
+}
+
+impl AuthServiceImpl {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.service.clock_now()
+    }
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthServiceImpl {
+    async fn get_process_detail(
+        &self,
+        req: Request<pb::GetProcessDetailRequest>,
+    ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
+        let req = req.into_inner();
+        let member = convert::member_no(&req.etc_member_no).map_err(to_status)?;
+        let process = if req.refresh {
+            self.service.refreshed_process(&member).await
+        } else {
+            self.service.process(&member).await
+        }
+        .map_err(to_status)?;
+        Ok(Response::new(pb::GetProcessDetailResponse { process: Some(convert::process(&process, self.now())) }))
+    }
+
+    async fn start_face_auth(
+        &self,
+        req: Request<pb::StartFaceAuthRequest>,
+    ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
+        let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        let outcome = self.service.start_face_auth(cmd).await.map_err(to_status)?;
+        Ok(Response::new(convert::face_start(&outcome)))
+    }
+
+    async fn create_org_authorization(
+        &self,
+        req: Request<pb::CreateOrgAuthorizationRequest>,
+    ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
+        let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
+        let auth = self.service.create_authorization(cmd).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateOrgAuthorizationResponse {
+            auth_id: auth.auth_id.as_str().to_owned(),
+            authorization: Some(convert::authorization(&auth, self.now())),
+        }))
+    }
+
+    async fn query_authorization(
+        &self,
+        req: Request<pb::QueryAuthorizationRequest>,
+    ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
+        let id = convert::auth_id(&req.into_inner().auth_id).map_err(to_status)?;
+        let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
+        Ok(Response::new(pb::QueryAuthorizationResponse {
+            authorization: Some(convert::authorization(&auth, self.now())),
+        }))
+    }
+}

@@ -1,0 +1,11 @@
+//! `etc-esign`: the real-name authentication and silent-signing authorization process of ETC members
+//! on e签宝. `domain` is the process; everything else is an edge or an adapter around it.
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod esign;
+pub mod grpc;
+pub mod http;
+pub mod reconciler;
+pub mod sim;
+pub mod store;

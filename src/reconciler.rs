@@ -1,0 +1,66 @@
+//! Polls e签宝 for steps whose callback never came (callbacks are a hint, polling is the truth),
+//! and applies inbox events stored but never applied. Items are leased so that, with several
+//! replicas on one database, each is polled by one replica at a time.
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::ports::Lease;
+use crate::domain::{Service, chrono_dur};
+
+#[derive(Debug, Clone)]
+pub struct ReconcilerSettings {
+    /// How often to look for due items.
+    pub interval: Duration,
+    /// How long a claimed item stays leased to this replica.
+    pub lease: Duration,
+    /// Items claimed per round, per kind.
+    pub batch: u64,
+}
+
+impl Default for ReconcilerSettings {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(2), lease: Duration::from_secs(60), batch: 32 }
+    }
+}
+
+/// Runs until `shutdown` is cancelled; a round in progress finishes first.
+pub async fn run(service: Service, settings: ReconcilerSettings, shutdown: CancellationToken) {
+    loop {
+        round(&service, &settings).await;
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(settings.interval) => {}
+        }
+    }
+    tracing::info!("reconciler stopped");
+}
+
+/// One pass over the inbox, due face flows and due authorizations.
+pub async fn round(service: &Service, settings: &ReconcilerSettings) {
+    if let Err(e) = service.drain_inbox(settings.batch).await {
+        tracing::warn!(error = %e, "inbox drain failed");
+    }
+    let now = service.clock_now();
+    let lease = Lease { holder: service.settings().replica_id.clone(), until: now + chrono_dur(settings.lease) };
+    match service.store().claim_due_face_flows(now, &lease, settings.batch).await {
+        Ok(flows) => {
+            for flow in flows {
+                if let Err(e) = service.reconcile_face_flow(&flow).await {
+                    tracing::warn!(flow_id = %flow.flow_id, error = %e, "flow outline poll failed; retried later");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "claiming due face flows failed"),
+    }
+    match service.store().claim_due_authorizations(now, &lease, settings.batch).await {
+        Ok(auths) => {
+            for auth in auths {
+                if let Err(e) = service.refresh_authorization(&auth).await {
+                    tracing::warn!(auth_id = %auth.auth_id, error = %e, "authorization poll failed; retried later");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "claiming due authorizations failed"),
+    }
+}
