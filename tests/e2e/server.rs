@@ -1,0 +1,142 @@
+//! The skeleton: health, reflection, caller authentication, GetProcessDetail.
+use etc_esign::grpc::pb;
+use tonic::{Code, Request};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_types::StatusExt;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn health_is_serving_for_the_service_and_overall_once_migrated() {
+    let app = spawn_app().await;
+    assert_eq!(health(app.grpc_addr, "").await, ServingStatus::Serving);
+    assert_eq!(health(app.grpc_addr, "etc.esign.v1.AuthService").await, ServingStatus::Serving);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn health_is_not_serving_before_the_database_is_reachable() {
+    // A PostgreSQL port nobody listens on: the servers start, migration cannot, health says no.
+    let sim = start_sim().await;
+    let cfg = test_config("postgres://nobody@127.0.0.1:1/none", sim.base_url());
+    let app = etc_esign::app::start(cfg).await.expect("starts without its database");
+    assert_eq!(health(app.grpc_addr, "etc.esign.v1.AuthService").await, ServingStatus::NotServing);
+    assert_eq!(health(app.grpc_addr, "").await, ServingStatus::NotServing);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_lists_the_service_health_and_reflection() {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let app = spawn_app().await;
+    let mut client = ServerReflectionClient::new(channel(app.grpc_addr).await);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream =
+        client.server_reflection_info(tokio_stream::iter(vec![req])).await.expect("reflection").into_inner();
+    let msg = stream.message().await.expect("answer").expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("not a list") };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for want in ["etc.esign.v1.AuthService", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn get_process_detail_answers_not_started_for_a_new_member_and_writes_nothing() {
+    let app = spawn_app().await;
+    let p = app.process("ETC000000001").await;
+    assert_eq!(p.etc_member_no, "ETC000000001");
+    assert_eq!(p.status, pb::AuthProcessStatus::NotStarted as i32);
+    assert_eq!(p.node, pb::AuthProcessNode::Unspecified as i32);
+    assert_eq!(p.next_node, pb::AuthProcessNode::HandlerAuth as i32);
+    let list: Vec<i32> = [
+        pb::AuthProcessNode::HandlerAuth,
+        pb::AuthProcessNode::OrgAuth,
+        pb::AuthProcessNode::SaveOrgSeal,
+        pb::AuthProcessNode::Authorized,
+    ]
+    .iter()
+    .map(|n| *n as i32)
+    .collect();
+    assert_eq!(p.node_list, list);
+    assert!(
+        app.app
+            .as_ref()
+            .expect("running")
+            .service
+            .store()
+            .process(&etc_esign::domain::ids::MemberNo::parse("ETC000000001").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn get_process_detail_rejects_a_malformed_member_number_with_a_field_violation() {
+    let app = spawn_app().await;
+    let mut c = app.client.clone();
+    for bad in ["", "has space", &"x".repeat(33)] {
+        let err = c
+            .get_process_detail(authed(pb::GetProcessDetailRequest { etc_member_no: bad.to_string(), refresh: false }))
+            .await
+            .expect_err("invalid");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let details = err.get_error_details();
+        let fields: Vec<String> =
+            details.bad_request().expect("bad request").field_violations.iter().map(|v| v.field.clone()).collect();
+        assert_eq!(fields, vec!["etc_member_no".to_string()]);
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated_and_unknown_systems_are_denied() {
+    let app = spawn_app().await;
+    let mut c = app.client.clone();
+    let req = || pb::GetProcessDetailRequest { etc_member_no: "ETC1".into(), refresh: false };
+
+    let err = c.get_process_detail(Request::new(req())).await.expect_err("no metadata");
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    let mut r = Request::new(req());
+    r.metadata_mut().insert("etc-sys-id", SYS_ID.parse().unwrap());
+    let err = c.get_process_detail(r).await.expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    let mut r = Request::new(req());
+    r.metadata_mut().insert("etc-sys-id", SYS_ID.parse().unwrap());
+    r.metadata_mut().insert("etc-token", "wrong-token".parse().unwrap());
+    let err = c.get_process_detail(r).await.expect_err("wrong token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(!err.message().contains(TOKEN));
+
+    let mut r = Request::new(req());
+    r.metadata_mut().insert("etc-sys-id", "E99".parse().unwrap());
+    r.metadata_mut().insert("etc-token", TOKEN.parse().unwrap());
+    let err = c.get_process_detail(r).await.expect_err("unknown system");
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    let mut r = Request::new(req());
+    r.metadata_mut().insert("etc-sys-id", SYS_ID.parse().unwrap());
+    r.metadata_mut().insert("etc-token", "x".repeat(33).parse().unwrap());
+    assert_eq!(c.get_process_detail(r).await.expect_err("long token").code(), Code::Unauthenticated);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn shutdown_says_not_serving_and_stops_listening() {
+    let mut app = spawn_app().await;
+    let addr = app.grpc_addr;
+    app.stop_app().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the port is closed after shutdown");
+    app.finish().await;
+}
