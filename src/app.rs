@@ -1,5 +1,6 @@
 //! Builds the running service from checked settings: binds both ports, serves gRPC (the service,
-//! health, reflection) and HTTP (callbacks), migrates, runs the reconciler, and stops gracefully.
+//! health, reflection) and HTTP (callbacks, metrics), migrates, runs the reconciler, and stops
+//! gracefully.
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
@@ -12,9 +13,12 @@ use tonic_health::server::HealthReporter;
 use crate::config::AppConfig;
 use crate::domain::{Service, Settings, SystemClock};
 use crate::esign::EsignClient;
+use crate::grpc::layers::{Limits, ObserveLayer};
 use crate::grpc::{SERVICE_NAME, auth::CallerAuth, pb, service::AuthServiceImpl};
 use crate::http::{CALLBACK_PATH, CallbackState};
+use crate::metrics::Metrics;
 use crate::store::SeaStore;
+use crate::store::cipher::Cipher;
 
 /// Largest gRPC message accepted: requests are a few hundred bytes; this leaves room, not abuse.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -29,6 +33,8 @@ pub enum AppError {
     Database(String),
     #[error("cannot build the e签宝 client: {0}")]
     Esign(String),
+    #[error("the data keys are unusable: {0}")]
+    Keys(String),
 }
 
 /// A started service. Dropping it does not stop it: call `shutdown`.
@@ -97,10 +103,13 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         None => format!("http://{}{CALLBACK_PATH}", reachable(http_addr)),
     };
 
-    let store = SeaStore::connect(&cfg.database_url, cfg.database_max_connections)
+    let cipher = Cipher::new(&cfg.data_keys).map_err(AppError::Keys)?;
+    let store = SeaStore::connect(&cfg.database_url, cfg.database_max_connections, cipher)
         .await
         .map_err(|e| AppError::Database(e.to_string()))?;
-    let esign = EsignClient::new(cfg.esign.clone()).map_err(|e| AppError::Esign(e.to_string()))?;
+    let metrics = Arc::new(Metrics::new());
+    let esign =
+        EsignClient::new(cfg.esign.clone()).map_err(|e| AppError::Esign(e.to_string()))?.with_metrics(metrics.clone());
     let settings = Settings {
         notify_url: notify_url.clone(),
         replica_id: cfg.replica_id.clone(),
@@ -128,12 +137,15 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let auth_service =
         tonic::service::interceptor::InterceptedService::new(auth_service, CallerAuth::new(cfg.callers.clone()));
+    // Limits wrap AuthService alone: health and reflection must answer while it sheds load.
+    let auth_service = Limits::new(cfg.grpc_max_concurrent_rpcs, cfg.grpc_default_timeout).wrap(auth_service);
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
     let grpc_stop = shutdown.clone();
     let router = tonic::transport::Server::builder()
+        .layer(ObserveLayer::new(metrics.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -150,6 +162,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         service: service.clone(),
         app_id: cfg.esign.app_id.clone(),
         app_secret: cfg.esign.app_secret.clone(),
+        metrics: metrics.clone(),
+        rate_per_sec: cfg.callback_rate_per_sec,
     });
     tasks.spawn(async move {
         if let Err(e) = axum::serve(http_listener, callbacks).with_graceful_shutdown(http_stop.cancelled_owned()).await
@@ -177,7 +191,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         }
         set_health(&h, ServingStatus::Serving).await;
         tracing::info!("database migrated; serving");
-        let reconciler = tokio::spawn(crate::reconciler::run(reconciler_service, reconciler_settings, stop.clone()));
+        let reconciler =
+            tokio::spawn(crate::reconciler::run(reconciler_service, reconciler_settings, metrics, stop.clone()));
         let mut serving = true;
         loop {
             tokio::select! {

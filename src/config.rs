@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::esign::EsignSettings;
 use crate::grpc::auth::CallerCredential;
 use crate::reconciler::ReconcilerSettings;
+use crate::store::cipher::{DataKey, parse_keys};
 
 /// The dev caller pair `dev` accepts (and `serve` refuses).
 pub const DEV_SYS_ID: &str = "E02";
@@ -18,6 +19,8 @@ pub const DEV_TOKEN: &str = "dev-token-not-secret";
 pub const DEV_APP_ID: &str = "7438000001";
 pub const DEV_APP_SECRET: &str = "etc-esign-dev-secret-not-real-000";
 pub const DEV_DATABASE_URL: &str = "sqlite://data/etc-esign.db";
+/// The dev data key (32 bytes "etc-esign-dev-data-key-not-real!"); `serve` refuses it.
+pub const DEV_DATA_KEYS: &str = "dev=ZXRjLWVzaWduLWRldi1kYXRhLWtleS1ub3QtcmVhbCE=";
 
 /// Exit code for a configuration error (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -81,6 +84,12 @@ pub struct ServeArgs {
     pub callers: Option<String>,
     #[arg(long, env = "ETC_CALLERS_FILE")]
     pub callers_file: Option<PathBuf>,
+    /// Keys encrypting identity numbers and mobiles at rest: `ID=BASE64(32 bytes)`, comma-separated,
+    /// the first one current (prefer DATA_KEYS_FILE). Older keys stay listed to read old values.
+    #[arg(long, env = "DATA_KEYS", hide_env_values = true)]
+    pub data_keys: Option<String>,
+    #[arg(long, env = "DATA_KEYS_FILE")]
+    pub data_keys_file: Option<PathBuf>,
     /// The public base URL e签宝 reaches this service's HTTP port at; the notify URL is this plus
     /// /esign/callback. dev default: the HTTP listen address.
     #[arg(long, env = "PUBLIC_CALLBACK_BASE_URL")]
@@ -101,6 +110,15 @@ pub struct ServeArgs {
     /// Grace period for in-flight calls on SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// AuthService calls in flight at once; more are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GRPC_MAX_CONCURRENT_RPCS", default_value_t = 64)]
+    pub grpc_max_concurrent_rpcs: usize,
+    /// Deadline of an AuthService call that brings none shorter (DEADLINE_EXCEEDED past it).
+    #[arg(long, env = "GRPC_DEFAULT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub grpc_default_timeout_ms: u64,
+    /// Callbacks accepted per second (and in one burst); more are answered 429.
+    #[arg(long, env = "CALLBACK_RATE_PER_SEC", default_value_t = 50)]
+    pub callback_rate_per_sec: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -128,12 +146,17 @@ pub struct AppConfig {
     pub database_max_connections: u32,
     pub esign: EsignSettings,
     pub callers: Vec<CallerCredential>,
+    /// The first encrypts; all decrypt.
+    pub data_keys: Vec<DataKey>,
     pub public_callback_base_url: Option<String>,
     pub replica_id: String,
     pub poll_initial: Duration,
     pub poll_max: Duration,
     pub reconciler: ReconcilerSettings,
     pub shutdown_grace: Duration,
+    pub grpc_max_concurrent_rpcs: usize,
+    pub grpc_default_timeout: Duration,
+    pub callback_rate_per_sec: u32,
 }
 
 /// Every problem found in the settings, so that one run names them all.
@@ -222,12 +245,23 @@ impl ServeArgs {
         if callers.as_ref().is_some_and(|cs| cs.iter().any(|c| c.token.expose_secret() == DEV_TOKEN)) {
             errors.push("ETC_CALLERS contains the dev token; serve refuses it".into());
         }
+        let keys = self.data_keys(&mut errors);
+        if keys.is_none() && !errors.iter().any(|e| e.starts_with("DATA_KEYS")) {
+            errors.push("DATA_KEYS (or DATA_KEYS_FILE) is required".into());
+        }
+        let dev_key = parse_keys(DEV_DATA_KEYS).ok().and_then(|k| k.into_iter().next());
+        if let (Some(keys), Some(dev)) = (&keys, &dev_key)
+            && keys.iter().any(|k| k.expose() == dev.expose())
+        {
+            errors.push("DATA_KEYS contains the dev key; serve refuses it".into());
+        }
         self.finish(
             self.database_url.clone(),
             self.esign_base_url.clone(),
             self.esign_app_id.clone(),
             secret,
             callers,
+            keys,
             self.public_callback_base_url.clone(),
             errors,
         )
@@ -254,7 +288,19 @@ impl ServeArgs {
             Some(vec![CallerCredential { sys_id: DEV_SYS_ID.into(), token: SecretString::from(DEV_TOKEN) }])
         });
         let db = Some(self.database_url.clone().unwrap_or_else(|| DEV_DATABASE_URL.into()));
-        self.finish(db, base, app_id, secret, callers, self.public_callback_base_url.clone(), errors)
+        let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).ok());
+        self.finish(db, base, app_id, secret, callers, keys, self.public_callback_base_url.clone(), errors)
+    }
+
+    fn data_keys(&self, errors: &mut Vec<String>) -> Option<Vec<DataKey>> {
+        let raw = read_secret(&self.data_keys, &self.data_keys_file, "DATA_KEYS", errors)?;
+        match parse_keys(raw.expose_secret()) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                errors.push(format!("DATA_KEYS: {e}"));
+                None
+            }
+        }
     }
 
     fn callers(&self, errors: &mut Vec<String>) -> Option<Vec<CallerCredential>> {
@@ -276,6 +322,7 @@ impl ServeArgs {
         app_id: Option<String>,
         secret: Option<SecretString>,
         callers: Option<Vec<CallerCredential>>,
+        data_keys: Option<Vec<DataKey>>,
         public_callback_base_url: Option<String>,
         mut errors: Vec<String>,
     ) -> Result<AppConfig, ConfigErrors> {
@@ -301,8 +348,13 @@ impl ServeArgs {
         if self.reconcile_interval_ms == 0 {
             errors.push("RECONCILE_INTERVAL_MS must be positive".into());
         }
-        let (Some(database_url), Some(base_url), Some(app_id), Some(app_secret), Some(callers), true) =
-            (database_url, esign_base_url, app_id, secret, callers, errors.is_empty())
+        if self.grpc_max_concurrent_rpcs == 0 || self.grpc_default_timeout_ms == 0 || self.callback_rate_per_sec == 0 {
+            errors.push(
+                "GRPC_MAX_CONCURRENT_RPCS, GRPC_DEFAULT_TIMEOUT_MS and CALLBACK_RATE_PER_SEC must be positive".into(),
+            );
+        }
+        let (Some(database_url), Some(base_url), Some(app_id), Some(app_secret), Some(callers), Some(data_keys), true) =
+            (database_url, esign_base_url, app_id, secret, callers, data_keys, errors.is_empty())
         else {
             if errors.is_empty() {
                 errors.push("ESIGN_BASE_URL, ESIGN_APP_ID and ESIGN_APP_SECRET are required".into());
@@ -329,6 +381,7 @@ impl ServeArgs {
                 retry_base_delay: Duration::from_millis(100),
             },
             callers,
+            data_keys,
             public_callback_base_url,
             replica_id,
             poll_initial: Duration::from_millis(self.poll_initial_ms),
@@ -338,6 +391,9 @@ impl ServeArgs {
                 ..Default::default()
             },
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            grpc_max_concurrent_rpcs: self.grpc_max_concurrent_rpcs,
+            grpc_default_timeout: Duration::from_millis(self.grpc_default_timeout_ms),
+            callback_rate_per_sec: self.callback_rate_per_sec,
         })
     }
 }
@@ -395,10 +451,12 @@ mod tests {
             callers: Some(format!("E02={DEV_TOKEN}")),
             callers_file: None,
             public_callback_base_url: Some("https://cb.example.com".into()),
+            data_keys: Some(DEV_DATA_KEYS.into()),
+            data_keys_file: None,
             ..args(&[])
         };
         let err = a.resolve_serve().unwrap_err().to_string();
-        assert!(err.contains("dev secret") && err.contains("dev token"), "{err}");
+        assert!(err.contains("dev secret") && err.contains("dev token") && err.contains("dev key"), "{err}");
         assert!(!err.contains(DEV_APP_SECRET) && !err.contains(DEV_TOKEN), "errors must not echo secrets");
     }
 

@@ -56,8 +56,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Dev(args) => dev(args).await,
         Command::Migrate(args) => {
-            let store = SeaStore::connect(&args.database_url, 1).await.context("connecting to the database")?;
-            store.migrate().await.context("migrating")?;
+            SeaStore::migrate_url(&args.database_url).await.context("migrating the database")?;
             println!("database migrated");
             Ok(ExitCode::SUCCESS)
         }

@@ -1,12 +1,14 @@
 //! Polls e签宝 for steps whose callback never came (callbacks are a hint, polling is the truth),
 //! and applies inbox events stored but never applied. Items are leased so that, with several
 //! replicas on one database, each is polled by one replica at a time.
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::ports::Lease;
 use crate::domain::{Service, chrono_dur};
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct ReconcilerSettings {
@@ -24,16 +26,29 @@ impl Default for ReconcilerSettings {
     }
 }
 
-/// Runs until `shutdown` is cancelled; a round in progress finishes first.
-pub async fn run(service: Service, settings: ReconcilerSettings, shutdown: CancellationToken) {
+/// Runs until `shutdown` is cancelled; a round in progress finishes first. After each round the
+/// backlog gauges are refreshed, so a stuck reconciler shows as a growing oldest-item age.
+pub async fn run(service: Service, settings: ReconcilerSettings, metrics: Arc<Metrics>, shutdown: CancellationToken) {
     loop {
         round(&service, &settings).await;
+        report_backlog(&service, &metrics).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(settings.interval) => {}
         }
     }
     tracing::info!("reconciler stopped");
+}
+
+async fn report_backlog(service: &Service, metrics: &Metrics) {
+    match service.store().backlog().await {
+        Ok((items, oldest)) => {
+            let age = oldest.and_then(|t| (service.clock_now() - t).to_std().ok()).unwrap_or_default();
+            metrics.set_backlog(items, age);
+        }
+        // The gauges keep their last value; health already reports an unreachable database.
+        Err(e) => tracing::debug!(error = %e, "reading the reconciler backlog failed"),
+    }
 }
 
 /// One pass over the inbox, due face flows and due authorizations.

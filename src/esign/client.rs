@@ -1,6 +1,7 @@
 //! The one client through which every e签宝 call goes: signs each request (esign.md §2), maps the
 //! envelope to typed results, and retries only the idempotent reads.
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -10,6 +11,8 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Envelope,
@@ -24,6 +27,7 @@ use crate::domain::ports::{
     AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
     ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
 };
+use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
 #[derive(Clone, Debug)]
@@ -67,6 +71,7 @@ pub struct EsignClient {
     secret: SecretString,
     read_retries: u32,
     retry_base_delay: Duration,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl fmt::Debug for EsignClient {
@@ -126,7 +131,49 @@ impl EsignClient {
             secret: settings.app_secret,
             read_retries: settings.read_retries,
             retry_base_delay: settings.retry_base_delay,
+            metrics: None,
         })
+    }
+
+    /// Counts every exchange into `metrics` (by endpoint and outcome).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// One exchange and the reading of its answer, as a child span of whatever asked (an RPC, a
+    /// callback, the reconciler), counted by its outcome: a well-formed envelope whose data does not
+    /// fit is `malformed`, not `ok`.
+    async fn exchange<T>(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        decode: impl FnOnce(Answer) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let span = tracing::info_span!("esign", endpoint, outcome = Empty, latency_ms = Empty);
+        async {
+            let started = Instant::now();
+            let result = self.send_once(endpoint, method, path, body).await.and_then(decode);
+            let elapsed = started.elapsed();
+            let outcome = match &result {
+                Ok(_) => UpstreamOutcome::Ok,
+                Err(UpstreamError::Refused { .. }) => UpstreamOutcome::Refused,
+                Err(UpstreamError::Unavailable(_)) => UpstreamOutcome::Unavailable,
+                Err(UpstreamError::Timeout) => UpstreamOutcome::Timeout,
+                Err(UpstreamError::Malformed(_)) => UpstreamOutcome::Malformed,
+            };
+            let span = tracing::Span::current();
+            span.record("outcome", outcome.as_str());
+            span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+            if let Some(metrics) = &self.metrics {
+                metrics.observe_upstream(endpoint, outcome, elapsed);
+            }
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// One signed exchange. `body` is the one serialization: these bytes are hashed and sent.
@@ -194,7 +241,7 @@ impl EsignClient {
     ) -> Result<T, UpstreamError> {
         let mut attempt: u32 = 0;
         loop {
-            let result = self.send_once(endpoint, Method::GET, path, None).await.and_then(&decode);
+            let result = self.exchange(endpoint, Method::GET, path, None, &decode).await;
             match result {
                 Err(error) if is_retryable(&error) && attempt < self.read_retries => {
                     let delay = backoff(self.retry_base_delay, attempt);
@@ -306,15 +353,15 @@ impl ESign for EsignClient {
         };
         let bytes = serialize(ENDPOINT, &body)?;
         tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
-        let answer = self.send_once(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes)).await?;
-        match answer.code {
+        self.exchange(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes), |answer| match answer.code {
             // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
             CODE_OK | CODE_ACCOUNT_EXISTS => {
                 let data: AccountData = answer.data(ENDPOINT)?;
                 upstream_id(ENDPOINT, AccountId::parse, "accountId", &data.account_id)
             }
             _ => Err(answer.refused()),
-        }
+        })
+        .await
     }
 
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
@@ -328,19 +375,21 @@ impl ESign for EsignClient {
         };
         let bytes = serialize(ENDPOINT, &body)?;
         let path = paths::face_start(req.account_id.as_str());
-        let answer = self.send_once(ENDPOINT, Method::POST, &path, Some(bytes)).await?;
-        if answer.code != CODE_OK {
-            return Err(answer.refused());
-        }
-        let data: FaceStartData = answer.data(ENDPOINT)?;
-        if data.auth_url.is_empty() {
-            return Err(UpstreamError::Malformed(format!("{ENDPOINT}: authUrl is empty")));
-        }
-        Ok(FaceAuthStarted {
-            flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
-            auth_url: data.auth_url,
-            original_url: data.original_url,
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: FaceStartData = answer.data(ENDPOINT)?;
+            if data.auth_url.is_empty() {
+                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: authUrl is empty")));
+            }
+            Ok(FaceAuthStarted {
+                flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
+                auth_url: data.auth_url,
+                original_url: data.original_url,
+            })
         })
+        .await
     }
 
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
@@ -386,12 +435,14 @@ impl ESign for EsignClient {
             redirect_url: req.redirect_url.clone(),
         };
         let bytes = serialize(ENDPOINT, &body)?;
-        let answer = self.send_once(ENDPOINT, Method::POST, paths::CREATE_AUTHORIZATION, Some(bytes)).await?;
-        if answer.code != CODE_OK {
-            return Err(answer.refused());
-        }
-        let data: AuthIdData = answer.data(ENDPOINT)?;
-        upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)
+        self.exchange(ENDPOINT, Method::POST, paths::CREATE_AUTHORIZATION, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: AuthIdData = answer.data(ENDPOINT)?;
+            upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)
+        })
+        .await
     }
 
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError> {

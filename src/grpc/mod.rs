@@ -1,6 +1,7 @@
 //! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
 pub mod auth;
 pub mod convert;
+pub mod layers;
 pub mod service;
 pub mod status;
 

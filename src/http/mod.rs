@@ -1,22 +1,30 @@
-//! The HTTP edge: e签宝's callbacks. Verified on the raw bytes before parsing, stored in the inbox
-//! and applied once; answered the way e签宝 expects so it stops retrying.
-use std::sync::Arc;
+//! The HTTP edge: e签宝's callbacks and Prometheus' `/metrics`. Callbacks are rate limited,
+//! verified on the raw bytes before parsing, stored in the inbox and applied once; answered the way
+//! e签宝 expects so it stops retrying.
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use axum::{
     Router,
     body::Bytes,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderMap, StatusCode, Uri},
+    http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
 };
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::domain::Service;
+use crate::domain::face_auth::Applied;
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
+use crate::metrics::{CallbackOutcome, Metrics};
 
 /// Where e签宝 posts notifications; the notify URL handed upstream ends with it.
 pub const CALLBACK_PATH: &str = "/esign/callback";
+/// Where Prometheus scrapes.
+pub const METRICS_PATH: &str = "/metrics";
 /// e签宝's notifications are small JSON objects; anything larger is not one.
 const MAX_CALLBACK_BODY: usize = 64 * 1024;
 
@@ -25,52 +33,130 @@ pub struct CallbackState {
     pub service: Service,
     pub app_id: String,
     pub app_secret: SecretString,
+    pub metrics: Arc<Metrics>,
+    /// Callbacks accepted per second (and in one burst) before answering 429.
+    pub rate_per_sec: u32,
+}
+
+struct Receiver {
+    state: CallbackState,
+    bucket: TokenBucket,
 }
 
 pub fn router(state: CallbackState) -> Router {
-    Router::new()
+    let metrics = state.metrics.clone();
+    let bucket = TokenBucket::new(state.rate_per_sec);
+    let callbacks = Router::new()
         .route(CALLBACK_PATH, post(receive_callback))
         .layer(DefaultBodyLimit::max(MAX_CALLBACK_BODY))
-        .with_state(Arc::new(state))
+        .with_state(Arc::new(Receiver { state, bucket }));
+    Router::new().route(METRICS_PATH, get(scrape)).with_state(metrics).merge(callbacks)
+}
+
+async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {
+    match metrics.encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Refills `rate` tokens a second up to `rate`: a flood of forged or replayed callbacks is refused
+/// before any HMAC or database work, while e签宝's real traffic (a few per flow) never meets it.
+struct TokenBucket {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    fn new(rate_per_sec: u32) -> Self {
+        let rate = f64::from(rate_per_sec.max(1));
+        Self { rate, state: Mutex::new((rate, Instant::now())) }
+    }
+
+    fn try_take(&self) -> bool {
+        // A panic while holding this lock cannot leave the numbers inconsistent: keep using them.
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, last) = &mut *guard;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.rate);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 fn answer(status: StatusCode, code: &str, msg: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "code": code, "msg": msg }))).into_response()
 }
 
+/// One span, one log line and one count per callback, whatever its outcome.
 async fn receive_callback(
-    State(state): State<Arc<CallbackState>>,
+    State(receiver): State<Arc<Receiver>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let span = tracing::info_span!("callback", outcome = Empty, latency_ms = Empty);
+    let started = Instant::now();
+    let (outcome, response) = if receiver.bucket.try_take() {
+        handle_callback(&receiver.state, &uri, &headers, &body).instrument(span.clone()).await
+    } else {
+        (CallbackOutcome::Throttled, answer(StatusCode::TOO_MANY_REQUESTS, "429", "too many callbacks; retry later"))
+    };
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("outcome", outcome.as_str());
+    span.record("latency_ms", latency_ms);
+    span.in_scope(|| match outcome {
+        CallbackOutcome::Applied | CallbackOutcome::Duplicate | CallbackOutcome::Ignored => {
+            tracing::info!(outcome = outcome.as_str(), latency_ms, "callback handled")
+        }
+        _ => tracing::warn!(outcome = outcome.as_str(), latency_ms, "callback handled"),
+    });
+    receiver.state.metrics.count_callback(outcome);
+    response
+}
+
+async fn handle_callback(
+    state: &CallbackState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (CallbackOutcome, Response) {
     let now = state.service.clock_now();
     if let Err(why) =
-        verify_callback(state.app_secret.expose_secret().as_bytes(), &state.app_id, &headers, uri.query(), &body, now)
+        verify_callback(state.app_secret.expose_secret().as_bytes(), &state.app_id, headers, uri.query(), body, now)
     {
         tracing::warn!(reason = %why, "e签宝 callback rejected");
-        return answer(StatusCode::UNAUTHORIZED, "401", &why.to_string());
+        return (CallbackOutcome::Rejected, answer(StatusCode::UNAUTHORIZED, "401", &why.to_string()));
     }
-    let event = match parse_callback(&body) {
+    let event = match parse_callback(body) {
         Ok(ParsedCallback::Event(event)) => event,
         Ok(ParsedCallback::Ignored { action }) => {
             tracing::info!(action = %action, "e签宝 notification acknowledged, nothing to apply");
-            return answer(StatusCode::OK, "200", "success");
+            return (CallbackOutcome::Ignored, answer(StatusCode::OK, "200", "success"));
         }
         Err(why) => {
             tracing::warn!(reason = %why, "authentic e签宝 callback with an unreadable body");
-            return answer(StatusCode::BAD_REQUEST, "400", &why.to_string());
+            return (CallbackOutcome::Unreadable, answer(StatusCode::BAD_REQUEST, "400", &why.to_string()));
         }
     };
     match state.service.receive_event(event).await {
         Ok(applied) => {
             tracing::info!(?applied, "e签宝 callback stored");
-            answer(StatusCode::OK, "200", "success")
+            let outcome = match applied {
+                Applied::Changed => CallbackOutcome::Applied,
+                Applied::Ignored => CallbackOutcome::Duplicate,
+            };
+            (outcome, answer(StatusCode::OK, "200", "success"))
         }
         Err(e) => {
             // Not stored: a non-2xx answer makes e签宝 deliver it again.
             tracing::error!(error = %e, "e签宝 callback could not be stored");
-            answer(StatusCode::SERVICE_UNAVAILABLE, "503", "retry later")
+            (CallbackOutcome::Error, answer(StatusCode::SERVICE_UNAVAILABLE, "503", "retry later"))
         }
     }
 }

@@ -105,6 +105,8 @@ pub struct CallCounts {
     pub auth_query: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
+    /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
+    pub faulted: u64,
 }
 
 impl CallCounts {

@@ -113,7 +113,12 @@ impl Shared {
             tracing::info!(endpoint = endpoint.as_str(), check = which, "simulator: request refused");
             return Err(envelope(StatusCode::UNAUTHORIZED, Envelope::<()>::refused(401, which)));
         }
-        let fault = self.lock().faults.next_endpoint_fault(endpoint);
+        let fault = {
+            let mut st = self.lock();
+            let fault = st.faults.next_endpoint_fault(endpoint);
+            st.calls.faulted += u64::from(fault.is_some());
+            fault
+        };
         let Some(fault) = fault else {
             return Ok(());
         };

@@ -1,5 +1,6 @@
 //! The `Store` port on SeaORM: SQLite (the dev default) or PostgreSQL, chosen by `DATABASE_URL`.
 //! Only this module names a SeaORM type.
+pub mod cipher;
 pub mod entities;
 pub mod migration;
 
@@ -23,6 +24,7 @@ use crate::domain::ports::{
     AuthType, AuthorizationStatus, AuthorizerType, ChangeSet, InboxInsert, Lease, Store, StoreError,
 };
 use crate::domain::process::{Handler, OrgInfo, Process, Status};
+use cipher::Cipher;
 use entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};
 use migration::Migrator;
 
@@ -32,6 +34,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    cipher: Cipher,
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -62,7 +65,20 @@ fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreE
 
 impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, max_connections: u32, cipher: Cipher) -> Result<Self, StoreError> {
+        let db = Self::open(url, max_connections).await?;
+        Ok(Self { db, cipher })
+    }
+
+    /// Applies migrations to the database at `url` (no data is read, so no key is needed).
+    pub async fn migrate_url(url: &str) -> Result<(), StoreError> {
+        let db = Self::open(url, 1).await?;
+        let result = migrate(&db).await;
+        let _ = db.close().await;
+        result
+    }
+
+    async fn open(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
         let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
             format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
         } else {
@@ -92,7 +108,7 @@ impl SeaStore {
                 db.execute_unprepared(pragma).await.map_err(db_err)?;
             }
         }
-        Ok(Self { db })
+        Ok(db)
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -106,20 +122,24 @@ impl SeaStore {
     /// Applies pending migrations. On PostgreSQL replicas starting together take turns through an
     /// advisory lock held on one connection.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        if self.db.get_database_backend() != DbBackend::Postgres {
-            return Migrator::up(&self.db, None).await.map_err(db_err);
-        }
-        let pool = self.db.get_postgres_connection_pool();
-        let mut conn = pool.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
-        sqlx_query("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, &mut conn).await?;
-        let result = Migrator::up(&self.db, None).await.map_err(db_err);
-        let unlocked = sqlx_query("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY, &mut conn).await;
-        result.and(unlocked)
+        migrate(&self.db).await
     }
 
     pub async fn close(self) {
         let _ = self.db.close().await;
     }
+}
+
+async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(db_err);
+    }
+    let pool = db.get_postgres_connection_pool();
+    let mut conn = pool.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
+    sqlx_query("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, &mut conn).await?;
+    let result = Migrator::up(db, None).await.map_err(db_err);
+    let unlocked = sqlx_query("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY, &mut conn).await;
+    result.and(unlocked)
 }
 
 async fn sqlx_query(
@@ -140,12 +160,17 @@ use sea_orm::sqlx as sqlx_pg;
 
 // ------------------------------------------------------------------ conversions
 
-fn process_from(m: proc_e::Model) -> Result<Process, StoreError> {
+fn process_from(m: proc_e::Model, c: &Cipher) -> Result<Process, StoreError> {
+    let open = |col: &str, v: Option<String>| v.map(|v| c.open(&aad("processes", col, &m.member_no), &v)).transpose();
+    let handler_id_number = open("handler_id_number", m.handler_id_number.clone())?;
+    let handler_mobile = open("handler_mobile", m.handler_mobile.clone())?;
+    let org_id_number = open("org_id_number", m.org_id_number.clone())?;
+    let org_legal_id_number = open("org_legal_id_number", m.org_legal_id_number.clone())?;
     let member = MemberNo::parse(&m.member_no).map_err(|v| StoreError::Corrupt(v.description))?;
     let status = Status::parse(&m.status).ok_or_else(|| StoreError::Corrupt(format!("status {}", m.status)))?;
     let mut p = Process::restore(member, status, m.version);
     if let (Some(name), Some(id), Some(mobile), Some(period)) =
-        (m.handler_name, m.handler_id_number, m.handler_mobile, m.handler_valid_period)
+        (m.handler_name, handler_id_number, handler_mobile, m.handler_valid_period)
     {
         p.handler = Some(Handler {
             name: PersonName::parse("handler_name", &name).map_err(|v| StoreError::Corrupt(v.description))?,
@@ -155,13 +180,13 @@ fn process_from(m: proc_e::Model) -> Result<Process, StoreError> {
             valid_period: parse_stored_period(&period)?,
         });
     }
-    if m.org_name.is_some() || m.org_id_number.is_some() {
+    if m.org_name.is_some() || org_id_number.is_some() {
         p.org = Some(OrgInfo {
             name: m.org_name.unwrap_or_default(),
-            id_number: m.org_id_number.unwrap_or_default(),
+            id_number: org_id_number.unwrap_or_default(),
             id_type: m.org_id_type.unwrap_or_default(),
             legal_name: m.org_legal_name.unwrap_or_default(),
-            legal_id_number: m.org_legal_id_number.unwrap_or_default(),
+            legal_id_number: org_legal_id_number.unwrap_or_default(),
         });
     }
     p.esign_account_id = m
@@ -184,23 +209,30 @@ fn parse_stored_period(s: &str) -> Result<ValidPeriod, StoreError> {
     Ok(ValidPeriod { start: date(a)?, end: if b == "长期" { None } else { Some(date(b)?) } })
 }
 
+/// The associated data of an encrypted value: its table, column and row.
+fn aad(table: &str, column: &str, key: &str) -> String {
+    format!("{table}.{column}:{key}")
+}
+
 /// The process's columns, except the lease (owned by `try_lease_member`).
-fn process_active(p: &Process, version: i64) -> proc_e::ActiveModel {
+fn process_active(p: &Process, version: i64, c: &Cipher) -> Result<proc_e::ActiveModel, StoreError> {
     let h = p.handler.as_ref();
     let o = p.org.as_ref();
-    proc_e::ActiveModel {
+    let member = p.member_no().as_str();
+    let seal = |col: &str, v: Option<&str>| v.map(|v| c.seal(&aad("processes", col, member), v)).transpose();
+    Ok(proc_e::ActiveModel {
         member_no: Set(p.member_no().as_str().to_owned()),
         status: Set(p.status().as_str().to_owned()),
         version: Set(version),
         handler_name: Set(h.map(|h| h.name.as_str().to_owned())),
-        handler_id_number: Set(h.map(|h| h.id_number.expose().to_owned())),
-        handler_mobile: Set(h.map(|h| h.mobile.expose().to_owned())),
+        handler_id_number: Set(seal("handler_id_number", h.map(|h| h.id_number.expose()))?),
+        handler_mobile: Set(seal("handler_mobile", h.map(|h| h.mobile.expose()))?),
         handler_valid_period: Set(h.map(|h| h.valid_period.to_string())),
         org_name: Set(o.map(|o| o.name.clone())),
-        org_id_number: Set(o.map(|o| o.id_number.clone())),
+        org_id_number: Set(seal("org_id_number", o.map(|o| o.id_number.as_str()))?),
         org_id_type: Set(o.map(|o| o.id_type.clone())),
         org_legal_name: Set(o.map(|o| o.legal_name.clone())),
-        org_legal_id_number: Set(o.map(|o| o.legal_id_number.clone())),
+        org_legal_id_number: Set(seal("org_legal_id_number", o.map(|o| o.legal_id_number.as_str()))?),
         esign_account_id: Set(p.esign_account_id.as_ref().map(|a| a.as_str().to_owned())),
         needs_pub_payment: Set(p.needs_pub_payment),
         fail_reason: Set(p.fail_reason.clone()),
@@ -210,7 +242,7 @@ fn process_active(p: &Process, version: i64) -> proc_e::ActiveModel {
         updated_at: Set(p.updated_at.map(ms)),
         lease_holder: NotSet,
         lease_until: NotSet,
-    }
+    })
 }
 
 fn flow_from(m: flow_e::Model) -> Result<FaceFlow, StoreError> {
@@ -249,12 +281,15 @@ fn flow_active(f: &FaceFlow) -> flow_e::ActiveModel {
     }
 }
 
-fn auth_from(m: auth_e::Model) -> Result<Authorization, StoreError> {
+fn auth_from(m: auth_e::Model, c: &Cipher) -> Result<Authorization, StoreError> {
+    // The fingerprint hashes the signer's contact (a mobile): encrypted like the mobile itself.
+    let request_fingerprint =
+        c.open(&aad("authorizations", "request_fingerprint", &m.auth_id), &m.request_fingerprint)?;
     Ok(Authorization {
         auth_id: AuthId::parse("auth_id", &m.auth_id).map_err(|v| StoreError::Corrupt(v.description))?,
         member_no: MemberNo::parse(&m.member_no).map_err(|v| StoreError::Corrupt(v.description))?,
         request_id: m.request_id,
-        request_fingerprint: m.request_fingerprint,
+        request_fingerprint,
         organize_id: m.organize_id,
         auth_type: AuthType::from_code(m.auth_type.into()).ok_or_else(|| StoreError::Corrupt("auth type".into()))?,
         person_id: m.person_id,
@@ -274,12 +309,14 @@ fn auth_from(m: auth_e::Model) -> Result<Authorization, StoreError> {
     })
 }
 
-fn auth_active(a: &Authorization) -> auth_e::ActiveModel {
-    auth_e::ActiveModel {
+fn auth_active(a: &Authorization, c: &Cipher) -> Result<auth_e::ActiveModel, StoreError> {
+    let fingerprint =
+        c.seal(&aad("authorizations", "request_fingerprint", a.auth_id.as_str()), &a.request_fingerprint)?;
+    Ok(auth_e::ActiveModel {
         auth_id: Set(a.auth_id.as_str().to_owned()),
         member_no: Set(a.member_no.as_str().to_owned()),
         request_id: Set(a.request_id.clone()),
-        request_fingerprint: Set(a.request_fingerprint.clone()),
+        request_fingerprint: Set(fingerprint),
         organize_id: Set(a.organize_id.clone()),
         auth_type: Set(a.auth_type.code()),
         person_id: Set(a.person_id.clone()),
@@ -297,7 +334,7 @@ fn auth_active(a: &Authorization) -> auth_e::ActiveModel {
         poll_attempts: Set(a.poll_attempts),
         lease_holder: Set(None),
         lease_until: Set(None),
-    }
+    })
 }
 
 fn event_from(m: inbox_e::Model) -> Result<StoredEvent, StoreError> {
@@ -368,7 +405,7 @@ impl Store for SeaStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(process_from)
+            .map(|m| process_from(m, &self.cipher))
             .transpose()
     }
 
@@ -398,7 +435,7 @@ impl Store for SeaStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(auth_from)
+            .map(|m| auth_from(m, &self.cipher))
             .transpose()
     }
 
@@ -410,7 +447,7 @@ impl Store for SeaStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(auth_from)
+            .map(|m| auth_from(m, &self.cipher))
             .transpose()
     }
 
@@ -425,7 +462,7 @@ impl Store for SeaStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(auth_from)
+            .map(|m| auth_from(m, &self.cipher))
             .transpose()
     }
 
@@ -434,7 +471,7 @@ impl Store for SeaStore {
         if let Some(p) = &changes.process {
             let expected = p.version();
             if expected == 0 {
-                let res = proc_e::Entity::insert(process_active(p, 1))
+                let res = proc_e::Entity::insert(process_active(p, 1, &self.cipher)?)
                     .on_conflict_do_nothing()
                     .exec_without_returning(&txn)
                     .await
@@ -444,7 +481,7 @@ impl Store for SeaStore {
                 }
             } else {
                 let res = proc_e::Entity::update_many()
-                    .set(process_active(p, expected + 1))
+                    .set(process_active(p, expected + 1, &self.cipher)?)
                     .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
                     .filter(proc_e::Column::Version.eq(expected))
                     .exec(&txn)
@@ -475,7 +512,7 @@ impl Store for SeaStore {
                 .map_err(db_err)?;
         }
         for a in &changes.authorizations {
-            auth_e::Entity::insert(auth_active(a))
+            auth_e::Entity::insert(auth_active(a, &self.cipher)?)
                 .on_conflict(
                     OnConflict::column(auth_e::Column::AuthId)
                         .update_columns([
@@ -514,7 +551,7 @@ impl Store for SeaStore {
 
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
         // The row must exist for the conditional update below to have something to win.
-        let fresh = process_active(&Process::not_started(member.clone()), 1);
+        let fresh = process_active(&Process::not_started(member.clone()), 1, &self.cipher)?;
         proc_e::Entity::insert(fresh)
             .on_conflict_do_nothing()
             .exec_without_returning(&self.db)
@@ -640,7 +677,7 @@ impl Store for SeaStore {
                 .await
                 .map_err(db_err)?;
             if res.rows_affected == 1 {
-                claimed.push(auth_from(c)?);
+                claimed.push(auth_from(c, &self.cipher)?);
             }
         }
         Ok(claimed)

@@ -11,6 +11,7 @@ use etc_esign::grpc::auth::CallerCredential;
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};
 use etc_esign::reconciler::ReconcilerSettings;
 use etc_esign::sim::{SimConfig, SimHandle, Simulator};
+use etc_esign::store::cipher::parse_keys;
 use sea_orm::{ConnectionTrait, Database};
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
@@ -18,6 +19,8 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 pub const APP_ID: &str = "7438000001";
 pub const APP_SECRET: &str = "etc-esign-test-secret-not-real-01";
 pub const SYS_ID: &str = "E02";
+/// The test data key (32 bytes of 0x2a); tests that rotate keys add their own.
+pub const DATA_KEYS: &str = "t1=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 pub const TOKEN: &str = "test-token-0123456789";
 
 pub const ID_NUMBER: &str = "11010519491231002X";
@@ -116,6 +119,7 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
             retry_base_delay: Duration::from_millis(10),
         },
         callers: vec![CallerCredential { sys_id: SYS_ID.into(), token: TOKEN.into() }],
+        data_keys: parse_keys(DATA_KEYS).expect("test data keys"),
         public_callback_base_url: None,
         replica_id: "test".into(),
         // The reconciler is slow by default so that tests of callbacks see callbacks do the work;
@@ -124,6 +128,9 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
         poll_max: Duration::from_secs(3600),
         reconciler: ReconcilerSettings { interval: Duration::from_millis(50), ..Default::default() },
         shutdown_grace: Duration::from_secs(5),
+        grpc_max_concurrent_rpcs: 64,
+        grpc_default_timeout: Duration::from_secs(30),
+        callback_rate_per_sec: 1000,
     }
 }
 
