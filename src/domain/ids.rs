@@ -169,6 +169,34 @@ pub fn mask_id(s: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// Masks every run of 11 or more digits (an `X` may end one) in free text, such as an upstream
+/// error message that quotes the identity number or mobile it was sent.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 11 {
+            out.push_str(&mask_id(run))
+        } else {
+            out.push_str(run)
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (matches!(c, 'X' | 'x') && !run.is_empty()) {
+            run.push(c);
+            if !c.is_ascii_digit() {
+                flush(&mut run, &mut out);
+            }
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Masks a mobile number as `150****0000` (the same rule: three first, four last).
 pub fn mask_mobile(s: &str) -> String {
     mask_id(s)
@@ -482,6 +510,10 @@ mod tests {
         let id = ResidentId::parse("id_number", "11010519491231002X").unwrap();
         assert_eq!(format!("{id}"), "110***********002X");
         assert_eq!(format!("{id:?}"), "ResidentId(110***********002X)");
+        assert_eq!(
+            mask_digit_runs("证件号11010519491231002X与手机13800138000不符, code 1435002"),
+            "证件号110***********002X与手机138****8000不符, code 1435002"
+        );
     }
 
     #[test]

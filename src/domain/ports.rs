@@ -134,7 +134,7 @@ impl AuthType {
 }
 
 /// Create an authorization (seed 004).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CreateAuthorizationRequest {
     pub organize_id: AccountId,
     /// Mobile number or e-mail address.
@@ -149,6 +149,24 @@ pub struct CreateAuthorizationRequest {
     pub file_type: Option<String>,
     pub notify_url: String,
     pub redirect_url: Option<String>,
+}
+
+/// The contact (a mobile or an e-mail address) prints masked.
+impl std::fmt::Debug for CreateAuthorizationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateAuthorizationRequest")
+            .field("organize_id", &self.organize_id)
+            .field("contact", &super::ids::mask_mobile(&self.contact))
+            .field("send_notice", &self.send_notice)
+            .field("auth_type", &self.auth_type)
+            .field("person_id", &self.person_id)
+            .field("valid_date", &self.valid_date)
+            .field("seal_scope", &self.seal_scope)
+            .field("file_type", &self.file_type)
+            .field("notify_url", &self.notify_url)
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
 }
 
 /// `status` of an authorization (seed 002).

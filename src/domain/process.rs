@@ -3,7 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
-use super::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+use super::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
@@ -125,7 +125,7 @@ pub struct Handler {
 }
 
 /// ETC会员所属主体信息 (not yet supplied by any RPC; stored and answered when present).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct OrgInfo {
     pub name: String,
     pub id_number: String,
@@ -134,6 +134,19 @@ pub struct OrgInfo {
     pub legal_name: String,
     /// Stored in full (encrypted), answered masked.
     pub legal_id_number: String,
+}
+
+/// Identity numbers print masked, so a logged `OrgInfo` leaks neither of them.
+impl std::fmt::Debug for OrgInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgInfo")
+            .field("name", &self.name)
+            .field("id_number", &mask_id(&self.id_number))
+            .field("id_type", &self.id_type)
+            .field("legal_name", &self.legal_name)
+            .field("legal_id_number", &mask_id(&self.legal_id_number))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use crate::domain::ids::{AccountId, AuthId, FlowId};
+use crate::domain::ids::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::domain::ports::{
     AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
     ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
@@ -93,7 +93,8 @@ struct Answer {
 
 impl Answer {
     fn refused(self) -> UpstreamError {
-        UpstreamError::Refused { code: self.code, message: self.message }
+        // e签宝's message may quote what it was sent; it reaches logs and callers masked.
+        UpstreamError::Refused { code: self.code, message: mask_digit_runs(&self.message) }
     }
 
     fn data<T: DeserializeOwned>(self, endpoint: &str) -> Result<T, UpstreamError> {
