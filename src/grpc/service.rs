@@ -1,9 +1,23 @@
 //! Thin handlers: decode, validate, call the domain, map the result.
+use std::future::Future;
+
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
-use crate::domain::Service;
+use crate::domain::{DomainError, Service};
+
+/// Runs a state-changing use case to its end even when the caller disconnects or its deadline
+/// passes: an e签宝 call made but not yet recorded would otherwise be made again by the retry.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, DomainError>> + Send + 'static,
+) -> Result<T, Status> {
+    match tokio::spawn(work.instrument(tracing::Span::current())).await {
+        Ok(result) => result.map_err(to_status),
+        Err(_) => Err(Status::internal("the call failed inside the service")),
+    }
+}
 
 #[derive(Clone)]
 pub struct AuthServiceImpl {
@@ -42,7 +56,8 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
-        let outcome = self.service.start_face_auth(cmd).await.map_err(to_status)?;
+        let service = self.service.clone();
+        let outcome = detached(async move { service.start_face_auth(cmd).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
     }
 
@@ -51,7 +66,8 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
-        let auth = self.service.create_authorization(cmd).await.map_err(to_status)?;
+        let service = self.service.clone();
+        let auth = detached(async move { service.create_authorization(cmd).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),

@@ -18,7 +18,7 @@ async fn version(app: &TestApp, member: &str) -> i64 {
 }
 
 /// Posts a callback signed with `secret`, as e签宝 would.
-async fn post_callback(app: &TestApp, secret: &str, body: &str) -> reqwest::StatusCode {
+pub(crate) async fn post_callback(app: &TestApp, secret: &str, body: &str) -> reqwest::StatusCode {
     let ts = chrono::Utc::now().timestamp_millis().to_string();
     let sig = etc_esign::esign::callback_signature(secret.as_bytes(), &ts, None, body.as_bytes());
     reqwest::Client::new()
