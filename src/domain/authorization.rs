@@ -237,6 +237,22 @@ impl Service {
         auth_des: Option<String>,
         inbox_id: Option<i64>,
     ) -> Result<Applied, DomainError> {
+        // Ask e签宝 for the letter first, so that the process reaches AUTHORIZE_FINISH together
+        // with its signed file and no reader sees it finished without one.
+        if status == AuthorizationStatus::Succeeded
+            && self.store.authorization(auth_id).await?.is_some_and(|a| !a.status.is_final())
+        {
+            match self.esign.query_authorization(auth_id).await {
+                Ok(info) if info.status == status && info.auth_id == *auth_id => {
+                    let auth_des = auth_des.or_else(|| info.auth_des.clone());
+                    return self.apply_authorization(auth_id, status, auth_des, Some(&info), inbox_id).await;
+                }
+                // Not there yet or unreachable: apply the status alone; the letter follows below
+                // or from the reconciler.
+                Ok(_) => {}
+                Err(e) => tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched with the result"),
+            }
+        }
         let applied = self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await?;
         // A callback says "signed" but not where the letter is: fetch it now, and leave it to the
         // reconciler if e签宝 cannot be reached.
