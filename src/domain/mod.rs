@@ -4,6 +4,8 @@ pub mod authorization;
 pub mod error;
 pub mod face_auth;
 pub mod ids;
+#[cfg(test)]
+mod ids_props;
 pub mod inbox;
 pub mod ports;
 pub mod process;

@@ -2,6 +2,8 @@
 //! types, and callback verification. Only this module and `crate::sim` know e签宝's wire format.
 pub mod api;
 pub mod callback;
+#[cfg(test)]
+mod callback_props;
 pub mod client;
 pub mod sign;
 
