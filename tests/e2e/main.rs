@@ -7,3 +7,4 @@ mod face_auth;
 mod limits;
 mod privacy;
 mod server;
+mod standin;

@@ -1,0 +1,126 @@
+//! The adapter against an independent e签宝 stand-in (`tests/standin/esign_standin.py`, written from
+//! esign.md alone, sharing no code with the service or its simulator), chosen by settings alone:
+//! every call the service makes is accepted, its callbacks verify here, and a tampered body is refused.
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use etc_esign::esign::content_md5;
+use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
+use serde_json::Value;
+
+use crate::authorization::create_request;
+use crate::common::*;
+
+struct StandIn {
+    child: Child,
+    base_url: String,
+}
+
+impl StandIn {
+    fn start() -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/standin/esign_standin.py");
+        let mut child = Command::new("python3")
+            .args([script, "--app-id", APP_ID, "--secret", APP_SECRET])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the stand-in");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("stand-in says where");
+        let base_url = line.trim().strip_prefix("listening on ").expect("a listening line").to_owned();
+        Self { child, base_url }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base_url)).await.expect("stand-in").json().await.expect("json")
+    }
+
+    async fn control(&self, path: &str) -> Value {
+        let r = reqwest::Client::new().post(format!("{}{path}", self.base_url)).send().await.expect("stand-in");
+        r.json().await.expect("json")
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_is_refused() {
+    let standin = StandIn::start();
+    let base = standin.base_url.clone();
+    let app = spawn_app_with(move |c| c.esign.base_url = base).await;
+    let member = "ETC000000601";
+
+    // Account and face start, both signed; the stand-in's callback verifies at our receiver.
+    let started = app.start_face(member).await;
+    let passed = standin.control(&format!("/standin/face/{}/pass", started.flow_id)).await;
+    assert_eq!(passed["callbackStatus"], 200, "our receiver accepts the stand-in's signature");
+    app.wait_status(member, S::HandlerAuthed).await;
+
+    // The outline read (GET, empty Content-MD5) of a flow still running.
+    app.start_face("ETC000000602").await;
+    let mut c = app.client.clone();
+    let refreshed = c
+        .get_process_detail(authed(pb::GetProcessDetailRequest { etc_member_no: "ETC000000602".into(), refresh: true }))
+        .await
+        .expect("refresh reads the outline");
+    assert_eq!(refreshed.into_inner().process.expect("process").status, S::HandlerAuthing as i32);
+
+    // Authorization create, its callback, and the query that fetches the letter.
+    let created = c.create_org_authorization(authed(create_request(member, "req-standin"))).await.expect("created");
+    let auth_id = created.into_inner().auth_id;
+    let signed = standin.control(&format!("/standin/auth/{auth_id}/sign")).await;
+    assert_eq!(signed["callbackStatus"], 200);
+    let p = app.wait_status(member, S::AuthorizeFinish).await;
+    assert!(p.signed_file_url.contains(&auth_id), "the letter from the query: {}", p.signed_file_url);
+
+    let refusals = standin.get("/standin/refusals").await;
+    assert_eq!(refusals, Value::Array(vec![]), "the stand-in refused none of the service's calls");
+    let requests = standin.get("/standin/requests").await;
+    let requests = requests.as_array().expect("a list");
+    let called: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or("")))
+        .collect();
+    for expected in [
+        "POST /v1/accounts/createByThirdPartyUserId",
+        "/face",
+        "/outline",
+        "POST /v1/authorizations",
+        "GET /v1/authorizations/",
+    ] {
+        assert!(called.iter().any(|c| c.contains(expected)), "{expected} was called: {called:?}");
+    }
+
+    // Replay the account request as sent, then with one body byte changed: only the first passes.
+    let account =
+        requests.iter().find(|r| r["path"] == "/v1/accounts/createByThirdPartyUserId").expect("the account request");
+    let replay = |body: String, fresh_md5: bool| {
+        let mut req = reqwest::Client::new().post(format!("{}/v1/accounts/createByThirdPartyUserId", standin.base_url));
+        for (name, value) in account["headers"].as_object().expect("headers") {
+            match name.to_ascii_lowercase().as_str() {
+                "host" | "content-length" => {}
+                "content-md5" if fresh_md5 => req = req.header(name, content_md5(body.as_bytes())),
+                _ => req = req.header(name, value.as_str().unwrap_or_default()),
+            }
+        }
+        req.body(body).send()
+    };
+    let sent = account["body"].as_str().expect("body").to_owned();
+    let as_sent = replay(sent.clone(), false).await.expect("replayed");
+    assert_eq!(as_sent.status(), reqwest::StatusCode::OK, "the request as the service signed it");
+    let tampered = sent.replacen("ETC", "ETD", 1);
+    let refused = replay(tampered.clone(), false).await.expect("replayed");
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED, "a tampered body is refused");
+    // Even with its Content-MD5 made to match, the signature over the old MD5 gives it away.
+    let refused = replay(tampered, true).await.expect("replayed");
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let refusals = standin.get("/standin/refusals").await;
+    assert_eq!(refusals[0]["check"], "content md5", "{refusals}");
+    assert_eq!(refusals[1]["check"], "signature", "{refusals}");
+    app.finish().await;
+}
