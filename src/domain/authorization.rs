@@ -7,7 +7,7 @@ use super::error::DomainError;
 use super::face_auth::Applied;
 use super::ids::{AccountId, AuthId, Contact, MemberNo, RequestId};
 use super::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest,
+    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest, Lease,
     UpstreamError,
 };
 use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
@@ -239,13 +239,25 @@ impl Service {
     ) -> Result<Applied, DomainError> {
         let applied = self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await?;
         // A callback says "signed" but not where the letter is: fetch it now, and leave it to the
-        // reconciler if e签宝 cannot be reached.
+        // reconciler if e签宝 cannot be reached. Only under the item's poll lease: a reconciler (on
+        // any replica) may be polling this very authorization, and an item is polled by one holder at
+        // a time. Without the lease the item stays due (signed, no URL) and that reconciler fetches it.
         if applied == Applied::Changed
             && status == AuthorizationStatus::Succeeded
             && let Some(auth) = self.store.authorization(auth_id).await?
-            && let Err(e) = self.refresh_authorization(&auth).await
         {
-            tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched yet; the reconciler will");
+            let now = self.now();
+            let lease = Lease {
+                holder: format!("{}:callback", self.settings.replica_id),
+                until: now + chrono_dur(self.settings.start_lease),
+            };
+            if self.store.try_lease_authorization(auth_id, &lease, now).await? {
+                if let Err(e) = self.refresh_authorization(&auth).await {
+                    tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched yet; the reconciler will");
+                }
+                // Releases the lease; the item is due again only while its letter's URL is missing.
+                self.store.reschedule_authorization(auth_id, now, auth.poll_attempts).await?;
+            }
         }
         Ok(applied)
     }
