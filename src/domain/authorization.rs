@@ -7,7 +7,7 @@ use super::error::DomainError;
 use super::face_auth::Applied;
 use super::ids::{AccountId, AuthId, Contact, MemberNo, RequestId};
 use super::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest,
+    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest, Lease,
     UpstreamError,
 };
 use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
@@ -237,33 +237,39 @@ impl Service {
         auth_des: Option<String>,
         inbox_id: Option<i64>,
     ) -> Result<Applied, DomainError> {
-        // Ask e签宝 for the letter first, so that the process reaches AUTHORIZE_FINISH together
-        // with its signed file and no reader sees it finished without one.
+        // A callback says "signed" but not where the letter is: ask e签宝 first, so that the process
+        // shows AUTHORIZE_FINISH together with the letter's URL in one commit. Only under the item's
+        // poll lease: a reconciler (on any replica) may be polling this very authorization, and an
+        // item is polled by one holder at a time. Without the lease, or when e签宝 cannot say, the
+        // callback's status is applied alone and the item stays due (signed, no URL) for the reconciler.
         if status == AuthorizationStatus::Succeeded
-            && self.store.authorization(auth_id).await?.is_some_and(|a| !a.status.is_final())
+            && let Some(auth) = self.store.authorization(auth_id).await?
+            && auth.needs_refresh(self.now())
         {
-            match self.esign.query_authorization(auth_id).await {
-                Ok(info) if info.status == status && info.auth_id == *auth_id => {
-                    let auth_des = auth_des.or_else(|| info.auth_des.clone());
-                    return self.apply_authorization(auth_id, status, auth_des, Some(&info), inbox_id).await;
+            let now = self.now();
+            let lease = Lease {
+                holder: format!("{}:callback", self.settings.replica_id),
+                until: now + chrono_dur(self.settings.start_lease),
+            };
+            if self.store.try_lease_authorization(auth_id, &lease, now).await? {
+                let applied = match self.esign.query_authorization(auth_id).await {
+                    Ok(info) if info.status == AuthorizationStatus::Succeeded => {
+                        Some(self.apply_authorization_info(&info, inbox_id).await)
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched yet; the reconciler will");
+                        None
+                    }
+                };
+                // Releases the lease; the item is due again only while its letter's URL is missing.
+                self.store.reschedule_authorization(auth_id, now, auth.poll_attempts).await?;
+                if let Some(applied) = applied {
+                    return applied;
                 }
-                // Not there yet or unreachable: apply the status alone; the letter follows below
-                // or from the reconciler.
-                Ok(_) => {}
-                Err(e) => tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched with the result"),
             }
         }
-        let applied = self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await?;
-        // A callback says "signed" but not where the letter is: fetch it now, and leave it to the
-        // reconciler if e签宝 cannot be reached.
-        if applied == Applied::Changed
-            && status == AuthorizationStatus::Succeeded
-            && let Some(auth) = self.store.authorization(auth_id).await?
-            && let Err(e) = self.refresh_authorization(&auth).await
-        {
-            tracing::warn!(auth_id = %auth_id, error = %e, "signed letter not fetched yet; the reconciler will");
-        }
-        Ok(applied)
+        self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await
     }
 
     async fn apply_authorization(

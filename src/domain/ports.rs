@@ -356,6 +356,14 @@ pub trait Store: Send + Sync + 'static {
         next_poll_at: DateTime<Utc>,
         attempts: i32,
     ) -> Result<(), StoreError>;
+    /// Takes one authorization's poll lease (the one `claim_due_authorizations` takes), due or not.
+    /// False: another holder (a reconciler, on any replica) has an unexpired lease on it.
+    async fn try_lease_authorization(
+        &self,
+        auth_id: &AuthId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Moves an authorization's next poll and releases its lease, touching nothing else of it.
     async fn reschedule_authorization(
         &self,

@@ -214,8 +214,8 @@ impl Limits {
 }
 
 /// Answers RESOURCE_EXHAUSTED at once when `max_concurrent` calls are in flight (never queues, so a
-/// flood cannot make callers hang), and DEADLINE_EXCEEDED when a call outlives the deadline.
-/// A client's shorter `grpc-timeout` is enforced by tonic itself.
+/// flood cannot make callers hang), and DEADLINE_EXCEEDED when a call outlives the deadline: the
+/// server's, or the caller's shorter `grpc-timeout`.
 #[derive(Clone, Debug)]
 pub struct Limited<S> {
     inner: S,
@@ -249,15 +249,43 @@ where
         // The ready service answers this call; a fresh clone waits for the next poll_ready.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let deadline = self.limits.deadline;
+        // tonic enforces a caller's grpc-timeout as well, but answers CANCELLED ("Timeout expired"),
+        // which raced the caller's own DEADLINE_EXCEEDED (found by the interop suite). The contract
+        // says DEADLINE_EXCEEDED: this layer answers it a little before tonic's timer fires.
+        let (deadline, whose) = match grpc_timeout(req.headers()) {
+            Some(t) if t.saturating_sub(CALLER_DEADLINE_MARGIN) < self.limits.deadline => {
+                (t.saturating_sub(CALLER_DEADLINE_MARGIN), "the call outlived the caller's deadline")
+            }
+            _ => (self.limits.deadline, "the call outlived the server's deadline; retry"),
+        };
         Box::pin(async move {
             let _permit = permit;
             match tokio::time::timeout(deadline, inner.call(req)).await {
                 Ok(answer) => answer.map(|response| response.map(Body::new)),
-                Err(_) => Ok(Status::deadline_exceeded("the call outlived the server's deadline; retry").into_http()),
+                Err(_) => Ok(Status::deadline_exceeded(whose).into_http()),
             }
         })
     }
+}
+
+/// How much earlier than a caller's `grpc-timeout` this layer answers, so that it beats tonic's
+/// own timer (CANCELLED) and the caller's for the same deadline, even on a busy machine.
+const CALLER_DEADLINE_MARGIN: Duration = Duration::from_millis(20);
+
+/// The caller's `grpc-timeout` header (`<digits><H|M|S|m|u|n>`), if present and well-formed.
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -269,6 +297,24 @@ mod tests {
         assert_eq!(method_label("/etc.esign.v1.AuthService/StartFaceAuth"), "/etc.esign.v1.AuthService/StartFaceAuth");
         assert_eq!(method_label("/etc.esign.v1.AuthService/Made-Up"), "other");
         assert_eq!(method_label("/"), "other");
+    }
+
+    #[test]
+    fn the_callers_grpc_timeout_is_read_in_each_unit() {
+        let timeout = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().unwrap());
+            grpc_timeout(&h)
+        };
+        assert_eq!(timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(timeout("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(timeout("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(timeout("299m"), Some(Duration::from_millis(299)));
+        assert_eq!(timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(timeout("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(timeout("5x"), None);
+        assert_eq!(timeout("m"), None);
+        assert_eq!(grpc_timeout(&HeaderMap::new()), None);
     }
 
     #[test]

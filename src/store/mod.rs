@@ -502,8 +502,8 @@ impl Store for SeaStore {
                             flow_e::Column::FinishedAt,
                             flow_e::Column::NextPollAt,
                             flow_e::Column::PollAttempts,
-                            flow_e::Column::LeaseHolder,
-                            flow_e::Column::LeaseUntil,
+                            // Not the lease: it belongs to whoever polls the item (claim, reschedule).
+                            // Clearing it here let a second replica claim an item mid-poll.
                         ])
                         .to_owned(),
                 )
@@ -528,8 +528,8 @@ impl Store for SeaStore {
                             auth_e::Column::UpdatedAt,
                             auth_e::Column::NextPollAt,
                             auth_e::Column::PollAttempts,
-                            auth_e::Column::LeaseHolder,
-                            auth_e::Column::LeaseUntil,
+                            // Not the lease: it belongs to whoever polls the item (claim, reschedule).
+                            // Clearing it here let a second replica claim an item mid-poll.
                         ])
                         .to_owned(),
                 )
@@ -681,6 +681,23 @@ impl Store for SeaStore {
             }
         }
         Ok(claimed)
+    }
+
+    async fn try_lease_authorization(
+        &self,
+        auth_id: &AuthId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = auth_e::Entity::update_many()
+            .col_expr(auth_e::Column::LeaseHolder, Expr::value(lease.holder.clone()))
+            .col_expr(auth_e::Column::LeaseUntil, Expr::value(ms(lease.until)))
+            .filter(auth_e::Column::AuthId.eq(auth_id.as_str()))
+            .filter(auth_e::Column::LeaseUntil.is_null().or(auth_e::Column::LeaseUntil.lt(ms(now))))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected == 1)
     }
 
     async fn reschedule_face_flow(

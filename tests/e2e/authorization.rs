@@ -21,7 +21,8 @@ pub(crate) fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAut
         send_notice: None,
         auth_type: pb::AuthType::Platform as i32,
         handler_person_id: String::new(),
-        valid_date: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp() + 365 * 86400, nanos: 0 }),
+        // Fixed (2030-12-31): "now + 1 year" could tick over between a request and its retry.
+        valid_date: Some(prost_types::Timestamp { seconds: 1_924_905_600, nanos: 0 }),
         seal_scope: "合同专用章".into(),
         file_type: "物流条款".into(),
         redirect_url: "https://etc.example.com/auth/done".into(),

@@ -6,5 +6,6 @@ mod common;
 mod face_auth;
 mod limits;
 mod privacy;
+mod reliability;
 mod server;
 mod standin;

@@ -140,3 +140,21 @@ async fn shutdown_says_not_serving_and_stops_listening() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the port is closed after shutdown");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_callers_deadline_that_passes_is_deadline_exceeded_from_the_server() {
+    use etc_esign::sim::{Endpoint, FaultKind, FaultTrigger};
+    let app = spawn_app().await;
+    app.sim.inject_fault(
+        Endpoint::Account,
+        FaultKind::Delay(std::time::Duration::from_secs(2)),
+        FaultTrigger::Times(1),
+    );
+    // tonic's own timer (client and server) would say CANCELLED; DEADLINE_EXCEEDED is the server's answer.
+    let mut req = authed(face_request("ETC000000777"));
+    req.metadata_mut().insert("grpc-timeout", "300m".parse().expect("ascii"));
+    let mut c = app.client.clone();
+    let err = c.start_face_auth(req).await.expect_err("the deadline passes");
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    app.finish().await;
+}

