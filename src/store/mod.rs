@@ -629,12 +629,14 @@ impl Store for SeaStore {
             .map_err(db_err)?;
         let mut claimed = Vec::new();
         for c in candidates {
-            // A conditional update is atomic on both databases: exactly one replica wins each row.
+            // A conditional update is atomic on both databases: exactly one replica wins each row,
+            // and only while it is still due (another replica may have polled it since the read).
             let res = flow_e::Entity::update_many()
                 .col_expr(flow_e::Column::LeaseHolder, Expr::value(lease.holder.clone()))
                 .col_expr(flow_e::Column::LeaseUntil, Expr::value(ms(lease.until)))
                 .filter(flow_e::Column::FlowId.eq(c.flow_id.clone()))
                 .filter(flow_e::Column::Status.eq(FlowStatus::Running.as_str()))
+                .filter(flow_e::Column::NextPollAt.lte(ms(now)))
                 .filter(flow_e::Column::LeaseUntil.is_null().or(flow_e::Column::LeaseUntil.lt(ms(now))))
                 .exec(&self.db)
                 .await
@@ -672,6 +674,8 @@ impl Store for SeaStore {
                 .col_expr(auth_e::Column::LeaseHolder, Expr::value(lease.holder.clone()))
                 .col_expr(auth_e::Column::LeaseUntil, Expr::value(ms(lease.until)))
                 .filter(auth_e::Column::AuthId.eq(c.auth_id.clone()))
+                .filter(due.clone())
+                .filter(auth_e::Column::NextPollAt.lte(ms(now)))
                 .filter(free())
                 .exec(&self.db)
                 .await
