@@ -3,7 +3,8 @@ use tonic::{Request, Response, Status};
 
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
-use crate::domain::Service;
+// The `rpc` span (opened by `layers::Observe`) names the member once the request is parsed.
+use crate::domain::{Service, record_member};
 
 #[derive(Clone)]
 pub struct AuthServiceImpl {
@@ -28,6 +29,7 @@ impl AuthService for AuthServiceImpl {
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
         let req = req.into_inner();
         let member = convert::member_no(&req.etc_member_no).map_err(to_status)?;
+        record_member(&member);
         let process = if req.refresh {
             self.service.refreshed_process(&member).await
         } else {
@@ -42,6 +44,7 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        record_member(&cmd.member_no);
         let outcome = self.service.start_face_auth(cmd).await.map_err(to_status)?;
         Ok(Response::new(convert::face_start(&outcome)))
     }
@@ -51,6 +54,7 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
+        record_member(&cmd.member_no);
         let auth = self.service.create_authorization(cmd).await.map_err(to_status)?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
@@ -64,6 +68,7 @@ impl AuthService for AuthServiceImpl {
     ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
         let id = convert::auth_id(&req.into_inner().auth_id).map_err(to_status)?;
         let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
+        record_member(&auth.member_no);
         Ok(Response::new(pb::QueryAuthorizationResponse {
             authorization: Some(convert::authorization(&auth, self.now())),
         }))
