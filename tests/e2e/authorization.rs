@@ -12,7 +12,7 @@ use crate::common::*;
 /// A change that makes one field of a valid request invalid.
 type Mutation = Box<dyn Fn(&mut pb::CreateOrgAuthorizationRequest)>;
 
-fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequest {
+pub fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequest {
     pb::CreateOrgAuthorizationRequest {
         etc_member_no: member.into(),
         request_id: request_id.into(),

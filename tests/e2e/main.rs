@@ -3,4 +3,5 @@
 mod authorization;
 mod common;
 mod face_auth;
+mod ops;
 mod server;
