@@ -3,7 +3,8 @@
 # unknown or misspelt field is an error, not a silently dropped one), then proves the check bites by
 # requiring that broken copies fail. `kubectl --dry-run=client` would need a cluster; this does not.
 # Installs its own pinned kubernetes-validate into .tools/k8s-venv once (re-installed when the pins
-# change). Cross-checks with the binary (ports, names, env vars) are in tests/e2e/ops.rs.
+# change). Cross-checks with the binary (ports, names, env vars) are in tests/e2e/ops.rs. Last, lints
+# the Dockerfile, which cannot be built on machines without a Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,4 +47,6 @@ for broken in "$tmp"/*.yaml; do
   fi
 done
 
-echo "k8s: ${#manifests[@]} manifests valid against Kubernetes $K8S_VERSION (strict, offline); broken copies rejected"
+"$venv/bin/hadolint" --no-color Dockerfile
+
+echo "k8s: ${#manifests[@]} manifests valid against Kubernetes $K8S_VERSION (strict, offline); broken copies rejected; Dockerfile lint clean"
