@@ -30,13 +30,24 @@ for f in k8s/*.yaml; do
 done
 [ "${#manifests[@]}" -gt 0 ] || { echo "no manifests under k8s/" >&2; exit 1; }
 validate "${manifests[@]}"
-
-# The same validation must refuse a misspelt field and a value of the wrong type.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-sed 's/^\(\s*\)containerPort: 50051$/&\n\1containerPrt: 50051/' k8s/deployment.yaml >"$tmp/misspelt-field.yaml"
-sed 's/^  replicas: 2$/  replicas: two/' k8s/deployment.yaml >"$tmp/wrong-type.yaml"
-for broken in "$tmp"/*.yaml; do
+
+# What `kubectl apply -k k8s/` would send: kustomize renders offline, no cluster needed.
+rendered="not rendered (no kubectl)"
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl kustomize k8s/ >"$tmp/rendered.yaml"
+  validate "$tmp/rendered.yaml"
+  rendered="the kustomize render valid"
+else
+  echo "kubectl not found: the kustomize render is not checked (tests/e2e/ops.rs checks its resource list)" >&2
+fi
+
+# The same validation must refuse a misspelt field and a value of the wrong type.
+mkdir "$tmp/broken"
+sed 's/^\(\s*\)containerPort: 50051$/&\n\1containerPrt: 50051/' k8s/deployment.yaml >"$tmp/broken/misspelt-field.yaml"
+sed 's/^  replicas: 2$/  replicas: two/' k8s/deployment.yaml >"$tmp/broken/wrong-type.yaml"
+for broken in "$tmp"/broken/*.yaml; do
   if cmp -s "$broken" k8s/deployment.yaml; then
     echo "could not break a copy of k8s/deployment.yaml ($(basename "$broken")): update this script" >&2
     exit 1
@@ -49,4 +60,4 @@ done
 
 "$venv/bin/hadolint" --no-color Dockerfile
 
-echo "k8s: ${#manifests[@]} manifests valid against Kubernetes $K8S_VERSION (strict, offline); broken copies rejected; Dockerfile lint clean"
+echo "k8s: ${#manifests[@]} manifests valid against Kubernetes $K8S_VERSION (strict, offline); $rendered; broken copies rejected; Dockerfile lint clean"
