@@ -155,6 +155,34 @@ async fn metrics_count_rpcs_upstream_calls_callbacks_and_the_backlog_during_a_fu
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rotation
+
+#[tokio::test]
+async fn a_caller_token_rotates_without_refusals_while_both_tokens_are_listed() {
+    const NEW_TOKEN: &str = "test-token-rotated-000001";
+    let app = spawn_app_with(|c| {
+        c.callers.push(etc_esign::grpc::auth::CallerCredential { sys_id: SYS_ID.into(), token: NEW_TOKEN.into() })
+    })
+    .await;
+    let ask = |token: &'static str| {
+        let mut c = app.client.clone();
+        async move {
+            let mut r = tonic::Request::new(pb::GetProcessDetailRequest {
+                etc_member_no: "ETC000000802".into(),
+                refresh: false,
+            });
+            r.metadata_mut().insert("etc-sys-id", SYS_ID.parse().expect("ascii"));
+            r.metadata_mut().insert("etc-token", token.parse().expect("ascii"));
+            c.get_process_detail(r).await.map(|_| ()).map_err(|e| e.code())
+        }
+    };
+    assert_eq!(ask(TOKEN).await, Ok(()), "the old token still works");
+    assert_eq!(ask(NEW_TOKEN).await, Ok(()), "the new token already works");
+    assert_eq!(ask("neither-of-the-two").await, Err(tonic::Code::Unauthenticated));
+    app.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Logs
 
 /// The spans of a JSON log line, outermost first.
