@@ -314,12 +314,7 @@ fn install_log_capture() {
             meta.level() <= &tracing::Level::INFO && LOG_SINK.with(|s| s.borrow().is_some())
         });
         let writer = || LOG_SINK.with(|s| s.borrow().clone()).unwrap_or_default();
-        let layer = tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_writer(writer)
-            .with_filter(capturing);
+        let layer = etc_esign::logs::json_layer(writer).with_filter(capturing);
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
     });
 }

@@ -212,9 +212,7 @@ async fn logs_have_a_span_per_rpc_and_callback_with_the_member_masked_and_upstre
 
     let finished = ours
         .iter()
-        .find(|l| {
-            l["fields"]["message"] == "rpc finished" && l["span"]["method"] == "/etc.esign.v1.AuthService/StartFaceAuth"
-        })
+        .find(|l| l["message"] == "rpc finished" && l["span"]["method"] == "/etc.esign.v1.AuthService/StartFaceAuth")
         .expect("a line when StartFaceAuth finished");
     assert_eq!(finished["span"]["name"], "rpc");
     assert_eq!(finished["span"]["member"], "ETC***801");
@@ -230,10 +228,8 @@ async fn logs_have_a_span_per_rpc_and_callback_with_the_member_masked_and_upstre
     assert_eq!(chain, ["rpc", "esign"], "the exchange is a child of the RPC");
     assert_eq!(spans(upstream)[0]["member"], "ETC***801");
 
-    let callback = ours
-        .iter()
-        .find(|l| l["fields"]["message"] == "callback handled")
-        .expect("a line when the face callback was handled");
+    let callback =
+        ours.iter().find(|l| l["message"] == "callback handled").expect("a line when the face callback was handled");
     assert_eq!(callback["span"]["name"], "callback");
     assert_eq!(callback["span"]["action"], "FACE_AUTH_RESULT");
     assert_eq!(callback["span"]["member"], "ETC***801");
