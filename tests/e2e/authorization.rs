@@ -21,7 +21,12 @@ pub fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizat
         send_notice: None,
         auth_type: pb::AuthType::Platform as i32,
         handler_person_id: String::new(),
-        valid_date: Some(prost_types::Timestamp { seconds: chrono::Utc::now().timestamp() + 365 * 86400, nanos: 0 }),
+        // A whole day a year ahead, not now + 1 year: two requests built a second apart must be
+        // the same request, or a retry with the same request id reads as a different one.
+        valid_date: Some(prost_types::Timestamp {
+            seconds: (chrono::Utc::now().timestamp() / 86400 + 365) * 86400,
+            nanos: 0,
+        }),
         seal_scope: "合同专用章".into(),
         file_type: "物流条款".into(),
         redirect_url: "https://etc.example.com/auth/done".into(),
@@ -57,7 +62,7 @@ async fn a_signed_authorization_finishes_the_process_with_the_signed_file() {
     );
 
     app.sim.sign_authorization(&created.auth_id).expect("sign");
-    let p = app.wait_status("ETC000000100", S::AuthorizeFinish).await;
+    let p = app.wait_signed_file("ETC000000100").await;
     assert!(p.signed_file_url.starts_with("http"), "signed file URL: {:?}", p.signed_file_url);
     assert_eq!(p.node, pb::AuthProcessNode::Authorized as i32);
 

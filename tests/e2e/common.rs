@@ -232,6 +232,17 @@ impl TestApp {
         .await
     }
 
+    /// The process finished with its signed letter. The callback finishes the process at once and the
+    /// letter's URL is fetched just after (or by the reconciler when e签宝 cannot be reached), so a
+    /// read in between sees the status without the URL.
+    pub async fn wait_signed_file(&self, member: &str) -> pb::AuthProcess {
+        eventually(Duration::from_secs(15), &format!("{member} finished with its signed file"), || async {
+            let p = self.process(member).await;
+            (p.status == pb::AuthProcessStatus::AuthorizeFinish as i32 && !p.signed_file_url.is_empty()).then_some(p)
+        })
+        .await
+    }
+
     pub async fn start_face(&self, member: &str) -> pb::StartFaceAuthResponse {
         let mut c = self.client.clone();
         c.start_face_auth(authed(face_request(member))).await.expect("StartFaceAuth").into_inner()

@@ -108,7 +108,7 @@ async fn metrics_count_rpcs_upstream_calls_callbacks_and_the_backlog_during_a_fu
             .into_inner()
     };
     app.sim.sign_authorization(&created.auth_id).expect("sign");
-    app.wait_status(member, S::AuthorizeFinish).await;
+    app.wait_signed_file(member).await;
     let mut c = app.client.clone();
     c.query_authorization(authed(pb::QueryAuthorizationRequest { auth_id: created.auth_id.clone() }))
         .await
