@@ -14,7 +14,7 @@ use crate::config::AppConfig;
 use crate::domain::{Service, Settings, SystemClock};
 use crate::esign::EsignClient;
 use crate::grpc::layers::{Limits, ObserveLayer};
-use crate::grpc::{SERVICE_NAME, auth::CallerAuth, pb, service::AuthServiceImpl};
+use crate::grpc::{LIVENESS_NAME, SERVICE_NAME, auth::CallerAuth, pb, service::AuthServiceImpl};
 use crate::http::{CALLBACK_PATH, CallbackState};
 use crate::metrics::Metrics;
 use crate::store::SeaStore;
@@ -121,6 +121,7 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
+    health.set_service_status(LIVENESS_NAME, ServingStatus::Serving).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

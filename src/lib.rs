@@ -6,6 +6,7 @@ pub mod domain;
 pub mod esign;
 pub mod grpc;
 pub mod http;
+pub mod logs;
 pub mod metrics;
 pub mod reconciler;
 pub mod sim;

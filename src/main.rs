@@ -36,7 +36,7 @@ fn init_logs(json: bool) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     if json {
-        registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).init();
+        registry.with(etc_esign::logs::json_layer(std::io::stdout)).init();
     } else {
         registry.with(fmt::layer().compact()).init();
     }

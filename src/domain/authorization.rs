@@ -287,6 +287,7 @@ impl Service {
                 self.commit_if_any(changes).await?;
                 return Ok(Applied::Ignored);
             };
+            super::record_member(&auth.member_no);
             let now = self.now();
             let was = auth.status;
             // A final status never changes again (a late "in progress" or a second, different

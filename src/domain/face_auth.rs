@@ -209,6 +209,7 @@ impl Service {
                 self.commit_if_any(changes).await?;
                 return Ok(Applied::Ignored);
             };
+            super::record_member(&flow.member_no);
             let mut changes = ChangeSet::default();
             mark(&mut changes);
             if flow.status.is_final() && flow.status != FlowStatus::Abandoned {

@@ -207,3 +207,9 @@ fn tokio_now() -> tokio::time::Instant {
 fn uuid_like() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
+
+/// Names the member on the enclosing span when it has a `member` field (the `rpc` and `callback`
+/// spans do), masked as `MemberNo` prints; elsewhere, e.g. in the reconciler, it does nothing.
+pub fn record_member(member: &ids::MemberNo) {
+    tracing::Span::current().record("member", tracing::field::display(member));
+}

@@ -165,9 +165,15 @@ impl EsignClient {
                 Err(UpstreamError::Timeout) => UpstreamOutcome::Timeout,
                 Err(UpstreamError::Malformed(_)) => UpstreamOutcome::Malformed,
             };
+            let latency_ms = elapsed.as_secs_f64() * 1000.0;
             let span = tracing::Span::current();
             span.record("outcome", outcome.as_str());
-            span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+            span.record("latency_ms", latency_ms);
+            // A span shows in the logs only through its events: one line per exchange.
+            match outcome {
+                UpstreamOutcome::Ok => tracing::info!(outcome = outcome.as_str(), latency_ms, "e签宝 call finished"),
+                _ => tracing::warn!(outcome = outcome.as_str(), latency_ms, "e签宝 call finished"),
+            }
             if let Some(metrics) = &self.metrics {
                 metrics.observe_upstream(endpoint, outcome, elapsed);
             }

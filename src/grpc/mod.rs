@@ -16,3 +16,8 @@ pub mod pb {
 
 /// The service name health and reflection answer for.
 pub const SERVICE_NAME: &str = "etc.esign.v1.AuthService";
+
+/// The health name Kubernetes' liveness probe asks for: SERVING as long as the process answers,
+/// whatever the database does. "" and `SERVICE_NAME` follow the database (readiness); a liveness
+/// probe on them would restart every replica during a database outage, which mends nothing.
+pub const LIVENESS_NAME: &str = "liveness";

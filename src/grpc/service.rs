@@ -6,7 +6,8 @@ use tracing::Instrument;
 
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
-use crate::domain::{DomainError, Service};
+// The `rpc` span (opened by `layers::Observe`) names the member once the request is parsed.
+use crate::domain::{DomainError, Service, record_member};
 
 /// Runs a state-changing use case to its end even when the caller disconnects or its deadline
 /// passes: an e签宝 call made but not yet recorded would otherwise be made again by the retry.
@@ -42,6 +43,7 @@ impl AuthService for AuthServiceImpl {
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
         let req = req.into_inner();
         let member = convert::member_no(&req.etc_member_no).map_err(to_status)?;
+        record_member(&member);
         let process = if req.refresh {
             self.service.refreshed_process(&member).await
         } else {
@@ -56,6 +58,7 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        record_member(&cmd.member_no);
         let service = self.service.clone();
         let outcome = detached(async move { service.start_face_auth(cmd).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
@@ -66,6 +69,7 @@ impl AuthService for AuthServiceImpl {
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
+        record_member(&cmd.member_no);
         let service = self.service.clone();
         let auth = detached(async move { service.create_authorization(cmd).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
@@ -80,6 +84,7 @@ impl AuthService for AuthServiceImpl {
     ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
         let id = convert::auth_id(&req.into_inner().auth_id).map_err(to_status)?;
         let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
+        record_member(&auth.member_no);
         Ok(Response::new(pb::QueryAuthorizationResponse {
             authorization: Some(convert::authorization(&auth, self.now())),
         }))

@@ -18,6 +18,8 @@ use tracing::field::Empty;
 
 use crate::domain::Service;
 use crate::domain::face_auth::Applied;
+use crate::domain::inbox::InboxEvent;
+use crate::esign::callback::{ACTION_AUTHORIZATION_RESULT, ACTION_FACE_RESULT};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
 use crate::metrics::{CallbackOutcome, Metrics};
 
@@ -100,7 +102,15 @@ async fn receive_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let span = tracing::info_span!("callback", outcome = Empty, latency_ms = Empty);
+    // `action` is recorded once the body is read, `member` by the domain once it finds the subject.
+    let span = tracing::info_span!(
+        "callback",
+        action = Empty,
+        member = Empty,
+        outcome = Empty,
+        status = Empty,
+        latency_ms = Empty
+    );
     let started = Instant::now();
     let (outcome, response) = if receiver.bucket.try_take() {
         handle_callback(&receiver.state, &uri, &headers, &body).instrument(span.clone()).await
@@ -108,16 +118,26 @@ async fn receive_callback(
         (CallbackOutcome::Throttled, answer(StatusCode::TOO_MANY_REQUESTS, "429", "too many callbacks; retry later"))
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
     span.record("outcome", outcome.as_str());
+    span.record("status", status);
     span.record("latency_ms", latency_ms);
     span.in_scope(|| match outcome {
         CallbackOutcome::Applied | CallbackOutcome::Duplicate | CallbackOutcome::Ignored => {
-            tracing::info!(outcome = outcome.as_str(), latency_ms, "callback handled")
+            tracing::info!(outcome = outcome.as_str(), status, latency_ms, "callback handled")
         }
-        _ => tracing::warn!(outcome = outcome.as_str(), latency_ms, "callback handled"),
+        _ => tracing::warn!(outcome = outcome.as_str(), status, latency_ms, "callback handled"),
     });
     receiver.state.metrics.count_callback(outcome);
     response
+}
+
+/// e签宝's name of the notification an event came from.
+fn event_action(event: &InboxEvent) -> &'static str {
+    match event {
+        InboxEvent::FaceResult { .. } => ACTION_FACE_RESULT,
+        InboxEvent::AuthorizationResult { .. } => ACTION_AUTHORIZATION_RESULT,
+    }
 }
 
 async fn handle_callback(
@@ -134,8 +154,12 @@ async fn handle_callback(
         return (CallbackOutcome::Rejected, answer(StatusCode::UNAUTHORIZED, "401", &why.to_string()));
     }
     let event = match parse_callback(body) {
-        Ok(ParsedCallback::Event(event)) => event,
+        Ok(ParsedCallback::Event(event)) => {
+            tracing::Span::current().record("action", event_action(&event));
+            event
+        }
         Ok(ParsedCallback::Ignored { action }) => {
+            tracing::Span::current().record("action", action.as_str());
             tracing::info!(action = %action, "e签宝 notification acknowledged, nothing to apply");
             return (CallbackOutcome::Ignored, answer(StatusCode::OK, "200", "success"));
         }

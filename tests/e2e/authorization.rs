@@ -21,8 +21,8 @@ pub(crate) fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAut
         send_notice: None,
         auth_type: pb::AuthType::Platform as i32,
         handler_person_id: String::new(),
-        // Fixed (2030-12-31): "now + 1 year" could tick over between a request and its retry.
-        valid_date: Some(prost_types::Timestamp { seconds: 1_924_905_600, nanos: 0 }),
+        // Fixed: "now + 1 year" could tick over between a request and its retry with the same id.
+        valid_date: Some(prost_types::Timestamp { seconds: 2556057600, nanos: 0 }), // 2050-12-31
         seal_scope: "合同专用章".into(),
         file_type: "物流条款".into(),
         redirect_url: "https://etc.example.com/auth/done".into(),
@@ -58,7 +58,7 @@ async fn a_signed_authorization_finishes_the_process_with_the_signed_file() {
     );
 
     app.sim.sign_authorization(&created.auth_id).expect("sign");
-    let p = app.wait_status("ETC000000100", S::AuthorizeFinish).await;
+    let p = app.wait_signed_file("ETC000000100").await;
     assert!(p.signed_file_url.starts_with("http"), "signed file URL: {:?}", p.signed_file_url);
     assert_eq!(p.node, pb::AuthProcessNode::Authorized as i32);
 

@@ -5,6 +5,7 @@ mod child;
 mod common;
 mod face_auth;
 mod limits;
+mod ops;
 mod privacy;
 mod reliability;
 mod server;

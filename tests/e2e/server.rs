@@ -22,6 +22,8 @@ async fn health_is_not_serving_before_the_database_is_reachable() {
     let app = etc_esign::app::start(cfg).await.expect("starts without its database");
     assert_eq!(health(app.grpc_addr, "etc.esign.v1.AuthService").await, ServingStatus::NotServing);
     assert_eq!(health(app.grpc_addr, "").await, ServingStatus::NotServing);
+    // The liveness probe's name answers regardless: a database outage must not restart the pods.
+    assert_eq!(health(app.grpc_addr, etc_esign::grpc::LIVENESS_NAME).await, ServingStatus::Serving);
     app.stop().await;
 }
 
