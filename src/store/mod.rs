@@ -392,6 +392,14 @@ fn event_active(e: &InboxEvent, received_at: DateTime<Utc>) -> inbox_e::ActiveMo
     }
 }
 
+/// The row of a primary-key lookup. Lookups use `all()`, not `one()`: `one()` adds `LIMIT ?` with a
+/// bound value, and SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter on
+/// every rebind, so each call re-parsed its SQL: 44% of the instructions of GetProcessDetail
+/// (callgrind). A key matches at most one row, so no LIMIT is needed.
+fn first<M>(rows: Result<Vec<M>, DbErr>) -> Result<Option<M>, StoreError> {
+    Ok(rows.map_err(db_err)?.into_iter().next())
+}
+
 // ------------------------------------------------------------------ the port
 
 #[async_trait]
@@ -401,19 +409,13 @@ impl Store for SeaStore {
     }
 
     async fn process(&self, member: &MemberNo) -> Result<Option<Process>, StoreError> {
-        proc_e::Entity::find_by_id(member.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+        first(proc_e::Entity::find_by_id(member.as_str().to_owned()).all(&self.db).await)?
             .map(|m| process_from(m, &self.cipher))
             .transpose()
     }
 
     async fn face_flow(&self, flow_id: &FlowId) -> Result<Option<FaceFlow>, StoreError> {
-        flow_e::Entity::find_by_id(flow_id.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+        first(flow_e::Entity::find_by_id(flow_id.as_str().to_owned()).all(&self.db).await)?
             .map(flow_from)
             .transpose()
     }
@@ -431,10 +433,7 @@ impl Store for SeaStore {
     }
 
     async fn authorization(&self, auth_id: &AuthId) -> Result<Option<Authorization>, StoreError> {
-        auth_e::Entity::find_by_id(auth_id.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+        first(auth_e::Entity::find_by_id(auth_id.as_str().to_owned()).all(&self.db).await)?
             .map(|m| auth_from(m, &self.cipher))
             .transpose()
     }
