@@ -74,7 +74,13 @@ fn main() {
         let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--load ADDR SECONDS");
         let secs = args.get(3).and_then(|a| a.parse().ok()).expect("--load ADDR SECONDS");
         let load = runtime.block_on(drive(addr, CONNECTIONS, IN_FLIGHT, WARMUP, Duration::from_secs(secs)));
-        println!("{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors", load.rps(), load.pct_ms(0.5), load.pct_ms(0.99), load.errors);
+        println!(
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            load.rps(),
+            load.pct_ms(0.5),
+            load.pct_ms(0.99),
+            load.errors
+        );
     } else {
         runtime.block_on(run());
     }
@@ -216,7 +222,8 @@ fn spawn_baseline(dir: &Path) -> Server {
     let addr = free_port();
     let stderr = dir.join("baseline.stderr");
     let started = Instant::now();
-    let child = Command::new(std::env::current_exe().expect("own path"))
+    // /proc/self/exe, not current_exe(): the build at the start may have replaced the file.
+    let child = Command::new("/proc/self/exe")
         .arg("--baseline")
         .arg(addr.to_string())
         .stdout(Stdio::null())
@@ -614,7 +621,11 @@ fn print_table(rows: &[Row], upstream: f64) {
         let p99 = r.load.pct_ms(0.99) / base.load.pct_ms(0.99);
         println!("| p99 ≤ 2× base ({db}) | {p99:.2}× | {} |", pass(p99 <= 2.0));
         if let Some(p50) = r.face_p50 {
-            println!("| StartFaceAuth adds ≤ 1 ms at p50 ({db}) | {:.2} ms | {} |", p50 - upstream, pass(p50 - upstream <= 1.0));
+            println!(
+                "| StartFaceAuth adds ≤ 1 ms at p50 ({db}) | {:.2} ms | {} |",
+                p50 - upstream,
+                pass(p50 - upstream <= 1.0)
+            );
         }
         println!("| RSS idle ≤ 25 MiB ({db}) | {:.1} MiB | {} |", r.idle_mib, pass(r.idle_mib <= 25.0));
         println!("| RSS peak ≤ 80 MiB, 1,000 streams ({db}) | {:.1} MiB | {} |", r.peak_mib, pass(r.peak_mib <= 80.0));
