@@ -266,7 +266,16 @@ fn spawn_service(name: &'static str, binary: &Path, database_url: &str, sim: &Si
 /// the bin alone would rebuild the whole library with other features, minutes on 2 cores.
 fn build_service() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    // `cargo run` gave this process CARGO_PKG_NAME and the like; build scripts (ring's) watch them,
+    // so the nested cargo would see them changed and rebuild most of the tree, twice a run.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && !matches!(&*key, "CARGO_HOME" | "CARGO_TARGET_DIR")) || key == "OUT_DIR" {
+            build.env_remove(&*key);
+        }
+    }
+    let ok = build
         .args(["build", "--release", "--bin", "etc-esign", "--example", "bench"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
