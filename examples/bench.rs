@@ -254,6 +254,8 @@ fn spawn_service(name: &'static str, binary: &Path, database_url: &str, sim: &Si
         .env("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}"))
         .env("REPLICA_ID", "bench")
         .env("GRPC_MAX_CONCURRENT_RPCS", MAX_CONCURRENT_RPCS.to_string())
+        // Passed through for experiments (pool size against memory); unset: the service's default.
+        .envs(std::env::var("DATABASE_MAX_CONNECTIONS").map(|v| ("DATABASE_MAX_CONNECTIONS", v)))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).expect("stderr file"))
         .spawn()
