@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 fn main() -> ExitCode {
+    bound_malloc_arenas();
     let cli = Cli::parse();
     // reqwest is built without a crypto provider and sqlx brings ring: install ring once for both.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -27,6 +28,21 @@ fn main() -> ExitCode {
             tracing::error!(error = format!("{e:#}"), "etc-esign stopped with an error");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// glibc gives each thread that allocates an arena of its own, up to 8 per core, and keeps what they
+/// once held: with the runtime's workers and one thread per pooled SQLite connection, that alone
+/// added tens of MiB of RSS under 1,000 streams. One arena per core serves the runtime as well.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets an allocator parameter; called first, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
     }
 }
