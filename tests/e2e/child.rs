@@ -1,22 +1,29 @@
 //! The real `etc-esign serve` binary as a child process, for what only a process shows: what it
-//! writes to its log, how it exits.
-use std::fs::File;
+//! writes to its log, how it exits, being killed with SIGKILL and restarted.
+use std::fs::OpenOptions;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
+
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use crate::common::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_etc-esign");
 
-/// A port free on loopback now (the OS may hand it out again later; tests use it at once).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+/// An address free on loopback now (the OS may hand it out again later; tests use it at once).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
 }
 
 /// The settings `serve` needs, all non-dev, pointing at `sim_base` and the test database.
-pub fn serve_env(database_url: &str, sim_base: &str, grpc_port: u16, http_port: u16) -> Vec<(&'static str, String)> {
+pub fn serve_env(
+    database_url: &str,
+    sim_base: &str,
+    grpc: SocketAddr,
+    http: SocketAddr,
+) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", database_url.into()),
         ("ESIGN_BASE_URL", sim_base.into()),
@@ -24,16 +31,22 @@ pub fn serve_env(database_url: &str, sim_base: &str, grpc_port: u16, http_port: 
         ("ESIGN_APP_SECRET", APP_SECRET.into()),
         ("ETC_CALLERS", format!("{SYS_ID}={TOKEN}")),
         ("DATA_KEYS", DATA_KEYS.into()),
-        ("GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
-        ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
-        ("PUBLIC_CALLBACK_BASE_URL", format!("http://127.0.0.1:{http_port}")),
+        ("GRPC_ADDR", grpc.to_string()),
+        ("HTTP_ADDR", http.to_string()),
+        ("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}")),
         ("RUST_LOG", "debug".into()),
     ]
 }
 
-/// `etc-esign serve` with exactly `env` (and PATH), stdout and stderr into one log file.
-fn spawn(env: &[(&str, String)], log_path: &PathBuf) -> Child {
-    let log = File::create(log_path).expect("log file");
+/// Sets `key` in `env`, replacing the value `serve_env` gave it.
+pub fn set_env(env: &mut Vec<(&'static str, String)>, key: &'static str, value: impl Into<String>) {
+    env.retain(|(k, _)| *k != key);
+    env.push((key, value.into()));
+}
+
+/// `etc-esign serve` with exactly `env` (and PATH), stdout and stderr appended to one log file.
+fn spawn(env: &[(&str, String)], log_path: &Path) -> Child {
+    let log = OpenOptions::new().create(true).append(true).open(log_path).expect("log file");
     let log2 = log.try_clone().expect("log file");
     Command::new(BIN)
         .arg("serve")
@@ -49,7 +62,8 @@ fn spawn(env: &[(&str, String)], log_path: &PathBuf) -> Child {
 
 /// A running `etc-esign serve`; killed if dropped while still running.
 pub struct ServeProcess {
-    child: Child,
+    env: Vec<(&'static str, String)>,
+    child: Option<Child>,
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     log_path: PathBuf,
@@ -63,30 +77,63 @@ impl ServeProcess {
             env.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.parse().ok()).expect("address set")
         };
         let dir = tempfile::tempdir().expect("temp dir");
-        let log_path = dir.path().join("etc-esign.log");
         let mut p = Self {
-            child: spawn(&env, &log_path),
             grpc_addr: addr("GRPC_ADDR"),
             http_addr: addr("HTTP_ADDR"),
-            log_path,
+            env,
+            child: None,
+            log_path: dir.path().join("etc-esign.log"),
             _dir: dir,
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        p.restart().await;
+        p
+    }
+
+    /// Starts the binary again with the same settings and ports (so that e签宝's retried callbacks
+    /// reach it) and waits until it is SERVING. A start that exits early, as when a killed process
+    /// still held a port, is tried again until the deadline.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("etc-esign serve exited with {status} before serving:\n{}", p.log());
+            self.child = Some(spawn(&self.env, &self.log_path));
+            if self.wait_serving(deadline).await {
+                return;
             }
-            if let Ok(ch) =
-                tonic::transport::Channel::from_shared(format!("http://{}", p.grpc_addr)).expect("uri").connect().await
-                && let Ok(r) = tonic_health::pb::health_client::HealthClient::new(ch)
-                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-                    .await
-                && r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            assert!(tokio::time::Instant::now() < deadline, "etc-esign serve did not start:\n{}", self.log_tail());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// True once SERVING; false when the process exited first.
+    async fn wait_serving(&mut self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
             {
-                return p;
+                self.child = None;
+                return false;
             }
-            assert!(tokio::time::Instant::now() < deadline, "etc-esign serve never served:\n{}", p.log());
+            if let Ok(ch) = tonic::transport::Channel::from_shared(format!("http://{}", self.grpc_addr))
+                .expect("uri")
+                .connect()
+                .await
+                && let Ok(r) =
+                    HealthClient::new(ch).check(HealthCheckRequest { service: "etc.esign.v1.AuthService".into() }).await
+                && r.into_inner().status == ServingStatus::Serving as i32
+            {
+                return true;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "etc-esign serve never served:\n{}", self.log_tail());
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// SIGKILL (what `Child::kill` sends on Unix): no drain, no shutdown hooks.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -94,16 +141,27 @@ impl ServeProcess {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The last 30 lines of the log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = self.log();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     /// SIGTERM, then waits for the exit; answers the exit status and the whole log.
     pub async fn terminate(mut self) -> (ExitStatus, String) {
-        let sent = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill runs");
+        let mut child = self.child.take().expect("running");
+        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill runs");
         assert!(sent.success(), "SIGTERM delivered");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
+            if let Some(status) = child.try_wait().expect("wait") {
                 return (status, self.log());
             }
-            assert!(tokio::time::Instant::now() < deadline, "etc-esign serve did not stop on SIGTERM");
+            if tokio::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("etc-esign serve did not stop on SIGTERM");
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -111,10 +169,7 @@ impl ServeProcess {
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.kill();
     }
 }
 

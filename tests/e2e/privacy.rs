@@ -9,7 +9,7 @@ use sea_orm::{Database, FromQueryResult, JsonValue, Statement};
 use tonic::Code;
 
 use crate::authorization::create_request;
-use crate::child::{ServeProcess, free_port, serve_env, serve_until_exit};
+use crate::child::{ServeProcess, free_addr, serve_env, serve_until_exit, set_env};
 use crate::common::*;
 
 /// The contact mobile `create_request` sends.
@@ -141,8 +141,7 @@ fn long_opaque_runs(log: &str) -> Vec<&str> {
 async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or_signature() {
     let sim = start_sim().await;
     let db = TestDb::fresh().await;
-    let (grpc_port, http_port) = (free_port(), free_port());
-    let server = ServeProcess::start(serve_env(db.url(), sim.base_url(), grpc_port, http_port)).await;
+    let server = ServeProcess::start(serve_env(db.url(), sim.base_url(), free_addr(), free_addr())).await;
     let mut c = connect(server.grpc_addr).await;
     let member = "ETC000000704";
 
@@ -215,15 +214,10 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
 #[tokio::test]
 async fn serve_with_a_dev_secret_exits_with_a_clear_message_and_echoes_no_secret() {
     let db = TestDb::fresh().await;
-    let mut env = serve_env(db.url(), "http://127.0.0.1:9", free_port(), free_port());
-    for (k, v) in env.iter_mut() {
-        match *k {
-            "ESIGN_APP_SECRET" => *v = DEV_APP_SECRET.into(),
-            "ETC_CALLERS" => *v = format!("{SYS_ID}={DEV_TOKEN}"),
-            "DATA_KEYS" => *v = DEV_DATA_KEYS.into(),
-            _ => {}
-        }
-    }
+    let mut env = serve_env(db.url(), "http://127.0.0.1:9", free_addr(), free_addr());
+    set_env(&mut env, "ESIGN_APP_SECRET", DEV_APP_SECRET);
+    set_env(&mut env, "ETC_CALLERS", format!("{SYS_ID}={DEV_TOKEN}"));
+    set_env(&mut env, "DATA_KEYS", DEV_DATA_KEYS);
     let (code, out) = serve_until_exit(&env);
     assert_eq!(code, Some(EXIT_CONFIG), "{out}");
     for named in ["dev secret", "dev token", "dev key"] {
@@ -232,7 +226,7 @@ async fn serve_with_a_dev_secret_exits_with_a_clear_message_and_echoes_no_secret
     assert!(!out.contains(DEV_APP_SECRET) && !out.contains(DEV_TOKEN), "no secret echoed: {out}");
 
     // With no data key at all, it names the setting.
-    let env: Vec<_> = serve_env(db.url(), "http://127.0.0.1:9", free_port(), free_port())
+    let env: Vec<_> = serve_env(db.url(), "http://127.0.0.1:9", free_addr(), free_addr())
         .into_iter()
         .filter(|(k, _)| *k != "DATA_KEYS")
         .collect();

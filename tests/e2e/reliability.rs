@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use etc_esign::sim::{CallbackFault, CallbackState, Chaos, Endpoint, FaultKind, F
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 
+use crate::child::{ServeProcess, free_addr, serve_env, set_env};
 use crate::common::*;
 
 // ------------------------------------------------------------------ shared pieces
@@ -179,109 +179,6 @@ async fn check_applied_once(
 
 // ------------------------------------------------------------------ crash and restart
 
-/// `etc-esign serve` as a child process of the test, so that it can be killed with SIGKILL.
-struct ServeProcess {
-    child: Option<Child>,
-    grpc: SocketAddr,
-    http: SocketAddr,
-    database_url: String,
-    sim_url: String,
-    log: std::path::PathBuf,
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr")
-}
-
-impl ServeProcess {
-    /// Starts `serve` and waits for SERVING; the ports stay the same across restarts so that
-    /// e签宝's retried callbacks reach the new process.
-    async fn start(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
-            let err = log.try_clone().expect("log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_etc-esign"))
-                .arg("serve")
-                .env("DATABASE_URL", &self.database_url)
-                .env("ESIGN_BASE_URL", &self.sim_url)
-                .env("ESIGN_APP_ID", APP_ID)
-                .env("ESIGN_APP_SECRET", APP_SECRET)
-                .env("ESIGN_TIMEOUT_MS", "3000")
-                .env("ETC_CALLERS", format!("{SYS_ID}={TOKEN}"))
-                .env("DATA_KEYS", DATA_KEYS)
-                .env("PUBLIC_CALLBACK_BASE_URL", format!("http://{}", self.http))
-                .env("GRPC_ADDR", self.grpc.to_string())
-                .env("HTTP_ADDR", self.http.to_string())
-                .env("RECONCILE_INTERVAL_MS", "100")
-                .env("POLL_INITIAL_MS", "300")
-                .env("POLL_MAX_MS", "1000")
-                .env("CALLBACK_RATE_PER_SEC", "1000")
-                .env("REPLICA_ID", "crash-test")
-                .env("RUST_LOG", "warn")
-                .env_remove("ESIGN_APP_SECRET_FILE")
-                .env_remove("ETC_CALLERS_FILE")
-                .env_remove("DATA_KEYS_FILE")
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(err)
-                .spawn()
-                .expect("spawn etc-esign serve");
-            self.child = Some(child);
-            if self.wait_serving(deadline).await {
-                return;
-            }
-            // Exited early (a port still held by the killed process): try again until the deadline.
-            assert!(Instant::now() < deadline, "etc-esign serve did not start; log: {}", self.log_tail());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// True once SERVING; false when the process exited first.
-    async fn wait_serving(&mut self, deadline: Instant) -> bool {
-        use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(_)) = child.try_wait()
-            {
-                self.child = None;
-                return false;
-            }
-            if let Ok(ch) = Channel::from_shared(format!("http://{}", self.grpc)).expect("uri").connect().await {
-                let req = HealthCheckRequest { service: "etc.esign.v1.AuthService".into() };
-                if let Ok(r) = HealthClient::new(ch).check(req).await
-                    && r.into_inner().status == ServingStatus::Serving as i32
-                {
-                    return true;
-                }
-            }
-            assert!(Instant::now() < deadline, "etc-esign serve never served; log: {}", self.log_tail());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Child::kill sends SIGKILL on Unix: no drain, no shutdown hooks.
-            child.kill().expect("SIGKILL");
-            let _ = child.wait();
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// One call of the load, and whether the server acknowledged it (answered OK) before the crash.
 #[derive(Debug, Clone)]
 enum Call {
@@ -308,17 +205,20 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
     // e签宝 retries a callback the dead server did not take; quickly here.
     sim.set_callback_retries(20, Duration::from_millis(200));
     let db = TestDb::fresh().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = ServeProcess {
-        child: None,
-        grpc: free_addr(),
-        http: free_addr(),
-        database_url: db.url().to_owned(),
-        sim_url: sim.base_url().to_owned(),
-        log: dir.path().join("serve.log"),
-    };
-    server.start().await;
-    let client = lazy_client(server.grpc);
+    let mut env = serve_env(db.url(), sim.base_url(), free_addr(), free_addr());
+    for (key, value) in [
+        ("ESIGN_TIMEOUT_MS", "3000"),
+        ("RECONCILE_INTERVAL_MS", "100"),
+        ("POLL_INITIAL_MS", "300"),
+        ("POLL_MAX_MS", "1000"),
+        ("CALLBACK_RATE_PER_SEC", "1000"),
+        ("REPLICA_ID", "crash-test"),
+        ("RUST_LOG", "warn"),
+    ] {
+        set_env(&mut env, key, value);
+    }
+    let mut server = ServeProcess::start(env).await;
+    let client = lazy_client(server.grpc_addr);
     let mut counts = Counts::default();
 
     // The load, four kinds of member: F starts its face flow, A (authenticated) creates its letter,
@@ -398,8 +298,8 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
         w.await.expect("worker");
     }
     counts.calls += load.len() as u64;
-    server.start().await;
-    let client = lazy_client(server.grpc);
+    server.restart().await;
+    let client = lazy_client(server.grpc_addr);
     let acks = std::mem::take(&mut *acks.lock().expect("acks"));
 
     // Acknowledged starts survived: the same flow or letter is answered again, and nothing new is
