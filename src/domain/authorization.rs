@@ -196,28 +196,22 @@ impl Service {
             Ok(info) => info,
             Err(e) => {
                 if matches!(e, UpstreamError::Unavailable(_) | UpstreamError::Timeout | UpstreamError::Malformed(_)) {
-                    self.store
-                        .reschedule_authorization(
-                            &auth.auth_id,
-                            self.next_poll_at(auth.poll_attempts + 1),
-                            auth.poll_attempts + 1,
-                        )
-                        .await?;
+                    self.back_off_authorization(auth).await?;
                 }
                 return Err(e.into());
             }
         };
         let applied = self.apply_authorization_info(&info, None).await?;
         if !info.status.is_final() {
-            self.store
-                .reschedule_authorization(
-                    &auth.auth_id,
-                    self.next_poll_at(auth.poll_attempts + 1),
-                    auth.poll_attempts + 1,
-                )
-                .await?;
+            self.back_off_authorization(auth).await?;
         }
         Ok(applied)
+    }
+
+    /// Schedules an authorization's next poll one backoff step later, releasing its poll lease.
+    async fn back_off_authorization(&self, auth: &Authorization) -> Result<(), super::ports::StoreError> {
+        let attempts = auth.poll_attempts + 1;
+        self.store.reschedule_authorization(&auth.auth_id, self.next_poll_at(attempts), attempts).await
     }
 
     /// Applies e签宝's full record of an authorization (from a query).

@@ -263,13 +263,7 @@ impl Service {
                 return self.abandon_face_flow(flow).await;
             }
             Err(e) => {
-                self.store
-                    .reschedule_face_flow(
-                        &flow.flow_id,
-                        self.next_poll_at(flow.poll_attempts + 1),
-                        flow.poll_attempts + 1,
-                    )
-                    .await?;
+                self.back_off_face_flow(flow).await?;
                 return Err(e.into());
             }
         };
@@ -287,16 +281,16 @@ impl Service {
                 if self.now() >= give_up_at {
                     return self.abandon_face_flow(flow).await;
                 }
-                self.store
-                    .reschedule_face_flow(
-                        &flow.flow_id,
-                        self.next_poll_at(flow.poll_attempts + 1),
-                        flow.poll_attempts + 1,
-                    )
-                    .await?;
+                self.back_off_face_flow(flow).await?;
                 Ok(Applied::Ignored)
             }
         }
+    }
+
+    /// Schedules a flow's next poll one backoff step later, releasing its poll lease.
+    async fn back_off_face_flow(&self, flow: &FaceFlow) -> Result<(), super::ports::StoreError> {
+        let attempts = flow.poll_attempts + 1;
+        self.store.reschedule_face_flow(&flow.flow_id, self.next_poll_at(attempts), attempts).await
     }
 
     async fn abandon_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
