@@ -1,6 +1,7 @@
 //! Every setting, as a flag and an environment variable (12-factor), checked before any socket is
-//! bound. `serve` insists on each production setting and names every one missing; `dev` fills
-//! embedded defaults. Secrets are read from the environment or from files (Kubernetes Secret mounts)
+//! bound. Each setting reads as missing, given or invalid (`Setting`): `serve` insists on each
+//! production setting and names every one missing or invalid in one run; `dev` fills embedded
+//! defaults for the missing ones. Secrets are read from the environment or from files (Kubernetes Secret mounts)
 //! and held in `SecretString`.
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -175,27 +176,97 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+/// A setting as read: not given, given and usable, or given and refused (its problem already
+/// recorded). Whether a missing one is an error is decided on this, by the command reading it.
+#[derive(Debug)]
+enum Setting<T> {
+    Missing,
+    Given(T),
+    Invalid,
+}
+
+use Setting::{Given, Invalid, Missing};
+
+impl<T> Setting<T> {
+    /// The value, recording "`name` is required" when it is missing.
+    fn required(self, name: &str, errors: &mut Vec<String>) -> Option<T> {
+        match self {
+            Missing => {
+                errors.push(format!("{name} is required"));
+                None
+            }
+            Given(v) => Some(v),
+            Invalid => None,
+        }
+    }
+
+    /// The value, or `default` when it is missing.
+    fn or_else(self, default: impl FnOnce() -> T) -> Option<T> {
+        match self {
+            Missing => Some(default()),
+            Given(v) => Some(v),
+            Invalid => None,
+        }
+    }
+
+    fn given(self) -> Option<T> {
+        match self {
+            Given(v) => Some(v),
+            Missing | Invalid => None,
+        }
+    }
+
+    fn is_missing(&self) -> bool {
+        matches!(self, Missing)
+    }
+
+    /// Parses a given value, recording why it is refused.
+    fn parse<U>(self, parse: impl FnOnce(T) -> Result<U, String>, errors: &mut Vec<String>) -> Setting<U> {
+        match self {
+            Missing => Missing,
+            Given(v) => match parse(v) {
+                Ok(u) => Given(u),
+                Err(e) => {
+                    errors.push(e);
+                    Invalid
+                }
+            },
+            Invalid => Invalid,
+        }
+    }
+}
+
+/// A plain text setting: unset or blank is missing.
+fn text(value: &Option<String>) -> Setting<String> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Missing,
+        Some(v) => Given(v.to_owned()),
+    }
+}
+
+/// A secret given as `NAME` or as a file named by `NAME_FILE`, not both; blank is missing.
 fn read_secret(
     value: &Option<String>,
     file: &Option<PathBuf>,
     name: &str,
     errors: &mut Vec<String>,
-) -> Option<SecretString> {
-    match (value, file) {
+) -> Setting<SecretString> {
+    let raw = match (value, file) {
         (Some(_), Some(_)) => {
             errors.push(format!("{name} and {name}_FILE are both set; give one"));
-            None
+            return Invalid;
         }
-        (Some(v), None) => Some(SecretString::from(v.trim().to_owned())),
+        (Some(v), None) => v.trim().to_owned(),
         (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(v) => Some(SecretString::from(v.trim().to_owned())),
+            Ok(v) => v.trim().to_owned(),
             Err(e) => {
                 errors.push(format!("{name}_FILE {} cannot be read: {e}", path.display()));
-                None
+                return Invalid;
             }
         },
-        (None, None) => None,
-    }
+        (None, None) => return Missing,
+    };
+    if raw.is_empty() { Missing } else { Given(SecretString::from(raw)) }
 }
 
 /// Parses `SYS_ID=TOKEN,SYS_ID=TOKEN` (tokens never echoed in errors).
@@ -222,96 +293,70 @@ impl ServeArgs {
     /// Production settings: everything required, no dev secret accepted.
     pub fn resolve_serve(&self) -> Result<AppConfig, ConfigErrors> {
         let mut errors = Vec::new();
-        let mut need = |v: &Option<String>, name: &str| {
-            if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                errors.push(format!("{name} is required"));
-            }
-        };
-        need(&self.database_url, "DATABASE_URL");
-        need(&self.esign_base_url, "ESIGN_BASE_URL");
-        need(&self.esign_app_id, "ESIGN_APP_ID");
-        need(&self.public_callback_base_url, "PUBLIC_CALLBACK_BASE_URL");
-        let secret = read_secret(&self.esign_app_secret, &self.esign_app_secret_file, "ESIGN_APP_SECRET", &mut errors);
-        if secret.is_none() && !errors.iter().any(|e| e.starts_with("ESIGN_APP_SECRET")) {
-            errors.push("ESIGN_APP_SECRET (or ESIGN_APP_SECRET_FILE) is required".into());
-        }
+        let database_url = text(&self.database_url).required("DATABASE_URL", &mut errors);
+        let base_url = text(&self.esign_base_url).required("ESIGN_BASE_URL", &mut errors);
+        let app_id = text(&self.esign_app_id).required("ESIGN_APP_ID", &mut errors);
+        let public_url = text(&self.public_callback_base_url).required("PUBLIC_CALLBACK_BASE_URL", &mut errors);
+        let secret = self.app_secret(&mut errors).required("ESIGN_APP_SECRET (or ESIGN_APP_SECRET_FILE)", &mut errors);
         if secret.as_ref().is_some_and(|s| s.expose_secret() == DEV_APP_SECRET) {
             errors.push("ESIGN_APP_SECRET is the dev secret; serve refuses it".into());
         }
-        let callers = self.callers(&mut errors);
-        if callers.is_none() && !errors.iter().any(|e| e.starts_with("ETC_CALLERS")) {
-            errors.push("ETC_CALLERS (or ETC_CALLERS_FILE) is required".into());
-        }
+        let callers = self.callers(&mut errors).required("ETC_CALLERS (or ETC_CALLERS_FILE)", &mut errors);
         if callers.as_ref().is_some_and(|cs| cs.iter().any(|c| c.token.expose_secret() == DEV_TOKEN)) {
             errors.push("ETC_CALLERS contains the dev token; serve refuses it".into());
         }
-        let keys = self.data_keys(&mut errors);
-        if keys.is_none() && !errors.iter().any(|e| e.starts_with("DATA_KEYS")) {
-            errors.push("DATA_KEYS (or DATA_KEYS_FILE) is required".into());
-        }
+        let keys = self.data_keys(&mut errors).required("DATA_KEYS (or DATA_KEYS_FILE)", &mut errors);
         let dev_key = parse_keys(DEV_DATA_KEYS).ok().and_then(|k| k.into_iter().next());
         if let (Some(keys), Some(dev)) = (&keys, &dev_key)
             && keys.iter().any(|k| k.expose() == dev.expose())
         {
             errors.push("DATA_KEYS contains the dev key; serve refuses it".into());
         }
-        self.finish(
-            self.database_url.clone(),
-            self.esign_base_url.clone(),
-            self.esign_app_id.clone(),
-            secret,
-            callers,
-            keys,
-            self.public_callback_base_url.clone(),
-            errors,
-        )
+        self.finish(database_url, base_url, app_id, secret, callers, keys, public_url, errors)
     }
 
     /// dev settings: embedded defaults; `sim_base_url` is the in-process simulator's, used unless
     /// ESIGN_BASE_URL is set.
     pub fn resolve_dev(&self, sim_base_url: Option<String>) -> Result<AppConfig, ConfigErrors> {
         let mut errors = Vec::new();
-        let secret = read_secret(&self.esign_app_secret, &self.esign_app_secret_file, "ESIGN_APP_SECRET", &mut errors);
-        let (base, app_id, secret) = match (&self.esign_base_url, sim_base_url) {
-            (Some(base), _) => (Some(base.clone()), self.esign_app_id.clone(), secret),
-            (None, Some(sim)) => (
-                Some(sim),
-                Some(self.esign_app_id.clone().unwrap_or_else(|| DEV_APP_ID.into())),
-                Some(secret.unwrap_or_else(|| SecretString::from(DEV_APP_SECRET))),
+        let app_id = text(&self.esign_app_id);
+        let secret = self.app_secret(&mut errors);
+        let (base, app_id, secret) = match (text(&self.esign_base_url), sim_base_url) {
+            (Given(base), _) => {
+                if app_id.is_missing() || secret.is_missing() {
+                    errors.push("with ESIGN_BASE_URL set, dev needs ESIGN_APP_ID and ESIGN_APP_SECRET too".into());
+                }
+                (Some(base), app_id.given(), secret.given())
+            }
+            (_, Some(sim)) => {
+                (Some(sim), app_id.or_else(|| DEV_APP_ID.into()), secret.or_else(|| SecretString::from(DEV_APP_SECRET)))
+            }
+            (base, None) => (
+                base.required("ESIGN_BASE_URL", &mut errors),
+                app_id.required("ESIGN_APP_ID", &mut errors),
+                secret.required("ESIGN_APP_SECRET (or ESIGN_APP_SECRET_FILE)", &mut errors),
             ),
-            (None, None) => (None, self.esign_app_id.clone(), secret),
         };
-        if base.is_some() && (app_id.is_none() || secret.is_none()) {
-            errors.push("with ESIGN_BASE_URL set, dev needs ESIGN_APP_ID and ESIGN_APP_SECRET too".into());
-        }
-        let callers = self.callers(&mut errors).or_else(|| {
-            Some(vec![CallerCredential { sys_id: DEV_SYS_ID.into(), token: SecretString::from(DEV_TOKEN) }])
-        });
-        let db = Some(self.database_url.clone().unwrap_or_else(|| DEV_DATABASE_URL.into()));
-        let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).ok());
-        self.finish(db, base, app_id, secret, callers, keys, self.public_callback_base_url.clone(), errors)
+        let callers = self
+            .callers(&mut errors)
+            .or_else(|| vec![CallerCredential { sys_id: DEV_SYS_ID.into(), token: SecretString::from(DEV_TOKEN) }]);
+        let db = text(&self.database_url).or_else(|| DEV_DATABASE_URL.into());
+        let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).unwrap_or_default());
+        self.finish(db, base, app_id, secret, callers, keys, text(&self.public_callback_base_url).given(), errors)
     }
 
-    fn data_keys(&self, errors: &mut Vec<String>) -> Option<Vec<DataKey>> {
-        let raw = read_secret(&self.data_keys, &self.data_keys_file, "DATA_KEYS", errors)?;
-        match parse_keys(raw.expose_secret()) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                errors.push(format!("DATA_KEYS: {e}"));
-                None
-            }
-        }
+    fn app_secret(&self, errors: &mut Vec<String>) -> Setting<SecretString> {
+        read_secret(&self.esign_app_secret, &self.esign_app_secret_file, "ESIGN_APP_SECRET", errors)
     }
 
-    fn callers(&self, errors: &mut Vec<String>) -> Option<Vec<CallerCredential>> {
-        let raw = read_secret(&self.callers, &self.callers_file, "ETC_CALLERS", errors)?;
-        match parse_callers(raw.expose_secret()) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        }
+    fn data_keys(&self, errors: &mut Vec<String>) -> Setting<Vec<DataKey>> {
+        read_secret(&self.data_keys, &self.data_keys_file, "DATA_KEYS", errors)
+            .parse(|raw| parse_keys(raw.expose_secret()).map_err(|e| format!("DATA_KEYS: {e}")), errors)
+    }
+
+    fn callers(&self, errors: &mut Vec<String>) -> Setting<Vec<CallerCredential>> {
+        read_secret(&self.callers, &self.callers_file, "ETC_CALLERS", errors)
+            .parse(|raw| parse_callers(raw.expose_secret()), errors)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -353,12 +398,10 @@ impl ServeArgs {
                 "GRPC_MAX_CONCURRENT_RPCS, GRPC_DEFAULT_TIMEOUT_MS and CALLBACK_RATE_PER_SEC must be positive".into(),
             );
         }
+        // A setting left out above has its reason in `errors` already (`Setting` sees to it).
         let (Some(database_url), Some(base_url), Some(app_id), Some(app_secret), Some(callers), Some(data_keys), true) =
             (database_url, esign_base_url, app_id, secret, callers, data_keys, errors.is_empty())
         else {
-            if errors.is_empty() {
-                errors.push("ESIGN_BASE_URL, ESIGN_APP_ID and ESIGN_APP_SECRET are required".into());
-            }
             return Err(ConfigErrors(errors));
         };
         let replica_id = self
@@ -413,21 +456,27 @@ mod tests {
         T::parse_from(argv).a
     }
 
-    #[test]
-    fn serve_names_every_missing_setting() {
-        // Flags only: the test must not depend on the environment, so clear what it could set.
-        let a = ServeArgs {
+    /// No setting that has no default: flags only, and what the environment could set cleared, so
+    /// that a test does not depend on it.
+    fn bare() -> ServeArgs {
+        ServeArgs {
             database_url: None,
             esign_base_url: None,
             esign_app_id: None,
             esign_app_secret: None,
-            callers: None,
-            public_callback_base_url: None,
             esign_app_secret_file: None,
+            callers: None,
             callers_file: None,
+            data_keys: None,
+            data_keys_file: None,
+            public_callback_base_url: None,
             ..args(&[])
-        };
-        let err = a.resolve_serve().unwrap_err().to_string();
+        }
+    }
+
+    #[test]
+    fn serve_names_every_missing_setting() {
+        let err = bare().resolve_serve().unwrap_err().to_string();
         for name in [
             "DATABASE_URL",
             "ESIGN_BASE_URL",
@@ -458,6 +507,48 @@ mod tests {
         let err = a.resolve_serve().unwrap_err().to_string();
         assert!(err.contains("dev secret") && err.contains("dev token") && err.contains("dev key"), "{err}");
         assert!(!err.contains(DEV_APP_SECRET) && !err.contains(DEV_TOKEN), "errors must not echo secrets");
+    }
+
+    #[test]
+    fn serve_takes_a_blank_setting_for_a_missing_one_and_names_it_once() {
+        let a = ServeArgs { database_url: Some("  ".into()), esign_app_secret: Some(String::new()), ..bare() };
+        let errors = a.resolve_serve().unwrap_err().0;
+        let about = |name: &str| errors.iter().filter(|e| e.starts_with(name)).cloned().collect::<Vec<_>>();
+        assert_eq!(about("DATABASE_URL"), ["DATABASE_URL is required"]);
+        assert_eq!(about("ESIGN_APP_SECRET"), ["ESIGN_APP_SECRET (or ESIGN_APP_SECRET_FILE) is required"]);
+    }
+
+    #[test]
+    fn serve_names_an_invalid_setting_without_calling_it_missing() {
+        let a = ServeArgs {
+            esign_app_secret: Some("s".into()),
+            esign_app_secret_file: Some("/nonexistent/secret".into()),
+            callers: Some("E02".into()),
+            ..bare()
+        };
+        let errors = a.resolve_serve().unwrap_err().0;
+        assert!(errors.iter().any(|e| e.contains("both set")), "{errors:?}");
+        assert!(errors.iter().any(|e| e == "ETC_CALLERS entries must be SYS_ID=TOKEN"), "{errors:?}");
+        let missing = [
+            "ESIGN_APP_SECRET (or ESIGN_APP_SECRET_FILE) is required",
+            "ETC_CALLERS (or ETC_CALLERS_FILE) is required",
+        ];
+        assert!(!errors.iter().any(|e| missing.contains(&e.as_str())), "{errors:?}");
+    }
+
+    #[test]
+    fn dev_fills_its_defaults_and_names_what_a_named_esign_still_needs() {
+        let bare = bare();
+        let cfg = bare.resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap();
+        assert_eq!((cfg.database_url.as_str(), cfg.esign.app_id.as_str()), (DEV_DATABASE_URL, DEV_APP_ID));
+        assert_eq!(cfg.esign.app_secret.expose_secret(), DEV_APP_SECRET);
+        assert_eq!(cfg.callers[0].token.expose_secret(), DEV_TOKEN);
+
+        let named = ServeArgs { esign_base_url: Some("https://smlopenapi.esign.cn".into()), ..bare.clone() };
+        let errors = named.resolve_dev(None).unwrap_err().0;
+        assert_eq!(errors, ["with ESIGN_BASE_URL set, dev needs ESIGN_APP_ID and ESIGN_APP_SECRET too"]);
+        let errors = bare.resolve_dev(None).unwrap_err().0;
+        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 
     #[test]
