@@ -1,7 +1,8 @@
 //! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
 pub mod auth;
 pub mod convert;
-pub mod layers;
+pub mod limits;
+pub mod observe;
 pub mod service;
 pub mod status;
 

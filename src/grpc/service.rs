@@ -6,7 +6,7 @@ use tracing::Instrument;
 
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
-// The `rpc` span (opened by `layers::Observe`) names the member once the request is parsed.
+// The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::{DomainError, Service, record_member};
 
 /// Runs a state-changing use case to its end even when the caller disconnects or its deadline
