@@ -15,33 +15,15 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use super::methods::{Method, Methods};
 use crate::metrics::{Metrics, code_name};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Every method the server answers; anything else is labelled `other` so that a client sending
-/// made-up paths cannot grow the metrics without bound.
-const KNOWN_METHODS: &[&str] = &[
-    "/etc.esign.v1.AuthService/GetProcessDetail",
-    "/etc.esign.v1.AuthService/StartFaceAuth",
-    "/etc.esign.v1.AuthService/CreateOrgAuthorization",
-    "/etc.esign.v1.AuthService/QueryAuthorization",
-    "/grpc.health.v1.Health/Check",
-    "/grpc.health.v1.Health/Watch",
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-];
-
-/// Methods that change nothing when they succeed.
-fn is_read(method: &str) -> bool {
-    matches!(method, "/etc.esign.v1.AuthService/GetProcessDetail" | "/etc.esign.v1.AuthService/QueryAuthorization")
-}
-
-fn method_label(path: &str) -> Cow<'static, str> {
-    match KNOWN_METHODS.iter().find(|m| **m == path) {
-        Some(known) => Cow::Borrowed(*known),
-        None => Cow::Borrowed("other"),
-    }
+/// The metrics label of a call: its path if the server answers it, else `other`, so that a client
+/// sending made-up paths cannot grow the metrics without bound.
+fn method_label(method: Option<&'static Method>) -> &'static str {
+    method.map_or("other", |m| m.path.as_str())
 }
 
 /// The `grpc-status` of a trailers-only answer (headers) or of the trailers.
@@ -53,11 +35,13 @@ fn grpc_status(headers: &HeaderMap) -> Option<Code> {
 #[derive(Clone)]
 pub struct ObserveLayer {
     metrics: Arc<Metrics>,
+    methods: &'static Methods,
 }
 
 impl ObserveLayer {
+    /// Reads the served methods now, at start-up, rather than on the first call.
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+        Self { metrics, methods: Methods::served() }
     }
 }
 
@@ -65,7 +49,7 @@ impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner, metrics: self.metrics.clone() }
+        Observe { inner, metrics: self.metrics.clone(), methods: self.methods }
     }
 }
 
@@ -73,6 +57,7 @@ impl<S> Layer<S> for ObserveLayer {
 pub struct Observe<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    methods: &'static Methods,
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>
@@ -90,13 +75,13 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let method = method_label(req.uri().path());
+        let method = self.methods.find(req.uri().path());
         // The caller id is not yet authenticated here; it is short ASCII or left out.
         let caller = req.headers().get("etc-sys-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 32);
         // `member` is recorded by the handler once the request is parsed (MemberNo prints masked).
         let span = tracing::info_span!(
             "rpc",
-            method = %method,
+            method = method_label(method),
             caller = caller.unwrap_or(""),
             member = Empty,
             code = Empty,
@@ -124,7 +109,7 @@ where
 /// What is known of a call until its status is sent.
 struct Finish {
     metrics: Arc<Metrics>,
-    method: Cow<'static, str>,
+    method: Option<&'static Method>,
     started: Instant,
     span: tracing::Span,
 }
@@ -135,7 +120,9 @@ impl Finish {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         self.span.record("code", code_name(code));
         self.span.record("latency_ms", latency_ms);
-        let is_service = self.method.starts_with("/etc.esign.v1.");
+        // Health, reflection and unknown paths are not the service's own traffic.
+        let contract = self.method.is_some_and(|m| m.contract);
+        let read = self.method.is_some_and(|m| m.read);
         self.span.in_scope(|| match code {
             Code::Internal | Code::Unknown | Code::DataLoss => {
                 tracing::error!(code = code_name(code), latency_ms, "rpc finished")
@@ -146,12 +133,12 @@ impl Finish {
             // Probes call health every few seconds and successful reads are most of the traffic:
             // a line each at the default level cost more than the read (23% of a GetProcessDetail,
             // by callgrind). Their counts and latencies are in the metrics; RUST_LOG=debug shows them.
-            _ if !is_service || (code == Code::Ok && is_read(&self.method)) => {
+            _ if !contract || (code == Code::Ok && read) => {
                 tracing::debug!(code = code_name(code), latency_ms, "rpc finished")
             }
             _ => tracing::info!(code = code_name(code), latency_ms, "rpc finished"),
         });
-        self.metrics.observe_rpc(self.method, code, elapsed);
+        self.metrics.observe_rpc(Cow::Borrowed(method_label(self.method)), code, elapsed);
     }
 }
 
@@ -207,9 +194,10 @@ mod tests {
 
     #[test]
     fn only_known_methods_become_labels() {
-        assert_eq!(method_label("/etc.esign.v1.AuthService/StartFaceAuth"), "/etc.esign.v1.AuthService/StartFaceAuth");
-        assert_eq!(method_label("/etc.esign.v1.AuthService/Made-Up"), "other");
-        assert_eq!(method_label("/"), "other");
+        let label = |path: &str| method_label(Methods::served().find(path));
+        assert_eq!(label("/etc.esign.v1.AuthService/StartFaceAuth"), "/etc.esign.v1.AuthService/StartFaceAuth");
+        assert_eq!(label("/etc.esign.v1.AuthService/Made-Up"), "other");
+        assert_eq!(label("/"), "other");
     }
 
     #[test]
