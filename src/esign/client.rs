@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT as ACCEPT_HEADER, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -247,18 +248,14 @@ impl EsignClient {
         decode: impl Fn(Answer) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
         let mut attempt: u32 = 0;
-        loop {
-            let result = self.exchange(endpoint, Method::GET, path, None, &decode).await;
-            match result {
-                Err(error) if is_retryable(&error) && attempt < self.read_retries => {
-                    let delay = backoff(self.retry_base_delay, attempt);
-                    attempt += 1;
-                    tracing::info!(endpoint, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying e签宝 read");
-                    tokio::time::sleep(delay).await;
-                }
-                other => return other,
-            }
-        }
+        (|| self.exchange(endpoint, Method::GET, path, None, &decode))
+            .retry(backoff(self.retry_base_delay, self.read_retries))
+            .when(is_retryable)
+            .notify(|error, delay| {
+                attempt += 1;
+                tracing::info!(endpoint, attempt, delay_ms = delay.as_millis() as u64, %error, "retrying e签宝 read");
+            })
+            .await
     }
 }
 
@@ -267,12 +264,15 @@ fn is_retryable(error: &UpstreamError) -> bool {
 }
 
 /// "Equal jitter": half the exponential delay fixed, half random, so that replicas retrying the
-/// same outage spread out while each still waits at least half the nominal delay.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let nominal = base.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(MAX_BACKOFF);
-    let half = nominal / 2;
-    let jitter_ns = rand::random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_nanos(jitter_ns)
+/// same outage spread out while each still waits at least half the nominal delay. backon's jitter
+/// adds up to the delay again, so its delays start at half the base and stop at half the cap.
+fn backoff(base: Duration, retries: u32) -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(base / 2)
+        .with_factor(2.0)
+        .with_max_delay(MAX_BACKOFF / 2)
+        .with_max_times(retries as usize)
+        .with_jitter()
 }
 
 fn transport_error(error: reqwest::Error) -> UpstreamError {
@@ -483,6 +483,8 @@ impl ESign for EsignClient {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use backon::BackoffBuilder;
 
     use super::*;
     use crate::sim::tests::{account_request, authorization_request, client, face_request, settings, start_sim};
@@ -733,13 +735,14 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let base = Duration::from_millis(100);
-        for attempt in 0..5u32 {
-            let nominal = base * 2u32.pow(attempt);
-            let d = backoff(base, attempt);
-            assert!(d >= nominal / 2 && d <= nominal, "{attempt}: {d:?}");
+        let delays: Vec<Duration> = backoff(base, 60).build().collect();
+        assert_eq!(delays.len(), 60, "one delay per retry");
+        for (attempt, d) in delays.iter().take(5).enumerate() {
+            let nominal = base * 2u32.pow(attempt as u32);
+            assert!(*d >= nominal / 2 && *d <= nominal, "{attempt}: {d:?}");
         }
-        assert!(backoff(base, 60) <= MAX_BACKOFF);
-        assert_eq!(backoff(Duration::ZERO, 3), Duration::ZERO);
+        assert!(delays.iter().all(|d| *d <= MAX_BACKOFF), "{delays:?}");
+        assert!(backoff(Duration::ZERO, 3).build().all(|d| d == Duration::ZERO));
     }
 
     #[test]

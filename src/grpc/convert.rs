@@ -1,19 +1,20 @@
-//! proto ⇄ domain. Requests are parsed field by field, collecting every violation; answers name
-//! every field, so a new proto field is a compile error here rather than a silent default.
+//! proto ⇄ domain. Each request is destructured with no `..` and every field checked before any
+//! typed value comes out (`AllValid`); each answer names every field. Either way a new proto field
+//! is a compile error here rather than a silent default.
 use chrono::{DateTime, NaiveDate, Utc};
 use prost_types::Timestamp;
 
 use super::pb;
 use crate::domain::DomainError;
 use crate::domain::authorization::{Authorization, CreateAuthorization};
-use crate::domain::error::Violations;
+use crate::domain::error::AllValid;
 use crate::domain::face_auth::{FaceAuthStart, StartFaceAuth};
 use crate::domain::ids::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
     mask_id, parse_http_url, parse_optional_text,
 };
 use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
-use crate::domain::process::{Node, Process, Status};
+use crate::domain::process::{Handler, Node, Process, Status};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
@@ -24,53 +25,51 @@ fn from_ts(field: &'static str, t: &Timestamp) -> Result<DateTime<Utc>, FieldVio
         .ok_or_else(|| FieldViolation::new(field, "is not a valid instant"))
 }
 
-pub fn member_no(s: &str) -> Result<MemberNo, DomainError> {
-    Ok(MemberNo::parse(s)?)
+/// An optional URL: empty is "not given".
+fn optional_url(field: &'static str, s: &str) -> Result<Option<String>, FieldViolation> {
+    if s.is_empty() { Ok(None) } else { parse_http_url(field, s).map(Some) }
 }
 
-pub fn auth_id(s: &str) -> Result<AuthId, DomainError> {
-    Ok(AuthId::parse("auth_id", s)?)
+/// What `GetProcessDetail` asks.
+pub struct ProcessQuery {
+    pub member_no: MemberNo,
+    /// Check a running step with e签宝 first.
+    pub refresh: bool,
+}
+
+pub fn process_query(req: pb::GetProcessDetailRequest) -> Result<ProcessQuery, DomainError> {
+    let pb::GetProcessDetailRequest { etc_member_no, refresh } = req;
+    Ok(ProcessQuery { member_no: MemberNo::parse(&etc_member_no)?, refresh })
+}
+
+pub fn authorization_query(req: pb::QueryAuthorizationRequest) -> Result<AuthId, DomainError> {
+    let pb::QueryAuthorizationRequest { auth_id } = req;
+    Ok(AuthId::parse("auth_id", &auth_id)?)
 }
 
 pub fn start_face_auth(req: pb::StartFaceAuthRequest, today: NaiveDate) -> Result<StartFaceAuth, DomainError> {
-    let mut v = Violations::default();
-    let member_no = v.check(MemberNo::parse(&req.etc_member_no));
-    let name = v.check(PersonName::parse("name", &req.name));
-    let id_number = v.check(ResidentId::parse("id_number", &req.id_number));
-    let mobile = v.check(Mobile::parse("mobile", &req.mobile));
-    let valid_period = v.check(ValidPeriod::parse("valid_period", &req.valid_period, today));
-    let redirect_url = if req.redirect_url.is_empty() {
-        Some(None)
-    } else {
-        v.check(parse_http_url("redirect_url", &req.redirect_url).map(Some))
-    };
-    let mode = match pb::FaceAuthMode::try_from(req.face_auth_mode) {
-        Ok(pb::FaceAuthMode::Unspecified | pb::FaceAuthMode::Zhimacredit) => Some(FaceAuthMode::ZhimaCredit),
-        Ok(pb::FaceAuthMode::Tencent) => Some(FaceAuthMode::Tencent),
-        Ok(pb::FaceAuthMode::Esign) => Some(FaceAuthMode::Esign),
-        Ok(pb::FaceAuthMode::WeChat) => Some(FaceAuthMode::WeChat),
-        Err(_) => {
-            v.push(FieldViolation::new("face_auth_mode", "is not a known mode"));
-            None
-        }
-    };
-    v.finish()?;
-    match (member_no, name, id_number, mobile, valid_period, redirect_url, mode) {
-        (
-            Some(member_no),
-            Some(name),
-            Some(id_number),
-            Some(mobile),
-            Some(valid_period),
-            Some(redirect_url),
-            Some(mode),
-        ) => Ok(StartFaceAuth {
-            member_no,
-            handler: crate::domain::process::Handler { name, id_number, mobile, valid_period },
-            redirect_url,
-            mode,
-        }),
-        _ => Err(DomainError::InvalidArgument(vec![])),
+    let pb::StartFaceAuthRequest { etc_member_no, name, id_number, mobile, valid_period, redirect_url, face_auth_mode } =
+        req;
+    let (member_no, name, id_number, mobile, valid_period, redirect_url, mode) = (
+        MemberNo::parse(&etc_member_no),
+        PersonName::parse("name", &name),
+        ResidentId::parse("id_number", &id_number),
+        Mobile::parse("mobile", &mobile),
+        ValidPeriod::parse("valid_period", &valid_period, today),
+        optional_url("redirect_url", &redirect_url),
+        face_auth_mode_of(face_auth_mode),
+    )
+        .all_valid()?;
+    Ok(StartFaceAuth { member_no, handler: Handler { name, id_number, mobile, valid_period }, redirect_url, mode })
+}
+
+fn face_auth_mode_of(mode: i32) -> Result<FaceAuthMode, FieldViolation> {
+    match pb::FaceAuthMode::try_from(mode) {
+        Ok(pb::FaceAuthMode::Unspecified | pb::FaceAuthMode::Zhimacredit) => Ok(FaceAuthMode::ZhimaCredit),
+        Ok(pb::FaceAuthMode::Tencent) => Ok(FaceAuthMode::Tencent),
+        Ok(pb::FaceAuthMode::Esign) => Ok(FaceAuthMode::Esign),
+        Ok(pb::FaceAuthMode::WeChat) => Ok(FaceAuthMode::WeChat),
+        Err(_) => Err(FieldViolation::new("face_auth_mode", "is not a known mode")),
     }
 }
 
@@ -78,59 +77,23 @@ pub fn create_authorization(
     req: pb::CreateOrgAuthorizationRequest,
     now: DateTime<Utc>,
 ) -> Result<CreateAuthorization, DomainError> {
-    let mut v = Violations::default();
-    let member_no = v.check(MemberNo::parse(&req.etc_member_no));
-    let request_id = v.check(RequestId::parse("request_id", &req.request_id));
-    let organize_id = v.check(AccountId::parse("organize_id", &req.organize_id));
-    let contact = v.check(Contact::parse("contact", &req.contact));
-    let auth_type = match pb::AuthType::try_from(req.auth_type) {
-        Ok(pb::AuthType::Unspecified | pb::AuthType::Platform) => Some(AuthType::Platform),
-        Ok(pb::AuthType::Handler) => Some(AuthType::Handler),
-        Err(_) => {
-            v.push(FieldViolation::new("auth_type", "is not a known auth type"));
-            None
-        }
-    };
-    let person_id = match (auth_type, req.handler_person_id.is_empty()) {
-        (Some(AuthType::Handler), true) => {
-            v.push(FieldViolation::new("handler_person_id", "is required when auth_type is AUTH_TYPE_HANDLER"));
-            None
-        }
-        (Some(AuthType::Handler), false) => {
-            v.check(AccountId::parse("handler_person_id", &req.handler_person_id)).map(Some)
-        }
-        (_, false) => {
-            v.push(FieldViolation::new("handler_person_id", "must be empty unless auth_type is AUTH_TYPE_HANDLER"));
-            None
-        }
-        (_, true) => Some(None),
-    };
-    let valid_date = match &req.valid_date {
-        None => {
-            v.push(FieldViolation::new("valid_date", "is required"));
-            None
-        }
-        Some(t) => match from_ts("valid_date", t) {
-            Ok(d) if d <= now => {
-                v.push(FieldViolation::new("valid_date", "must be in the future"));
-                None
-            }
-            Ok(d) if d > now + chrono::Duration::days(366 * 30) => {
-                v.push(FieldViolation::new("valid_date", "must be within 30 years"));
-                None
-            }
-            other => v.check(other),
-        },
-    };
-    let seal_scope = v.check(parse_optional_text("seal_scope", &req.seal_scope, 64));
-    let file_type = v.check(parse_optional_text("file_type", &req.file_type, 64));
-    let redirect_url = if req.redirect_url.is_empty() {
-        Some(None)
-    } else {
-        v.check(parse_http_url("redirect_url", &req.redirect_url).map(Some))
-    };
-    v.finish()?;
-    match (
+    let pb::CreateOrgAuthorizationRequest {
+        etc_member_no,
+        request_id,
+        organize_id,
+        contact,
+        send_notice,
+        auth_type,
+        handler_person_id,
+        valid_date,
+        seal_scope,
+        file_type,
+        redirect_url,
+    } = req;
+    let auth_type = auth_type_of(auth_type);
+    // Judged against the type asked for; an unknown type is reported once, under auth_type.
+    let person_id = person_id_for(auth_type.as_ref().ok().copied(), &handler_person_id);
+    let (
         member_no,
         request_id,
         organize_id,
@@ -141,33 +104,65 @@ pub fn create_authorization(
         seal_scope,
         file_type,
         redirect_url,
-    ) {
-        (
-            Some(member_no),
-            Some(request_id),
-            Some(organize_id),
-            Some(contact),
-            Some(auth_type),
-            Some(person_id),
-            Some(valid_date),
-            Some(seal_scope),
-            Some(file_type),
-            Some(redirect_url),
-        ) => Ok(CreateAuthorization {
-            member_no,
-            request_id,
-            organize_id,
-            contact,
-            send_notice: req.send_notice.unwrap_or(true),
-            auth_type,
-            person_id,
-            valid_date,
-            seal_scope,
-            file_type,
-            redirect_url,
-        }),
-        _ => Err(DomainError::InvalidArgument(vec![])),
+    ) = (
+        MemberNo::parse(&etc_member_no),
+        RequestId::parse("request_id", &request_id),
+        AccountId::parse("organize_id", &organize_id),
+        Contact::parse("contact", &contact),
+        auth_type,
+        person_id,
+        valid_date_of(valid_date.as_ref(), now),
+        parse_optional_text("seal_scope", &seal_scope, 64),
+        parse_optional_text("file_type", &file_type, 64),
+        optional_url("redirect_url", &redirect_url),
+    )
+        .all_valid()?;
+    Ok(CreateAuthorization {
+        member_no,
+        request_id,
+        organize_id,
+        contact,
+        send_notice: send_notice.unwrap_or(true),
+        auth_type,
+        person_id,
+        valid_date,
+        seal_scope,
+        file_type,
+        redirect_url,
+    })
+}
+
+fn auth_type_of(auth_type: i32) -> Result<AuthType, FieldViolation> {
+    match pb::AuthType::try_from(auth_type) {
+        Ok(pb::AuthType::Unspecified | pb::AuthType::Platform) => Ok(AuthType::Platform),
+        Ok(pb::AuthType::Handler) => Ok(AuthType::Handler),
+        Err(_) => Err(FieldViolation::new("auth_type", "is not a known auth type")),
     }
+}
+
+/// A handler's person id is given exactly when the letter authorizes a handler.
+fn person_id_for(auth_type: Option<AuthType>, person_id: &str) -> Result<Option<AccountId>, FieldViolation> {
+    const FIELD: &str = "handler_person_id";
+    match (auth_type, person_id.is_empty()) {
+        (Some(AuthType::Handler), true) => {
+            Err(FieldViolation::new(FIELD, "is required when auth_type is AUTH_TYPE_HANDLER"))
+        }
+        (Some(AuthType::Handler), false) => AccountId::parse(FIELD, person_id).map(Some),
+        (_, false) => Err(FieldViolation::new(FIELD, "must be empty unless auth_type is AUTH_TYPE_HANDLER")),
+        (_, true) => Ok(None),
+    }
+}
+
+fn valid_date_of(valid_date: Option<&Timestamp>, now: DateTime<Utc>) -> Result<DateTime<Utc>, FieldViolation> {
+    const FIELD: &str = "valid_date";
+    let date = from_ts(FIELD, valid_date.ok_or_else(|| FieldViolation::new(FIELD, "is required"))?)?;
+    if date <= now {
+        return Err(FieldViolation::new(FIELD, "must be in the future"));
+    }
+    if date > now + chrono::Duration::days(366 * 30) {
+        return Err(FieldViolation::new(FIELD, "must be within 30 years"));
+    }
+    Ok(date)
 }
 
 pub fn status(s: Status) -> pb::AuthProcessStatus {
@@ -224,8 +219,14 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
         id_number: h.id_number.masked(),
         org_info: org_info.clone(),
     });
-    let member_info =
-        member_info.or_else(|| org_info.map(|o| pb::MemberInfo { org_info: Some(o), ..Default::default() }));
+    let member_info = member_info.or_else(|| {
+        org_info.map(|o| pb::MemberInfo {
+            name: String::new(),
+            mobile: String::new(),
+            id_number: String::new(),
+            org_info: Some(o),
+        })
+    });
     pb::AuthProcess {
         etc_member_no: p.member_no().as_str().to_owned(),
         member_info,

@@ -1,7 +1,9 @@
 //! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
 pub mod auth;
 pub mod convert;
-pub mod layers;
+pub mod limits;
+pub mod methods;
+pub mod observe;
 pub mod service;
 pub mod status;
 
@@ -15,7 +17,7 @@ pub mod pb {
 }
 
 /// The service name health and reflection answer for.
-pub const SERVICE_NAME: &str = "etc.esign.v1.AuthService";
+pub const SERVICE_NAME: &str = pb::auth_service_server::SERVICE_NAME;
 
 /// The health name Kubernetes' liveness probe asks for: SERVING as long as the process answers,
 /// whatever the database does. "" and `SERVICE_NAME` follow the database (readiness); a liveness

@@ -6,7 +6,7 @@ use tracing::Instrument;
 
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
-// The `rpc` span (opened by `layers::Observe`) names the member once the request is parsed.
+// The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::{DomainError, Service, record_member};
 
 /// Runs a state-changing use case to its end even when the caller disconnects or its deadline
@@ -41,13 +41,12 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::GetProcessDetailRequest>,
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
-        let req = req.into_inner();
-        let member = convert::member_no(&req.etc_member_no).map_err(to_status)?;
-        record_member(&member);
-        let process = if req.refresh {
-            self.service.refreshed_process(&member).await
+        let query = convert::process_query(req.into_inner()).map_err(to_status)?;
+        record_member(&query.member_no);
+        let process = if query.refresh {
+            self.service.refreshed_process(&query.member_no).await
         } else {
-            self.service.process(&member).await
+            self.service.process(&query.member_no).await
         }
         .map_err(to_status)?;
         Ok(Response::new(pb::GetProcessDetailResponse { process: Some(convert::process(&process, self.now())) }))
@@ -82,7 +81,7 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::QueryAuthorizationRequest>,
     ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
-        let id = convert::auth_id(&req.into_inner().auth_id).map_err(to_status)?;
+        let id = convert::authorization_query(req.into_inner()).map_err(to_status)?;
         let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
         record_member(&auth.member_no);
         Ok(Response::new(pb::QueryAuthorizationResponse {

@@ -1,0 +1,179 @@
+//! Every setting, as a flag and an environment variable (12-factor), and the checked `AppConfig`
+//! they resolve to before any socket is bound (`resolve.rs`): `serve` insists on each production
+//! setting and names every one missing or invalid in one run; `dev` fills embedded defaults.
+//! Secrets are read from the environment or from files (Kubernetes Secret mounts) and held in
+//! `SecretString`.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::esign::EsignSettings;
+use crate::grpc::auth::CallerCredential;
+use crate::reconciler::ReconcilerSettings;
+use crate::store::cipher::DataKey;
+
+mod resolve;
+pub use resolve::parse_callers;
+
+/// The dev caller pair `dev` accepts (and `serve` refuses).
+pub const DEV_SYS_ID: &str = "E02";
+pub const DEV_TOKEN: &str = "dev-token-not-secret";
+/// The simulator's dev application (and `serve` refuses the secret).
+pub const DEV_APP_ID: &str = "7438000001";
+pub const DEV_APP_SECRET: &str = "etc-esign-dev-secret-not-real-000";
+pub const DEV_DATABASE_URL: &str = "sqlite://data/etc-esign.db";
+/// The dev data key (32 bytes "etc-esign-dev-data-key-not-real!"); `serve` refuses it.
+pub const DEV_DATA_KEYS: &str = "dev=ZXRjLWVzaWduLWRldi1kYXRhLWtleS1ub3QtcmVhbCE=";
+
+/// Exit code for a configuration error (EX_USAGE).
+pub const EXIT_CONFIG: i32 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "etc-esign",
+    version,
+    about = "Real-name authentication and silent-signing authorization of ETC members on e签宝"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Production: every required setting must be given.
+    Serve(ServeArgs),
+    /// Local development: SQLite under ./data, the dev caller pair, and the built-in e签宝 simulator
+    /// unless ESIGN_BASE_URL is set.
+    Dev(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Run the e签宝 simulator alone.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address (e签宝 callbacks, /metrics).
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// `sqlite://path` or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// e签宝's base URL: https://smlopenapi.esign.cn (sandbox) or https://openapi.esign.cn.
+    #[arg(long, env = "ESIGN_BASE_URL")]
+    pub esign_base_url: Option<String>,
+    #[arg(long, env = "ESIGN_APP_ID")]
+    pub esign_app_id: Option<String>,
+    /// The App Secret (prefer ESIGN_APP_SECRET_FILE).
+    #[arg(long, env = "ESIGN_APP_SECRET", hide_env_values = true)]
+    pub esign_app_secret: Option<String>,
+    #[arg(long, env = "ESIGN_APP_SECRET_FILE")]
+    pub esign_app_secret_file: Option<PathBuf>,
+    #[arg(long, env = "ESIGN_CONNECT_TIMEOUT_MS", default_value_t = 3000)]
+    pub esign_connect_timeout_ms: u64,
+    #[arg(long, env = "ESIGN_TIMEOUT_MS", default_value_t = 10000)]
+    pub esign_timeout_ms: u64,
+    /// Extra attempts for e签宝 reads (never for writes).
+    #[arg(long, env = "ESIGN_READ_RETRIES", default_value_t = 2)]
+    pub esign_read_retries: u32,
+    /// Allowed callers, `SYS_ID=TOKEN` pairs separated by commas (prefer ETC_CALLERS_FILE).
+    #[arg(long, env = "ETC_CALLERS", hide_env_values = true)]
+    pub callers: Option<String>,
+    #[arg(long, env = "ETC_CALLERS_FILE")]
+    pub callers_file: Option<PathBuf>,
+    /// Keys encrypting identity numbers and mobiles at rest: `ID=BASE64(32 bytes)`, comma-separated,
+    /// the first one current (prefer DATA_KEYS_FILE). Older keys stay listed to read old values.
+    #[arg(long, env = "DATA_KEYS", hide_env_values = true)]
+    pub data_keys: Option<String>,
+    #[arg(long, env = "DATA_KEYS_FILE")]
+    pub data_keys_file: Option<PathBuf>,
+    /// The public base URL e签宝 reaches this service's HTTP port at; the notify URL is this plus
+    /// /esign/callback. dev default: the HTTP listen address.
+    #[arg(long, env = "PUBLIC_CALLBACK_BASE_URL")]
+    pub public_callback_base_url: Option<String>,
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 2000)]
+    pub reconcile_interval_ms: u64,
+    /// First poll of a running step, doubling up to POLL_MAX_MS.
+    #[arg(long, env = "POLL_INITIAL_MS", default_value_t = 5000)]
+    pub poll_initial_ms: u64,
+    #[arg(long, env = "POLL_MAX_MS", default_value_t = 300_000)]
+    pub poll_max_ms: u64,
+    /// Names this replica in leases (Kubernetes: the pod name).
+    #[arg(long, env = "REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// dev only: where the built-in simulator listens.
+    #[arg(long, env = "SIM_ADDR", default_value = "127.0.0.1:8090")]
+    pub sim_addr: SocketAddr,
+    /// Grace period for in-flight calls on SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+    /// AuthService calls in flight at once; more are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GRPC_MAX_CONCURRENT_RPCS", default_value_t = 64)]
+    pub grpc_max_concurrent_rpcs: usize,
+    /// Deadline of an AuthService call that brings none shorter (DEADLINE_EXCEEDED past it).
+    #[arg(long, env = "GRPC_DEFAULT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub grpc_default_timeout_ms: u64,
+    /// Callbacks accepted per second (and in one burst); more are answered 429.
+    #[arg(long, env = "CALLBACK_RATE_PER_SEC", default_value_t = 50)]
+    pub callback_rate_per_sec: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "DATABASE_URL", default_value = DEV_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    #[arg(long, env = "SIM_ADDR", default_value = "127.0.0.1:8090")]
+    pub addr: SocketAddr,
+    #[arg(long, env = "ESIGN_APP_ID", default_value = DEV_APP_ID)]
+    pub app_id: String,
+    #[arg(long, env = "ESIGN_APP_SECRET", hide_env_values = true, default_value = DEV_APP_SECRET)]
+    pub app_secret: String,
+}
+
+/// The resolved, checked settings of a running service.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub esign: EsignSettings,
+    pub callers: Vec<CallerCredential>,
+    /// The first encrypts; all decrypt.
+    pub data_keys: Vec<DataKey>,
+    pub public_callback_base_url: Option<String>,
+    pub replica_id: String,
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+    pub reconciler: ReconcilerSettings,
+    pub shutdown_grace: Duration,
+    pub grpc_max_concurrent_rpcs: usize,
+    pub grpc_default_timeout: Duration,
+    pub callback_rate_per_sec: u32,
+}
+
+/// Every problem found in the settings, so that one run names them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
