@@ -5,11 +5,11 @@ use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
 use super::face_auth::Applied;
-use super::ids::{AccountId, AuthId, Contact, MemberNo, RequestId};
 use super::ports::{
     AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest, Lease,
     UpstreamError,
 };
+use super::values::{AccountId, AuthId, Contact, MemberNo, RequestId};
 use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
 
 /// An authorization as the service keeps it (seed 002's fields plus what ties it to a member).
@@ -172,7 +172,7 @@ impl Service {
     ) -> Result<Option<Authorization>, DomainError> {
         match self.store.authorization_by_request(&cmd.member_no, cmd.request_id.as_str()).await? {
             Some(a) if a.request_fingerprint == fingerprint => Ok(Some(a)),
-            Some(_) => Err(DomainError::InvalidArgument(vec![super::ids::FieldViolation::new(
+            Some(_) => Err(DomainError::InvalidArgument(vec![super::values::FieldViolation::new(
                 "request_id",
                 "was already used with different fields; use a new request id",
             )])),

@@ -1,7 +1,7 @@
 //! The domain's one error type. `crate::grpc::status` maps each variant to a gRPC status.
-use super::ids::FieldViolation;
 use super::ports::{StoreError, UpstreamError};
 use super::process::{IllegalTransition, Status};
+use super::values::FieldViolation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {

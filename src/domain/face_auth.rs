@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use super::error::DomainError;
-use super::ids::{AccountId, FlowId, MemberNo};
 use super::ports::{
     CODE_FLOW_NOT_FOUND, ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, UpstreamError,
 };
 use super::process::{Handler, Process};
+use super::values::{AccountId, FlowId, MemberNo};
 use super::{FACE_LINK_TTL, Service, chrono_dur};
 
 /// Where a face flow stands, as the service knows it.

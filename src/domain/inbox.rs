@@ -3,8 +3,8 @@
 //! and a per-request notify URL are both set) and applied exactly once.
 use chrono::{DateTime, Utc};
 
-use super::ids::{AuthId, FlowId};
 use super::ports::AuthorizationStatus;
+use super::values::{AuthId, FlowId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxEvent {

@@ -3,21 +3,19 @@
 pub mod authorization;
 pub mod error;
 pub mod face_auth;
-pub mod ids;
-#[cfg(test)]
-mod ids_props;
 pub mod inbox;
 pub mod ports;
 pub mod process;
+pub mod values;
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
 pub use error::DomainError;
-use ids::MemberNo;
 use ports::{ESign, Lease, Store, StoreError};
 use process::Process;
+use values::MemberNo;
 
 /// Where "now" comes from, so tests can move it.
 pub trait Clock: Send + Sync + 'static {
@@ -210,6 +208,6 @@ fn uuid_like() -> String {
 
 /// Names the member on the enclosing span when it has a `member` field (the `rpc` and `callback`
 /// spans do), masked as `MemberNo` prints; elsewhere, e.g. in the reconciler, it does nothing.
-pub fn record_member(member: &ids::MemberNo) {
+pub fn record_member(member: &MemberNo) {
     tracing::Span::current().record("member", tracing::field::display(member));
 }

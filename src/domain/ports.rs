@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::authorization::Authorization;
 use super::face_auth::FaceFlow;
-use super::ids::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId};
 use super::inbox::{InboxEvent, StoredEvent};
 use super::process::Process;
+use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId};
 
 // ---------------------------------------------------------------- e签宝
 
@@ -156,7 +156,7 @@ impl std::fmt::Debug for CreateAuthorizationRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateAuthorizationRequest")
             .field("organize_id", &self.organize_id)
-            .field("contact", &super::ids::mask_mobile(&self.contact))
+            .field("contact", &super::values::mask_mobile(&self.contact))
             .field("send_notice", &self.send_notice)
             .field("auth_type", &self.auth_type)
             .field("person_id", &self.person_id)

@@ -70,8 +70,8 @@ impl fmt::Debug for CreateAccountBody {
         f.debug_struct("CreateAccountBody")
             .field("third_party_user_id", &self.third_party_user_id)
             .field("id_type", &self.id_type)
-            .field("id_number", &crate::domain::ids::mask_id(&self.id_number))
-            .field("mobile", &crate::domain::ids::mask_mobile(&self.mobile))
+            .field("id_number", &crate::domain::values::mask_id(&self.id_number))
+            .field("mobile", &crate::domain::values::mask_mobile(&self.mobile))
             .finish_non_exhaustive()
     }
 }

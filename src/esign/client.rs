@@ -22,11 +22,11 @@ use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use crate::domain::ids::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::domain::ports::{
     AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
     ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
 };
+use crate::domain::values::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
@@ -335,7 +335,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 
 fn upstream_id<T>(
     endpoint: &str,
-    parse: fn(&'static str, &str) -> Result<T, crate::domain::ids::FieldViolation>,
+    parse: fn(&'static str, &str) -> Result<T, crate::domain::values::FieldViolation>,
     field: &'static str,
     value: &str,
 ) -> Result<T, UpstreamError> {

@@ -8,12 +8,12 @@ use crate::domain::DomainError;
 use crate::domain::authorization::{Authorization, CreateAuthorization};
 use crate::domain::error::Violations;
 use crate::domain::face_auth::{FaceAuthStart, StartFaceAuth};
-use crate::domain::ids::{
+use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
+use crate::domain::process::{Node, Process, Status};
+use crate::domain::values::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
     mask_id, parse_http_url, parse_optional_text,
 };
-use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
-use crate::domain::process::{Node, Process, Status};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }

@@ -14,11 +14,11 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::domain::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
 use crate::domain::inbox::InboxEvent;
 use crate::domain::ports::{
     AuthType, CreateAuthorizationRequest, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest,
 };
+use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
 use crate::esign::callback::{ParsedCallback, parse_callback, verify_callback};
 use crate::esign::sign::{ACCEPT, CONTENT_TYPE, content_md5, signature, string_to_sign};
 use crate::esign::{EsignClient, EsignSettings};

@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 use super::faults::{Endpoint, FaultKind};
 use super::state::{AUTH_IN_PROGRESS, AUTH_SUCCEEDED, FlowStatus, SimAccount, SimAuthorization, SimFlow};
 use super::{Shared, codes};
-use crate::domain::ids::{Mobile, ResidentId, mask_mobile};
 use crate::domain::ports::FaceAuthMode;
+use crate::domain::values::{Mobile, ResidentId, mask_mobile};
 use crate::esign::api::{
     AccountData, AuthIdData, AuthorizationData, CreateAccountBody, CreateAuthorizationBody, Envelope, FaceStartBody,
     FaceStartData, ID_TYPE_RESIDENT_CARD, OutlineData, SubFlow,

@@ -7,7 +7,7 @@ pub mod migration;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -18,12 +18,12 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::domain::authorization::Authorization;
 use crate::domain::face_auth::{FaceFlow, FlowStatus};
-use crate::domain::ids::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::domain::inbox::{InboxEvent, StoredEvent};
 use crate::domain::ports::{
     AuthType, AuthorizationStatus, AuthorizerType, ChangeSet, InboxInsert, Lease, Store, StoreError,
 };
 use crate::domain::process::{Handler, OrgInfo, Process, Status};
+use crate::domain::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use cipher::Cipher;
 use entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};
 use migration::Migrator;
@@ -57,10 +57,6 @@ fn from_ms(v: i64) -> Result<DateTime<Utc>, StoreError> {
 
 fn opt_ms(v: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
     v.map(from_ms).transpose()
-}
-
-fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
 impl SeaStore {
@@ -184,7 +180,8 @@ fn process_from(m: proc_e::Model, c: &Cipher) -> Result<Process, StoreError> {
             id_number: ResidentId::parse("handler_id_number", &id).map_err(|v| StoreError::Corrupt(v.description))?,
             mobile: Mobile::parse("handler_mobile", &mobile).map_err(|v| StoreError::Corrupt(v.description))?,
             // Stored periods were valid when given; they are read back without the expiry check.
-            valid_period: parse_stored_period(&period)?,
+            valid_period: ValidPeriod::read_back("handler_valid_period", &period)
+                .map_err(|v| StoreError::Corrupt(v.description))?,
         });
     }
     if m.org_name.is_some() || org_id_number.is_some() {
@@ -208,12 +205,6 @@ fn process_from(m: proc_e::Model, c: &Cipher) -> Result<Process, StoreError> {
     p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
     p.updated_at = opt_ms(m.updated_at)?;
     Ok(p)
-}
-
-fn parse_stored_period(s: &str) -> Result<ValidPeriod, StoreError> {
-    let (a, b) = s.split_once('-').ok_or_else(|| StoreError::Corrupt("valid period".into()))?;
-    let date = |x: &str| NaiveDate::parse_from_str(x, "%Y.%m.%d").map_err(corrupt("valid period"));
-    Ok(ValidPeriod { start: date(a)?, end: if b == "长期" { None } else { Some(date(b)?) } })
 }
 
 /// The associated data of an encrypted value: its table, column and row.

@@ -712,8 +712,8 @@ async fn two_replicas_share_the_work_without_polling_one_item_twice_at_once() {
 /// under that lease (else the holder's own poll does).
 #[tokio::test]
 async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_item() {
-    use etc_esign::domain::ids::AuthId;
     use etc_esign::domain::ports::Lease;
+    use etc_esign::domain::values::AuthId;
 
     let app = spawn_app().await;
     app.authenticated_member("ETC000000900").await;
