@@ -17,8 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use etc_esign::domain::model::{Handler, Process, Status};
 use etc_esign::domain::ports::{ChangeSet, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest, Store};
-use etc_esign::domain::process::{Handler, Process, Status};
 use etc_esign::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use etc_esign::esign::{EsignClient, EsignSettings};
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};

@@ -4,58 +4,10 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
-use super::face_auth::Applied;
-use super::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest, Lease,
-    UpstreamError,
-};
-use super::values::{AccountId, AuthId, Contact, MemberNo, RequestId};
-use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
-
-/// An authorization as the service keeps it (seed 002's fields plus what ties it to a member).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    pub auth_id: AuthId,
-    pub member_no: MemberNo,
-    pub request_id: String,
-    /// Hash of the create request's fields: a retry with the same request id must match it.
-    pub request_fingerprint: String,
-    pub organize_id: String,
-    pub auth_type: AuthType,
-    pub person_id: Option<String>,
-    pub authorizer_type: Option<AuthorizerType>,
-    pub legal_rep_id: Option<String>,
-    pub status: AuthorizationStatus,
-    pub auth_des: Option<String>,
-    pub download_url: Option<String>,
-    pub download_url_expires_at: Option<DateTime<Utc>>,
-    pub begin_at: Option<DateTime<Utc>>,
-    pub end_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub next_poll_at: DateTime<Utc>,
-    pub poll_attempts: i32,
-}
-
-impl Authorization {
-    /// Whether e签宝 must be asked: the result is not final, or it succeeded and the download URL
-    /// is missing or about to expire (a minute's margin, so a URL handed out still works).
-    pub fn needs_refresh(&self, now: DateTime<Utc>) -> bool {
-        match self.status {
-            AuthorizationStatus::InProgress => true,
-            AuthorizationStatus::Succeeded => self.download_url_valid_at(now + chrono::Duration::minutes(1)).is_none(),
-            AuthorizationStatus::Failed | AuthorizationStatus::Cancelled => false,
-        }
-    }
-
-    /// The download URL if it still works at `at`.
-    pub fn download_url_valid_at(&self, at: DateTime<Utc>) -> Option<&str> {
-        match (&self.download_url, self.download_url_expires_at) {
-            (Some(url), Some(exp)) if exp > at => Some(url),
-            _ => None,
-        }
-    }
-}
+use super::model::{AuthType, Authorization, AuthorizationStatus, Status};
+use super::ports::{AuthorizationInfo, ChangeSet, CreateAuthorizationRequest, Lease, StoreError, UpstreamError};
+use super::values::{AccountId, AuthId, Contact, FieldViolation, MemberNo, RequestId};
+use super::{Applied, DOWNLOAD_URL_TTL, Service, chrono_dur};
 
 /// What CreateOrgAuthorization asks for, already parsed.
 #[derive(Debug, Clone)]
@@ -172,7 +124,7 @@ impl Service {
     ) -> Result<Option<Authorization>, DomainError> {
         match self.store.authorization_by_request(&cmd.member_no, cmd.request_id.as_str()).await? {
             Some(a) if a.request_fingerprint == fingerprint => Ok(Some(a)),
-            Some(_) => Err(DomainError::InvalidArgument(vec![super::values::FieldViolation::new(
+            Some(_) => Err(DomainError::InvalidArgument(vec![FieldViolation::new(
                 "request_id",
                 "was already used with different fields; use a new request id",
             )])),
@@ -209,7 +161,7 @@ impl Service {
     }
 
     /// Schedules an authorization's next poll one backoff step later, releasing its poll lease.
-    async fn back_off_authorization(&self, auth: &Authorization) -> Result<(), super::ports::StoreError> {
+    async fn back_off_authorization(&self, auth: &Authorization) -> Result<(), StoreError> {
         let attempts = auth.poll_attempts + 1;
         self.store.reschedule_authorization(&auth.auth_id, self.next_poll_at(attempts), attempts).await
     }
@@ -316,7 +268,7 @@ impl Service {
                     AuthorizationStatus::Succeeded if status_moves => process.authorization_finished(signed_file(&auth), now).is_ok(),
                     AuthorizationStatus::Succeeded
                         // Same final status, fresher letter URL: keep the process's copy current.
-                        if process.status() == super::process::Status::AuthorizeFinish && auth.download_url.is_some() => {
+                        if process.status() == Status::AuthorizeFinish && auth.download_url.is_some() => {
                             process.set_signed_file(signed_file(&auth));
                             true
                         }

@@ -1,6 +1,6 @@
 //! The domain's one error type. `crate::grpc::status` maps each variant to a gRPC status.
+use super::model::{IllegalTransition, Status};
 use super::ports::{StoreError, UpstreamError};
-use super::process::{IllegalTransition, Status};
 use super::values::FieldViolation;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,66 +1,13 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
-use chrono::{DateTime, Utc};
-
 use super::error::DomainError;
+use super::model::{FaceFlow, FaceResult, FlowStatus, Handler, Process, Status};
 use super::ports::{
-    CODE_FLOW_NOT_FOUND, ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, UpstreamError,
+    CODE_FLOW_NOT_FOUND, ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, StoreError,
+    UpstreamError,
 };
-use super::process::{Handler, Process};
-use super::values::{AccountId, FlowId, MemberNo};
-use super::{FACE_LINK_TTL, Service, chrono_dur};
-
-/// Where a face flow stands, as the service knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowStatus {
-    Running,
-    Succeeded,
-    Failed,
-    /// e签宝 never finished it; the reconciler stopped asking (the member may start again).
-    Abandoned,
-}
-
-impl FlowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::Abandoned => "ABANDONED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "RUNNING" => Self::Running,
-            "SUCCEEDED" => Self::Succeeded,
-            "FAILED" => Self::Failed,
-            "ABANDONED" => Self::Abandoned,
-            _ => return None,
-        })
-    }
-    pub fn is_final(self) -> bool {
-        self != Self::Running
-    }
-}
-
-/// One e签宝 face flow of a member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceFlow {
-    pub flow_id: FlowId,
-    pub member_no: MemberNo,
-    pub account_id: AccountId,
-    pub auth_url: String,
-    pub original_url: String,
-    pub created_at: DateTime<Utc>,
-    /// When the link stops working (30 minutes after creation).
-    pub expires_at: DateTime<Utc>,
-    pub status: FlowStatus,
-    pub fail_reason: Option<String>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When the reconciler asks e签宝 next, and how often it has asked.
-    pub next_poll_at: DateTime<Utc>,
-    pub poll_attempts: i32,
-}
+use super::values::{AccountId, MemberNo};
+use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
 
 /// What StartFaceAuth asks for, already parsed.
 #[derive(Debug, Clone)]
@@ -78,23 +25,6 @@ pub enum FaceAuthStart {
     AlreadyAuthenticated { account_id: Option<AccountId>, process: Process },
     /// A link to open: new, or the running one again.
     Link { flow: FaceFlow, process: Process },
-}
-
-/// A face flow's end, from a callback or from the flow outline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceResult {
-    pub flow_id: FlowId,
-    pub success: bool,
-    pub fail_reason: Option<String>,
-}
-
-/// Whether an event changed anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The flow and (if it was the member's current flow) the process moved.
-    Changed,
-    /// Already applied, about an unknown subject, or it would move the process backwards.
-    Ignored,
 }
 
 impl Service {
@@ -123,7 +53,7 @@ impl Service {
                 process,
             }));
         }
-        if process.status() != super::process::Status::HandlerAuthing {
+        if process.status() != Status::HandlerAuthing {
             return Ok(None);
         }
         let Some(flow) = self.store.latest_face_flow(&cmd.member_no).await? else { return Ok(None) };
@@ -242,17 +172,6 @@ impl Service {
         .await
     }
 
-    pub(crate) async fn commit_if_any(&self, changes: ChangeSet) -> Result<(), DomainError> {
-        if changes.process.is_some()
-            || !changes.face_flows.is_empty()
-            || !changes.authorizations.is_empty()
-            || !changes.inbox_applied.is_empty()
-        {
-            self.store.commit(changes).await?;
-        }
-        Ok(())
-    }
-
     /// Asks e签宝 for a running flow's outline and applies a final answer; otherwise schedules the
     /// next poll (with backoff), or gives up on a flow that never ends.
     pub async fn reconcile_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
@@ -288,7 +207,7 @@ impl Service {
     }
 
     /// Schedules a flow's next poll one backoff step later, releasing its poll lease.
-    async fn back_off_face_flow(&self, flow: &FaceFlow) -> Result<(), super::ports::StoreError> {
+    async fn back_off_face_flow(&self, flow: &FaceFlow) -> Result<(), StoreError> {
         let attempts = flow.poll_attempts + 1;
         self.store.reschedule_face_flow(&flow.flow_id, self.next_poll_at(attempts), attempts).await
     }

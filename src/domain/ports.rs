@@ -3,11 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::authorization::Authorization;
-use super::face_auth::FaceFlow;
-use super::inbox::{InboxEvent, StoredEvent};
-use super::process::Process;
-use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId};
+use super::model::{
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, Process, StoredEvent,
+};
+use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, mask_mobile};
 
 // ---------------------------------------------------------------- e签宝
 
@@ -107,32 +106,6 @@ pub struct FlowOutline {
     pub modify_time: Option<DateTime<Utc>>,
 }
 
-/// `authType` of an authorization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthType {
-    /// 1: to the platform.
-    #[default]
-    Platform,
-    /// 2: to a handler (`personId` required).
-    Handler,
-}
-
-impl AuthType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Platform => 1,
-            Self::Handler => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Platform),
-            2 => Some(Self::Handler),
-            _ => None,
-        }
-    }
-}
-
 /// Create an authorization (seed 004).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CreateAuthorizationRequest {
@@ -156,7 +129,7 @@ impl std::fmt::Debug for CreateAuthorizationRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateAuthorizationRequest")
             .field("organize_id", &self.organize_id)
-            .field("contact", &super::values::mask_mobile(&self.contact))
+            .field("contact", &mask_mobile(&self.contact))
             .field("send_notice", &self.send_notice)
             .field("auth_type", &self.auth_type)
             .field("person_id", &self.person_id)
@@ -166,61 +139,6 @@ impl std::fmt::Debug for CreateAuthorizationRequest {
             .field("notify_url", &self.notify_url)
             .field("redirect_url", &self.redirect_url)
             .finish()
-    }
-}
-
-/// `status` of an authorization (seed 002).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizationStatus {
-    InProgress,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl AuthorizationStatus {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::InProgress => 1,
-            Self::Succeeded => 2,
-            Self::Failed => 3,
-            Self::Cancelled => 4,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::InProgress),
-            2 => Some(Self::Succeeded),
-            3 => Some(Self::Failed),
-            4 => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
-    pub fn is_final(self) -> bool {
-        self != Self::InProgress
-    }
-}
-
-/// `authorizerType` (seed 002).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizerType {
-    Company,
-    LegalRepresentative,
-}
-
-impl AuthorizerType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Company => 1,
-            Self::LegalRepresentative => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Company),
-            2 => Some(Self::LegalRepresentative),
-            _ => None,
-        }
     }
 }
 

@@ -6,8 +6,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::sign::{TIMESTAMP_WINDOW_MS, hmac_sha256_parts};
-use crate::domain::inbox::InboxEvent;
-use crate::domain::ports::AuthorizationStatus;
+use crate::domain::model::{AuthorizationStatus, InboxEvent};
 use crate::domain::values::{AuthId, FlowId};
 
 pub const HEADER_APP_ID: &str = "X-Tsign-Open-App-Id";

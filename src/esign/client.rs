@@ -22,9 +22,10 @@ use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
 };
+use crate::domain::model::{AuthType, AuthorizationStatus, AuthorizerType};
 use crate::domain::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
-    ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
+    AuthorizationInfo, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted,
+    FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
 };
 use crate::domain::values::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::metrics::{Metrics, UpstreamOutcome};

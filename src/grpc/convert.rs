@@ -4,16 +4,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prost_types::Timestamp;
 
 use super::pb;
-use crate::domain::DomainError;
-use crate::domain::authorization::{Authorization, CreateAuthorization};
 use crate::domain::error::Violations;
-use crate::domain::face_auth::{FaceAuthStart, StartFaceAuth};
-use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
-use crate::domain::process::{Node, Process, Status};
+use crate::domain::model::{
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, Handler, Node, Process, Status,
+};
+use crate::domain::ports::FaceAuthMode;
 use crate::domain::values::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
     mask_id, parse_http_url, parse_optional_text,
 };
+use crate::domain::{CreateAuthorization, DomainError, FaceAuthStart, StartFaceAuth};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
@@ -66,7 +66,7 @@ pub fn start_face_auth(req: pb::StartFaceAuthRequest, today: NaiveDate) -> Resul
             Some(mode),
         ) => Ok(StartFaceAuth {
             member_no,
-            handler: crate::domain::process::Handler { name, id_number, mobile, valid_period },
+            handler: Handler { name, id_number, mobile, valid_period },
             redirect_url,
             mode,
         }),

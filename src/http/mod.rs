@@ -16,9 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::domain::Service;
-use crate::domain::face_auth::Applied;
-use crate::domain::inbox::InboxEvent;
+use crate::domain::model::InboxEvent;
+use crate::domain::{Applied, Service};
 use crate::esign::callback::{ACTION_AUTHORIZATION_RESULT, ACTION_FACE_RESULT};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
 use crate::metrics::{CallbackOutcome, Metrics};

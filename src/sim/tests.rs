@@ -14,10 +14,8 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::domain::inbox::InboxEvent;
-use crate::domain::ports::{
-    AuthType, CreateAuthorizationRequest, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest,
-};
+use crate::domain::model::{AuthType, InboxEvent};
+use crate::domain::ports::{CreateAuthorizationRequest, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest};
 use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
 use crate::esign::callback::{ParsedCallback, parse_callback, verify_callback};
 use crate::esign::sign::{ACCEPT, CONTENT_TYPE, content_md5, signature, string_to_sign};
@@ -421,7 +419,7 @@ async fn authorization_letter_sign_sends_a_callback_and_serves_the_file() {
     else {
         panic!("not an authorization result");
     };
-    assert_eq!((got_id, status), (auth_id.clone(), crate::domain::ports::AuthorizationStatus::Succeeded));
+    assert_eq!((got_id, status), (auth_id.clone(), crate::domain::model::AuthorizationStatus::Succeeded));
 
     let info = client.query_authorization(&auth_id).await.unwrap();
     let url = info.auth_download_url.unwrap();

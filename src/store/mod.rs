@@ -16,13 +16,11 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::domain::authorization::Authorization;
-use crate::domain::face_auth::{FaceFlow, FlowStatus};
-use crate::domain::inbox::{InboxEvent, StoredEvent};
-use crate::domain::ports::{
-    AuthType, AuthorizationStatus, AuthorizerType, ChangeSet, InboxInsert, Lease, Store, StoreError,
+use crate::domain::model::{
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, FlowStatus, Handler, InboxEvent, OrgInfo,
+    Process, Status, StoredEvent,
 };
-use crate::domain::process::{Handler, OrgInfo, Process, Status};
+use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use cipher::Cipher;
 use entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};

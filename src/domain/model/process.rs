@@ -3,7 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
-use super::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
+use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
