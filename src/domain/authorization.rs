@@ -31,7 +31,7 @@ impl CreateAuthorization {
             self.organize_id.as_str(),
             self.contact.expose(),
             if self.send_notice { "1" } else { "0" },
-            &self.auth_type.code().to_string(),
+            fingerprint_code(self.auth_type),
             self.person_id.as_ref().map_or("", AccountId::as_str),
             &self.valid_date.timestamp_millis().to_string(),
             self.seal_scope.as_deref().unwrap_or(""),
@@ -45,6 +45,15 @@ impl CreateAuthorization {
             h.update(f.as_bytes());
         }
         hex::encode(h.finalize())
+    }
+}
+
+/// The auth type's spelling in a fingerprint. Frozen: fingerprints of earlier requests are stored,
+/// and a retry must hash alike.
+fn fingerprint_code(auth_type: AuthType) -> &'static str {
+    match auth_type {
+        AuthType::Platform => "1",
+        AuthType::Handler => "2",
     }
 }
 
@@ -283,7 +292,7 @@ impl Service {
             }
             changes.authorizations.push(auth.clone());
             self.store.commit(changes).await?;
-            tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = auth.status.code(), "authorization result applied");
+            tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = ?auth.status, "authorization result applied");
             Ok(if status_moves { Applied::Changed } else { Applied::Ignored })
         })
         .await
@@ -292,4 +301,28 @@ impl Service {
 
 fn signed_file(auth: &Authorization) -> Option<(String, DateTime<Utc>)> {
     auth.download_url.clone().zip(auth.download_url_expires_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_of_a_request_is_the_one_earlier_versions_stored() {
+        let cmd = CreateAuthorization {
+            member_no: MemberNo::parse("ETC000123456").unwrap(),
+            request_id: RequestId::parse("request_id", "req-1").unwrap(),
+            organize_id: AccountId::parse("organize_id", "CE6E87D111114C81A786CF615E63BFD9").unwrap(),
+            contact: Contact::parse("contact", "15300001111").unwrap(),
+            send_notice: true,
+            auth_type: AuthType::Handler,
+            person_id: Some(AccountId::parse("person_id", "37655E43BDB1111829A9C20C4559B689E").unwrap()),
+            valid_date: DateTime::from_timestamp_millis(1_924_905_600_000).unwrap(),
+            seal_scope: Some("合同专用章".into()),
+            file_type: None,
+            redirect_url: None,
+        };
+        // Length-prefixed SHA-256 of the fields, the auth type spelled "2" (computed independently).
+        assert_eq!(cmd.fingerprint(), "58c4298057825b3cd6ae924c4038357f9d0206a8fb44e77ceaf661253ad0ac9a");
+    }
 }

@@ -3,8 +3,7 @@
 use super::error::DomainError;
 use super::model::{FaceFlow, FaceResult, FlowStatus, Handler, Process, Status};
 use super::ports::{
-    CODE_FLOW_NOT_FOUND, ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, StoreError,
-    UpstreamError,
+    ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
 use super::values::{AccountId, MemberNo};
 use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
@@ -177,7 +176,7 @@ impl Service {
     pub async fn reconcile_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
         let outline = match self.esign.flow_outline(&flow.flow_id).await {
             Ok(o) => o,
-            Err(UpstreamError::Refused { code, .. }) if code == CODE_FLOW_NOT_FOUND => {
+            Err(UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }) => {
                 // e签宝 does not know the flow: nothing will ever finish it.
                 return self.abandon_face_flow(flow).await;
             }

@@ -14,9 +14,10 @@ use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, Res
 /// retrying; `Refused` is e签宝's considered answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
-    /// e签宝 answered its envelope with `code != 0` (or its gateway refused the request).
+    /// e签宝 answered its envelope with `code != 0` (or its gateway refused the request). `code`
+    /// and `message` are e签宝's, for people and callers; `reason` is what the process acts on.
     #[error("e签宝 refused the request (code {code}): {message}")]
-    Refused { code: i64, message: String },
+    Refused { code: i64, message: String, reason: Refusal },
     /// e签宝 could not be reached or answered HTTP 5xx.
     #[error("e签宝 is unavailable: {0}")]
     Unavailable(String),
@@ -28,10 +29,15 @@ pub enum UpstreamError {
     Malformed(String),
 }
 
-/// e签宝's code for "authentication flow not found" (seed 001).
-pub const CODE_FLOW_NOT_FOUND: i64 = 30500001;
-/// e签宝's code for "person account already exists"; `data.accountId` holds it.
-pub const CODE_ACCOUNT_EXISTS: i64 = 53000000;
+/// What a refusal means to the process, as the adapter classifies e签宝's code (`crate::esign::codes`).
+/// A new reason is a variant here and one line there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The flow asked about does not exist: nothing will ever finish it.
+    FlowNotFound,
+    /// Any other refusal: e签宝's considered answer, passed on with its code.
+    Other,
+}
 
 /// Create (or reuse) the handler's e签宝 person account.
 #[derive(Debug, Clone)]
@@ -43,25 +49,16 @@ pub struct PersonAccountRequest {
     pub mobile: Mobile,
 }
 
-/// `faceauthMode` values e签宝 accepts.
+/// Who checks the face (seed 003 `faceauthMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FaceAuthMode {
+    /// Alipay's Zhima Credit.
     #[default]
     ZhimaCredit,
     Tencent,
+    /// e签宝's own.
     Esign,
     WeChat,
-}
-
-impl FaceAuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ZhimaCredit => "ZHIMACREDIT",
-            Self::Tencent => "TENCENT",
-            Self::Esign => "ESIGN",
-            Self::WeChat => "WE_CHAT",
-        }
-    }
 }
 
 /// Start a face flow for an account.
@@ -162,7 +159,7 @@ pub struct AuthorizationInfo {
 /// e签宝, whichever one: the sandbox, production, or the simulator.
 #[async_trait]
 pub trait ESign: Send + Sync + 'static {
-    /// `POST /v1/accounts/createByThirdPartyUserId`; code 53000000 is answered as the existing id.
+    /// `POST /v1/accounts/createByThirdPartyUserId`; an account that exists already is answered by its id.
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError>;
     /// `POST /v2/identity/auth/api/individual/{accountId}/face`.
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError>;

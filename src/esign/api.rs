@@ -53,6 +53,35 @@ impl<T> Envelope<T> {
     }
 }
 
+/// `flowStatus` of a flow outline (seed 001): what e签宝 says of a flow, and what the simulator keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowStatus {
+    Init,
+    Ing,
+    Success,
+    Fail,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "INIT",
+            Self::Ing => "ING",
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Init, Self::Ing, Self::Success, Self::Fail].into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Fail)
+    }
+}
+
 /// `POST /v1/accounts/createByThirdPartyUserId`. Field order is the order on the wire (vector V2).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,7 +141,7 @@ pub struct FaceStartData {
 #[serde(rename_all = "camelCase")]
 pub struct OutlineData {
     pub flow_id: String,
-    /// `INIT`, `ING`, `SUCCESS`, `FAIL`.
+    /// A [`FlowStatus`]: `INIT`, `ING`, `SUCCESS`, `FAIL`.
     pub flow_status: String,
     #[serde(default)]
     pub object_type: Option<String>,
@@ -190,7 +219,7 @@ fn default_true() -> bool {
 }
 
 fn default_auth_type() -> i64 {
-    1
+    super::codes::AUTH_TYPE_PLATFORM
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

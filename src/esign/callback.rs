@@ -6,7 +6,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::sign::{TIMESTAMP_WINDOW_MS, hmac_sha256_parts};
-use crate::domain::model::{AuthorizationStatus, InboxEvent};
+use crate::domain::model::InboxEvent;
 use crate::domain::values::{AuthId, FlowId};
 
 pub const HEADER_APP_ID: &str = "X-Tsign-Open-App-Id";
@@ -201,7 +201,7 @@ pub fn parse_callback(body: &[u8]) -> Result<ParsedCallback, CallbackParseError>
         ACTION_AUTHORIZATION_RESULT => {
             let auth_id =
                 AuthId::parse("authId", &required("authId")?).map_err(|v| invalid("authId", v.description))?;
-            let status = AuthorizationStatus::from_code(integer("status")?)
+            let status = super::codes::auth_status(integer("status")?)
                 .ok_or_else(|| invalid("status", "must be 1, 2, 3 or 4"))?;
             if !status.is_final() {
                 // "In progress" is no result: acknowledge, apply nothing.
@@ -229,6 +229,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::domain::model::AuthorizationStatus;
 
     const SECRET: &[u8] = b"etc-esign-demo-secret-not-real-01";
     const APP_ID: &str = "7438000001";

@@ -16,16 +16,16 @@ use tracing::field::Empty;
 
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Envelope,
-    FaceStartBody, FaceStartData, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
 };
+use super::codes;
 use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
     HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use crate::domain::model::{AuthType, AuthorizationStatus, AuthorizerType};
 use crate::domain::ports::{
-    AuthorizationInfo, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted,
-    FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
+    AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
+    PersonAccountRequest, UpstreamError,
 };
 use crate::domain::values::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::metrics::{Metrics, UpstreamOutcome};
@@ -95,7 +95,7 @@ struct Answer {
 impl Answer {
     fn refused(self) -> UpstreamError {
         // e签宝's message may quote what it was sent; it reaches logs and callers masked.
-        UpstreamError::Refused { code: self.code, message: mask_digit_runs(&self.message) }
+        refused(self.code, mask_digit_runs(&self.message))
     }
 
     fn data<T: DeserializeOwned>(self, endpoint: &str) -> Result<T, UpstreamError> {
@@ -297,13 +297,8 @@ fn interpret(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<Answer, 
     if status.is_client_error() {
         // e签宝's gateway refuses a bad signature, MD5, app id or timestamp with a 4xx; keep its code.
         return Err(match envelope {
-            Some(env) if env.code != CODE_OK => {
-                UpstreamError::Refused { code: env.code, message: clip(env.message.unwrap_or_default()) }
-            }
-            _ => UpstreamError::Refused {
-                code: i64::from(status.as_u16()),
-                message: format!("HTTP {} without an e签宝 envelope", status.as_u16()),
-            },
+            Some(env) if env.code != CODE_OK => refused(env.code, clip(env.message.unwrap_or_default())),
+            _ => refused(i64::from(status.as_u16()), format!("HTTP {} without an e签宝 envelope", status.as_u16())),
         });
     }
     if !status.is_success() {
@@ -312,6 +307,11 @@ fn interpret(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<Answer, 
     let env =
         envelope.ok_or_else(|| UpstreamError::Malformed(format!("{endpoint}: the answer is not e签宝's envelope")))?;
     Ok(Answer { code: env.code, message: clip(env.message.unwrap_or_default()), data: env.data })
+}
+
+/// A refusal, with what it means to the process.
+fn refused(code: i64, message: String) -> UpstreamError {
+    UpstreamError::Refused { code, message, reason: codes::refusal(code) }
 }
 
 fn clip(message: String) -> String {
@@ -363,7 +363,7 @@ impl ESign for EsignClient {
         tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
         self.exchange(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes), |answer| match answer.code {
             // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
-            CODE_OK | CODE_ACCOUNT_EXISTS => {
+            CODE_OK | codes::ACCOUNT_EXISTS => {
                 let data: AccountData = answer.data(ENDPOINT)?;
                 upstream_id(ENDPOINT, AccountId::parse, "accountId", &data.account_id)
             }
@@ -375,7 +375,7 @@ impl ESign for EsignClient {
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
         const ENDPOINT: &str = "face";
         let body = FaceStartBody {
-            faceauth_mode: req.mode.as_str().to_owned(),
+            faceauth_mode: codes::face_auth_mode_name(req.mode).to_owned(),
             repetition: req.repetition,
             callback_url: req.redirect_url.clone(),
             context_id: req.context_id.clone(),
@@ -408,15 +408,9 @@ impl ESign for EsignClient {
                 return Err(answer.refused());
             }
             let data: OutlineData = answer.data(ENDPOINT)?;
-            let status = match data.flow_status.as_str() {
-                "INIT" => OutlineStatus::Init,
-                "ING" => OutlineStatus::Ing,
-                "SUCCESS" => OutlineStatus::Success,
-                "FAIL" => OutlineStatus::Fail,
-                _ => {
-                    return Err(UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")));
-                }
-            };
+            let status = FlowStatus::parse(&data.flow_status)
+                .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")))?
+                .into();
             Ok(FlowOutline {
                 flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
                 status,
@@ -434,7 +428,7 @@ impl ESign for EsignClient {
             organize_id: req.organize_id.as_str().to_owned(),
             contact: req.contact.clone(),
             send_notice: req.send_notice,
-            auth_type: i64::from(req.auth_type.code()),
+            auth_type: codes::auth_type_code(req.auth_type),
             person_id: req.person_id.as_ref().map(|p| p.as_str().to_owned()),
             valid_date: req.valid_date.timestamp_millis(),
             seal_scope: req.seal_scope.clone(),
@@ -461,14 +455,14 @@ impl ESign for EsignClient {
                 return Err(answer.refused());
             }
             let data: AuthorizationData = answer.data(ENDPOINT)?;
-            let status = AuthorizationStatus::from_code(data.status)
+            let status = codes::auth_status(data.status)
                 .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown status")))?;
             Ok(AuthorizationInfo {
                 auth_id: upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)?,
-                authorizer_type: data.authorizer_type.and_then(AuthorizerType::from_code),
+                authorizer_type: data.authorizer_type.and_then(codes::authorizer_type),
                 organize_id: non_empty(data.organize_id),
                 legal_rep_id: non_empty(data.legal_rep_id),
-                auth_type: data.auth_type.and_then(AuthType::from_code),
+                auth_type: data.auth_type.and_then(codes::auth_type),
                 person_id: non_empty(data.person_id),
                 auth_download_url: non_empty(data.auth_download_url),
                 status,
@@ -486,8 +480,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::domain::model::{AuthType, AuthorizationStatus};
+    use crate::domain::ports::{OutlineStatus, Refusal};
     use crate::sim::tests::{account_request, authorization_request, client, face_request, settings, start_sim};
-    use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes};
+    use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes as sim_codes};
 
     const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
 
@@ -534,12 +530,15 @@ mod tests {
         let sim = start_sim().await;
         let client = client(&sim);
         let err = client.flow_outline(&FlowId::parse("flowId", "404").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        assert!(
+            matches!(err, UpstreamError::Refused { code: codes::FLOW_NOT_FOUND, reason: Refusal::FlowNotFound, .. }),
+            "{err:?}"
+        );
         let ghost = AccountId::parse("accountId", "ghost").unwrap();
         let err = client.start_face_auth(&face_request(&ghost, NOTIFY)).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::ACCOUNT_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::ACCOUNT_NOT_FOUND, .. }), "{err:?}");
         let err = client.query_authorization(&AuthId::parse("authId", "404").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::AUTH_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::AUTH_NOT_FOUND, .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -576,7 +575,7 @@ mod tests {
         let mut req = authorization_request(NOTIFY);
         req.auth_type = AuthType::Handler;
         let err = client.create_authorization(&req).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::BAD_PARAM, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::BAD_PARAM, .. }), "{err:?}");
         req.person_id = Some(AccountId::parse("personId", "37655E43BDB1111829A9C20C4559B689E").unwrap());
         let auth_id = client.create_authorization(&req).await.unwrap();
         let info = client.query_authorization(&auth_id).await.unwrap();
@@ -758,7 +757,7 @@ mod tests {
         let sim = start_sim().await;
         let client = EsignClient::new(settings(&format!("{}/", sim.base_url()))).unwrap();
         let err = client.flow_outline(&FlowId::parse("flowId", "1").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: codes::FLOW_NOT_FOUND, .. }), "{err:?}");
         assert_eq!(sim.calls().rejected, 0);
     }
 }

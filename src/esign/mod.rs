@@ -5,6 +5,7 @@ pub mod callback;
 #[cfg(test)]
 mod callback_props;
 pub mod client;
+pub mod codes;
 pub mod sign;
 
 pub use callback::{

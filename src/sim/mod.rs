@@ -27,9 +27,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-pub use state::{CallCounts, CallbackRecord, CallbackState, FlowStatus, SimAccount, SimAuthorization, SimFlow};
+pub use state::{CallCounts, CallbackRecord, CallbackState, SimAccount, SimAuthorization, SimFlow};
 
-use crate::esign::api::paths;
+use crate::esign::api::{FlowStatus, paths};
+use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
 use notify::Delivery;
 use state::State;
 
@@ -59,10 +60,9 @@ pub enum SimError {
     AlreadyFinal { what: &'static str, id: String, status: String },
 }
 
-/// Simulator-specific business codes. `30500001` and `53000000` are e签宝's own (esign.md §3); the
-/// others are stand-ins for refusals whose real codes this service never matches on.
+/// The simulator's own stand-ins for refusals whose real codes this service never matches on. The
+/// codes it does match on are e签宝's, in [`crate::esign::codes`].
 pub mod codes {
-    pub use crate::domain::ports::{CODE_ACCOUNT_EXISTS, CODE_FLOW_NOT_FOUND};
     /// A parameter is missing or invalid.
     pub const BAD_PARAM: i64 = 1435002;
     /// The face flow's account does not exist.
@@ -160,8 +160,8 @@ impl Shared {
         let auth = {
             let mut st = self.lock();
             let auth = st.authorizations.get_mut(auth_id).ok_or_else(|| Self::not_found("authorization", auth_id))?;
-            let allowed = auth.status == state::AUTH_IN_PROGRESS
-                || (status == state::AUTH_CANCELLED && auth.status == state::AUTH_SUCCEEDED);
+            let allowed =
+                auth.status == AUTH_IN_PROGRESS || (status == AUTH_CANCELLED && auth.status == AUTH_SUCCEEDED);
             if !allowed {
                 return Err(SimError::AlreadyFinal {
                     what: "authorization",
@@ -175,14 +175,14 @@ impl Shared {
             auth.auth_des = auth_des.or_else(|| {
                 Some(
                     match status {
-                        state::AUTH_SUCCEEDED => "授权成功",
-                        state::AUTH_FAILED => "用户拒绝签署授权书",
+                        AUTH_SUCCEEDED => "授权成功",
+                        AUTH_FAILED => "用户拒绝签署授权书",
                         _ => "授权已取消",
                     }
                     .to_owned(),
                 )
             });
-            if status == state::AUTH_SUCCEEDED {
+            if status == AUTH_SUCCEEDED {
                 auth.begin_date = Some(now);
                 auth.end_date = Some(auth.valid_date);
             }
@@ -331,17 +331,17 @@ impl SimHandle {
 
     /// The letter is signed: status 2, a download URL, begin/end dates, and a callback.
     pub fn sign_authorization(&self, auth_id: &str) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_SUCCEEDED, None)
+        self.shared.finish_authorization(auth_id, AUTH_SUCCEEDED, None)
     }
 
     /// The letter is refused: status 3 and a callback.
     pub fn refuse_authorization(&self, auth_id: &str, reason: Option<&str>) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_FAILED, reason.map(str::to_owned))
+        self.shared.finish_authorization(auth_id, AUTH_FAILED, reason.map(str::to_owned))
     }
 
     /// The authorization is cancelled (from 1 or 2): status 4 and a callback.
     pub fn cancel_authorization(&self, auth_id: &str) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_CANCELLED, None)
+        self.shared.finish_authorization(auth_id, AUTH_CANCELLED, None)
     }
 
     // ------------------------------------------------------------ state

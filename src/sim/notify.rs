@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::Shared;
 use super::faults::CallbackFault;
 use super::state::{CallbackRecord, CallbackState, SimAuthorization, SimFlow, State};
+use crate::esign::api::FlowStatus;
 use crate::esign::callback::{
     ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_ALGORITHM,
     HEADER_APP_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, callback_signature,
@@ -75,7 +76,7 @@ impl Shared {
             action: ACTION_FACE_RESULT,
             flow_id: &flow.flow_id,
             account_id: &flow.account_id,
-            success: flow.status == super::FlowStatus::Success,
+            success: flow.status == FlowStatus::Success,
             fail_reason: flow.fail_reason.as_deref(),
             context_id: &flow.context_id,
             timestamp: flow.modify_time,

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::faults::{CallbackFault, Endpoint, FaultBook};
 use super::notify::Delivery;
+use crate::esign::api::FlowStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,31 +20,6 @@ pub struct SimAccount {
     /// Masked (`138****8000`).
     pub mobile: String,
     pub create_time: i64,
-}
-
-/// `flowStatus` of a face flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FlowStatus {
-    Init,
-    Ing,
-    Success,
-    Fail,
-}
-
-impl FlowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Init => "INIT",
-            Self::Ing => "ING",
-            Self::Success => "SUCCESS",
-            Self::Fail => "FAIL",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Success | Self::Fail)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,12 +38,6 @@ pub struct SimFlow {
     pub create_time: i64,
     pub modify_time: i64,
 }
-
-/// Authorization `status` codes (seed 002).
-pub const AUTH_IN_PROGRESS: i64 = 1;
-pub const AUTH_SUCCEEDED: i64 = 2;
-pub const AUTH_FAILED: i64 = 3;
-pub const AUTH_CANCELLED: i64 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -326,7 +326,7 @@ async fn simulator_checks_the_query_in_sorted_order_and_an_empty_md5_on_get() {
     let resp =
         signed_request(&http, sim.base_url(), reqwest::Method::GET, path, b"", SECRET, now).send().await.unwrap();
     let (status, body) = refusal(resp).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::OK, Some(codes::CODE_FLOW_NOT_FOUND)), "{body}");
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::OK, Some(crate::esign::codes::FLOW_NOT_FOUND)), "{body}");
 
     // Hashing the empty body instead of sending "" is refused, as by e签宝.
     let resp = signed_request(&http, sim.base_url(), reqwest::Method::GET, path, b"", SECRET, now);
@@ -522,7 +522,14 @@ async fn control_api_drives_flows_faults_and_reads_state() {
     let fault = serde_json::json!({"endpoint": "outline", "fault": {"kind": "business", "code": 1234, "message": "busy"}, "times": 1});
     assert_eq!(http.post(format!("{control}/faults")).json(&fault).send().await.unwrap().status().as_u16(), 204);
     let err = client.flow_outline(&started.flow_id).await.unwrap_err();
-    assert_eq!(err, crate::domain::ports::UpstreamError::Refused { code: 1234, message: "busy".into() });
+    assert_eq!(
+        err,
+        crate::domain::ports::UpstreamError::Refused {
+            code: 1234,
+            message: "busy".into(),
+            reason: crate::domain::ports::Refusal::Other
+        }
+    );
     assert!(client.flow_outline(&started.flow_id).await.is_ok());
 
     let bad =

@@ -17,8 +17,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use crate::domain::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, FlowStatus, Handler, InboxEvent, OrgInfo,
-    Process, Status, StoredEvent,
+    Authorization, AuthorizationStatus, FaceFlow, FlowStatus, Handler, InboxEvent, OrgInfo, Process, Status,
+    StoredEvent,
 };
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
@@ -250,7 +250,7 @@ fn flow_from(m: flow_e::Model) -> Result<FaceFlow, StoreError> {
         original_url: m.original_url,
         created_at: from_ms(m.created_at)?,
         expires_at: from_ms(m.expires_at)?,
-        status: FlowStatus::parse(&m.status).ok_or_else(|| StoreError::Corrupt(format!("flow status {}", m.status)))?,
+        status: flow_e::status(&m.status).ok_or_else(|| StoreError::Corrupt(format!("flow status {}", m.status)))?,
         fail_reason: m.fail_reason,
         finished_at: opt_ms(m.finished_at)?,
         next_poll_at: from_ms(m.next_poll_at)?,
@@ -267,7 +267,7 @@ fn flow_active(f: &FaceFlow) -> flow_e::ActiveModel {
         original_url: Set(f.original_url.clone()),
         created_at: Set(ms(f.created_at)),
         expires_at: Set(ms(f.expires_at)),
-        status: Set(f.status.as_str().to_owned()),
+        status: Set(flow_e::status_name(f.status).to_owned()),
         fail_reason: Set(f.fail_reason.clone()),
         finished_at: Set(f.finished_at.map(ms)),
         next_poll_at: Set(ms(f.next_poll_at)),
@@ -287,12 +287,11 @@ fn auth_from(m: auth_e::Model, c: &Cipher) -> Result<Authorization, StoreError> 
         request_id: m.request_id,
         request_fingerprint,
         organize_id: m.organize_id,
-        auth_type: AuthType::from_code(m.auth_type.into()).ok_or_else(|| StoreError::Corrupt("auth type".into()))?,
+        auth_type: auth_e::auth_type(m.auth_type).ok_or_else(|| StoreError::Corrupt("auth type".into()))?,
         person_id: m.person_id,
-        authorizer_type: m.authorizer_type.and_then(|t| AuthorizerType::from_code(t.into())),
+        authorizer_type: m.authorizer_type.and_then(auth_e::authorizer_type),
         legal_rep_id: m.legal_rep_id,
-        status: AuthorizationStatus::from_code(m.status.into())
-            .ok_or_else(|| StoreError::Corrupt("auth status".into()))?,
+        status: auth_e::status(m.status).ok_or_else(|| StoreError::Corrupt("auth status".into()))?,
         auth_des: m.auth_des,
         download_url: m.download_url,
         download_url_expires_at: opt_ms(m.download_url_expires_at)?,
@@ -314,11 +313,11 @@ fn auth_active(a: &Authorization, c: &Cipher) -> Result<auth_e::ActiveModel, Sto
         request_id: Set(a.request_id.clone()),
         request_fingerprint: Set(fingerprint),
         organize_id: Set(a.organize_id.clone()),
-        auth_type: Set(a.auth_type.code()),
+        auth_type: Set(auth_e::auth_type_code(a.auth_type)),
         person_id: Set(a.person_id.clone()),
-        authorizer_type: Set(a.authorizer_type.map(AuthorizerType::code)),
+        authorizer_type: Set(a.authorizer_type.map(auth_e::authorizer_type_code)),
         legal_rep_id: Set(a.legal_rep_id.clone()),
-        status: Set(a.status.code()),
+        status: Set(auth_e::status_code(a.status)),
         auth_des: Set(a.auth_des.clone()),
         download_url: Set(a.download_url.clone()),
         download_url_expires_at: Set(a.download_url_expires_at.map(ms)),
@@ -346,9 +345,9 @@ fn event_from(m: inbox_e::Model) -> Result<StoredEvent, StoreError> {
             auth_id: AuthId::parse("auth_id", &m.subject_id).map_err(|v| StoreError::Corrupt(v.description))?,
             status: m
                 .outcome
-                .parse::<i64>()
+                .parse::<i32>()
                 .ok()
-                .and_then(AuthorizationStatus::from_code)
+                .and_then(auth_e::status)
                 .ok_or_else(|| StoreError::Corrupt("inbox outcome".into()))?,
             auth_des: m.reason,
             occurred_at,
@@ -370,14 +369,14 @@ fn event_active(e: &InboxEvent, received_at: DateTime<Utc>) -> inbox_e::ActiveMo
         InboxEvent::AuthorizationResult { auth_id, status, auth_des, occurred_at } => (
             "AUTHORIZATION_RESULT",
             auth_id.as_str().to_owned(),
-            status.code().to_string(),
+            auth_e::status_code(*status).to_string(),
             auth_des.clone(),
             *occurred_at,
         ),
     };
     inbox_e::ActiveModel {
         id: NotSet,
-        event_key: Set(e.key()),
+        event_key: Set(inbox_e::event_key(e)),
         kind: Set(kind.to_owned()),
         subject_id: Set(subject),
         outcome: Set(outcome),
@@ -574,7 +573,7 @@ impl Store for SeaStore {
     }
 
     async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError> {
-        let key = event.key();
+        let key = inbox_e::event_key(event);
         let res = inbox_e::Entity::insert(event_active(event, received_at))
             .on_conflict_do_nothing_on([inbox_e::Column::EventKey])
             .exec_without_returning(&self.db)
@@ -612,7 +611,7 @@ impl Store for SeaStore {
         limit: u64,
     ) -> Result<Vec<FaceFlow>, StoreError> {
         let candidates = flow_e::Entity::find()
-            .filter(flow_e::Column::Status.eq(FlowStatus::Running.as_str()))
+            .filter(flow_e::Column::Status.eq(flow_e::status_name(FlowStatus::Running)))
             .filter(flow_e::Column::NextPollAt.lte(ms(now)))
             .filter(flow_e::Column::LeaseUntil.is_null().or(flow_e::Column::LeaseUntil.lt(ms(now))))
             .order_by_asc(flow_e::Column::NextPollAt)
@@ -628,7 +627,7 @@ impl Store for SeaStore {
                 .col_expr(flow_e::Column::LeaseHolder, Expr::value(lease.holder.clone()))
                 .col_expr(flow_e::Column::LeaseUntil, Expr::value(ms(lease.until)))
                 .filter(flow_e::Column::FlowId.eq(c.flow_id.clone()))
-                .filter(flow_e::Column::Status.eq(FlowStatus::Running.as_str()))
+                .filter(flow_e::Column::Status.eq(flow_e::status_name(FlowStatus::Running)))
                 .filter(flow_e::Column::NextPollAt.lte(ms(now)))
                 .filter(flow_e::Column::LeaseUntil.is_null().or(flow_e::Column::LeaseUntil.lt(ms(now))))
                 .exec(&self.db)
@@ -648,9 +647,10 @@ impl Store for SeaStore {
         limit: u64,
     ) -> Result<Vec<Authorization>, StoreError> {
         // In progress, or signed but still without the letter's URL (a callback that came before it).
-        let due = auth_e::Column::Status.eq(AuthorizationStatus::InProgress.code()).or(auth_e::Column::Status
-            .eq(AuthorizationStatus::Succeeded.code())
-            .and(auth_e::Column::DownloadUrl.is_null()));
+        let due =
+            auth_e::Column::Status.eq(auth_e::status_code(AuthorizationStatus::InProgress)).or(auth_e::Column::Status
+                .eq(auth_e::status_code(AuthorizationStatus::Succeeded))
+                .and(auth_e::Column::DownloadUrl.is_null()));
         let free = || auth_e::Column::LeaseUntil.is_null().or(auth_e::Column::LeaseUntil.lt(ms(now)));
         let candidates = auth_e::Entity::find()
             .filter(due.clone())

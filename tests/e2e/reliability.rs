@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use etc_esign::esign::api::FlowStatus;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S, auth_service_client::AuthServiceClient};
-use etc_esign::sim::{CallbackFault, CallbackState, Chaos, Endpoint, FaultKind, FaultTrigger, FlowStatus, SimHandle};
+use etc_esign::sim::{CallbackFault, CallbackState, Chaos, Endpoint, FaultKind, FaultTrigger, SimHandle};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 

@@ -49,30 +49,14 @@ impl Authorization {
     }
 }
 
-/// `authType` of an authorization.
+/// Whom the company authorizes to seal silently (seed 004 `authType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthType {
-    /// 1: to the platform.
+    /// The platform.
     #[default]
     Platform,
-    /// 2: to a handler (`personId` required).
+    /// A handler (whose account id is then required).
     Handler,
-}
-
-impl AuthType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Platform => 1,
-            Self::Handler => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Platform),
-            2 => Some(Self::Handler),
-            _ => None,
-        }
-    }
 }
 
 /// `status` of an authorization (seed 002).
@@ -85,47 +69,14 @@ pub enum AuthorizationStatus {
 }
 
 impl AuthorizationStatus {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::InProgress => 1,
-            Self::Succeeded => 2,
-            Self::Failed => 3,
-            Self::Cancelled => 4,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::InProgress),
-            2 => Some(Self::Succeeded),
-            3 => Some(Self::Failed),
-            4 => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
     pub fn is_final(self) -> bool {
         self != Self::InProgress
     }
 }
 
-/// `authorizerType` (seed 002).
+/// Who signed the authorization letter for the company (seed 002 `authorizerType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizerType {
     Company,
     LegalRepresentative,
-}
-
-impl AuthorizerType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Company => 1,
-            Self::LegalRepresentative => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Company),
-            2 => Some(Self::LegalRepresentative),
-            _ => None,
-        }
-    }
 }

@@ -14,23 +14,6 @@ pub enum FlowStatus {
 }
 
 impl FlowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::Abandoned => "ABANDONED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "RUNNING" => Self::Running,
-            "SUCCEEDED" => Self::Succeeded,
-            "FAILED" => Self::Failed,
-            "ABANDONED" => Self::Abandoned,
-            _ => return None,
-        })
-    }
     pub fn is_final(self) -> bool {
         self != Self::Running
     }

@@ -10,25 +10,13 @@ use crate::domain::values::{AuthId, FlowId};
 pub enum InboxEvent {
     /// `FACE_AUTH_RESULT`: the face flow ended.
     FaceResult { flow_id: FlowId, success: bool, fail_reason: Option<String>, occurred_at: DateTime<Utc> },
-    /// `AUTHORIZATION_RESULT`: the authorization ended (2 succeeded, 3 failed, 4 cancelled).
+    /// `AUTHORIZATION_RESULT`: the authorization ended (succeeded, failed or cancelled).
     AuthorizationResult {
         auth_id: AuthId,
         status: AuthorizationStatus,
         auth_des: Option<String>,
         occurred_at: DateTime<Utc>,
     },
-}
-
-impl InboxEvent {
-    /// The de-duplication key: the subject and its final outcome.
-    pub fn key(&self) -> String {
-        match self {
-            Self::FaceResult { flow_id, success, .. } => {
-                format!("face:{flow_id}:{}", if *success { "SUCCESS" } else { "FAIL" })
-            }
-            Self::AuthorizationResult { auth_id, status, .. } => format!("auth:{auth_id}:{}", status.code()),
-        }
-    }
 }
 
 /// An inbox event as stored, with its row id.

@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use crate::code_table::code_table;
+use crate::domain::model::{AuthType, AuthorizationStatus, AuthorizerType};
+
 /// One authorization of silent signing.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "authorizations")]
@@ -32,3 +35,31 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+// The stored codes are the store's own and frozen (rows already written hold them); they began as
+// e签宝's, which is why they match seed 002, but they no longer follow it.
+code_table! {
+    /// Stored `status`.
+    pub fn status_code / status: AuthorizationStatus => i32, from i32 {
+        InProgress = 1,
+        Succeeded = 2,
+        Failed = 3,
+        Cancelled = 4,
+    }
+}
+
+code_table! {
+    /// Stored `auth_type`.
+    pub fn auth_type_code / auth_type: AuthType => i32, from i32 {
+        Platform = 1,
+        Handler = 2,
+    }
+}
+
+code_table! {
+    /// Stored `authorizer_type`.
+    pub fn authorizer_type_code / authorizer_type: AuthorizerType => i32, from i32 {
+        Company = 1,
+        LegalRepresentative = 2,
+    }
+}

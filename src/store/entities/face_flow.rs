@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+use crate::code_table::code_table;
+use crate::domain::model::FlowStatus;
+
 /// One e签宝 face flow.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "face_flows")]
@@ -25,3 +28,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+code_table! {
+    /// Stored `status`. Frozen: rows already written hold these.
+    pub fn status_name / status: FlowStatus => &'static str, from &str {
+        Running = "RUNNING",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        Abandoned = "ABANDONED",
+    }
+}
