@@ -20,8 +20,8 @@ use super::api::{
 };
 use super::codes;
 use super::sign::{
-    ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
+    ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
+    HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
@@ -210,8 +210,8 @@ impl EsignClient {
             .request(method.clone(), url)
             .header(HEADER_APP_ID, self.app_id.as_str())
             .header(HEADER_AUTH_MODE, AUTH_MODE)
-            .header(HEADER_TIMESTAMP, timestamp)
-            .header(HEADER_SIGNATURE, sig)
+            .header(HEADER_REQUEST_TIMESTAMP, timestamp)
+            .header(HEADER_REQUEST_SIGNATURE, sig)
             .header(ACCEPT_HEADER, ACCEPT)
             .header(CONTENT_TYPE_HEADER, CONTENT_TYPE)
             .header(HEADER_CONTENT_MD5, md5);

@@ -14,10 +14,10 @@ use super::faults::CallbackFault;
 use super::state::{CallbackRecord, CallbackState, SimAuthorization, SimFlow, State};
 use crate::esign::api::FlowStatus;
 use crate::esign::callback::{
-    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_ALGORITHM,
-    HEADER_APP_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, callback_signature,
+    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_NOTIFY_ALGORITHM,
+    HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
 };
-use crate::esign::sign::CONTENT_TYPE;
+use crate::esign::sign::{CONTENT_TYPE, HEADER_APP_ID};
 
 /// One delivery: the exact bytes to post and the record it updates.
 #[derive(Debug, Clone)]
@@ -175,9 +175,9 @@ impl Shared {
             .http
             .post(&d.url)
             .header(HEADER_APP_ID, self.app_id.as_str())
-            .header(HEADER_TIMESTAMP, timestamp)
-            .header(HEADER_SIGNATURE, signature)
-            .header(HEADER_ALGORITHM, ALGORITHM)
+            .header(HEADER_NOTIFY_TIMESTAMP, timestamp)
+            .header(HEADER_NOTIFY_SIGNATURE, signature)
+            .header(HEADER_NOTIFY_ALGORITHM, ALGORITHM)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(d.body.clone())
             .send()

@@ -26,7 +26,7 @@ use crate::esign::codes::{
     FLOW_NOT_FOUND, face_auth_mode,
 };
 use crate::esign::sign::{
-    AUTH_MODE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    AUTH_MODE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE, HEADER_REQUEST_TIMESTAMP,
     TIMESTAMP_WINDOW_MS, content_md5, signature, string_to_sign,
 };
 
@@ -49,7 +49,7 @@ pub(crate) fn check_request(
     if header(HEADER_AUTH_MODE) != Some(AUTH_MODE) {
         return Err("X-Tsign-Open-Auth-Mode must be Signature");
     }
-    let timestamp = header(HEADER_TIMESTAMP)
+    let timestamp = header(HEADER_REQUEST_TIMESTAMP)
         .and_then(|t| t.parse::<i64>().ok())
         .ok_or("X-Tsign-Open-Ca-Timestamp is missing or not milliseconds")?;
     if (i128::from(now_ms) - i128::from(timestamp)).abs() > i128::from(TIMESTAMP_WINDOW_MS) {
@@ -69,7 +69,7 @@ pub(crate) fn check_request(
         path_and_query,
     );
     let expected = signature(secret, &sts);
-    let given = header(HEADER_SIGNATURE).ok_or("X-Tsign-Open-Ca-Signature is missing")?;
+    let given = header(HEADER_REQUEST_SIGNATURE).ok_or("X-Tsign-Open-Ca-Signature is missing")?;
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return Err("X-Tsign-Open-Ca-Signature does not match");
     }
