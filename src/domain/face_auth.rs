@@ -1,7 +1,7 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceResult, FlowStatus, Handler, Process, Status};
+use super::model::{FaceFlow, FaceFlowStatus, FaceResult, Handler, Process, Status};
 use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
@@ -56,7 +56,7 @@ impl Service {
             return Ok(None);
         }
         let Some(flow) = self.store.latest_face_flow(&cmd.member_no).await? else { return Ok(None) };
-        let live = flow.status == FlowStatus::Running && flow.expires_at > self.now();
+        let live = flow.status == FaceFlowStatus::Running && flow.expires_at > self.now();
         if !live {
             return Ok(None);
         }
@@ -102,7 +102,7 @@ impl Service {
             original_url: started.original_url,
             created_at: now,
             expires_at: now + chrono_dur(FACE_LINK_TTL),
-            status: FlowStatus::Running,
+            status: FaceFlowStatus::Running,
             fail_reason: None,
             finished_at: None,
             next_poll_at: self.next_poll_at(0),
@@ -141,12 +141,12 @@ impl Service {
             super::record_member(&flow.member_no);
             let mut changes = ChangeSet::default();
             mark(&mut changes);
-            if flow.status.is_final() && flow.status != FlowStatus::Abandoned {
+            if flow.status.is_final() && flow.status != FaceFlowStatus::Abandoned {
                 self.commit_if_any(changes).await?;
                 return Ok(Applied::Ignored);
             }
             let now = self.now();
-            flow.status = if result.success { FlowStatus::Succeeded } else { FlowStatus::Failed };
+            flow.status = if result.success { FaceFlowStatus::Succeeded } else { FaceFlowStatus::Failed };
             flow.fail_reason = result.fail_reason.clone();
             flow.finished_at = Some(now);
             // Only the member's newest flow speaks for the process: a late result of an older flow
@@ -213,7 +213,7 @@ impl Service {
 
     async fn abandon_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
         let mut flow = flow.clone();
-        flow.status = FlowStatus::Abandoned;
+        flow.status = FaceFlowStatus::Abandoned;
         flow.finished_at = Some(self.now());
         self.store.commit(ChangeSet { face_flows: vec![flow], ..Default::default() }).await?;
         Ok(Applied::Ignored)

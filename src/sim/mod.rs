@@ -27,12 +27,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-pub use state::{CallCounts, CallbackRecord, CallbackState, SimAccount, SimAuthorization, SimFlow};
+pub use state::{CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow};
 
 use crate::esign::api::{FlowStatus, paths};
 use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
 use notify::Delivery;
-use state::State;
+use state::SimState;
 
 /// How the simulator presents itself.
 #[derive(Clone, Debug)]
@@ -81,7 +81,7 @@ pub(crate) struct Shared {
     app_id: String,
     secret: SecretString,
     base_url: String,
-    state: Mutex<State>,
+    state: Mutex<SimState>,
     outbox: mpsc::UnboundedSender<Delivery>,
     http: reqwest::Client,
     cancel: CancellationToken,
@@ -91,7 +91,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The state lock. A panic elsewhere while holding it leaves plain data behind, still usable.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -231,7 +231,7 @@ impl Simulator {
             app_id: config.app_id,
             secret: config.app_secret,
             base_url: base_url.clone(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(SimState::default()),
             outbox,
             http,
             cancel: cancel.clone(),

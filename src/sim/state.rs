@@ -102,10 +102,10 @@ impl CallCounts {
     }
 }
 
-/// Where a callback is in its life.
+/// Where the delivery of a callback is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CallbackState {
+pub enum DeliveryState {
     /// Waiting for the sender.
     Queued,
     /// Held back by a `reorder` fault until the next callback is sent.
@@ -132,7 +132,7 @@ pub struct CallbackRecord {
     /// The exact body bytes (UTF-8 JSON).
     pub body: String,
     pub fault: Option<CallbackFault>,
-    pub state: CallbackState,
+    pub state: DeliveryState,
     pub attempts: u32,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
@@ -140,7 +140,7 @@ pub struct CallbackRecord {
 
 /// Everything behind the simulator's one mutex. Never held across an `.await`.
 #[derive(Debug, Default)]
-pub(crate) struct State {
+pub(crate) struct SimState {
     pub accounts: BTreeMap<String, SimAccount>,
     pub flows: BTreeMap<String, SimFlow>,
     pub authorizations: BTreeMap<String, SimAuthorization>,
@@ -152,7 +152,7 @@ pub(crate) struct State {
     pub next_seq: u64,
 }
 
-impl State {
+impl SimState {
     pub fn callback_mut(&mut self, seq: u64) -> Option<&mut CallbackRecord> {
         self.callbacks.iter_mut().find(|c| c.seq == seq)
     }

@@ -371,7 +371,7 @@ async fn face_page_pass_sends_a_signed_callback_that_verify_accepts() {
     assert_eq!(receiver.actions(), ["FACE_AUTH_PAGE_OPENED", "FACE_AUTH_RESULT"]);
     let records = sim.callbacks();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.state == CallbackState::Delivered), "{records:?}");
+    assert!(records.iter().all(|r| r.state == DeliveryState::Delivered), "{records:?}");
 }
 
 #[tokio::test]
@@ -445,10 +445,10 @@ async fn dropped_callbacks_are_not_sent_and_duplicates_are_sent_twice() {
     assert_eq!(got[0].body, got[1].body);
     assert!(std::str::from_utf8(&got[0].body).unwrap().contains(b.as_str()));
     let records = sim.callbacks();
-    assert_eq!(records[0].state, CallbackState::Dropped);
+    assert_eq!(records[0].state, DeliveryState::Dropped);
     assert_eq!(records[2].fault, Some(CallbackFault::Duplicate));
     eventually("both duplicates delivered", || {
-        sim.callbacks().iter().filter(|r| r.state == CallbackState::Delivered).count().eq(&2).then_some(())
+        sim.callbacks().iter().filter(|r| r.state == DeliveryState::Delivered).count().eq(&2).then_some(())
     })
     .await;
     assert_eq!(receiver.all().len(), 2);
@@ -463,7 +463,7 @@ async fn a_reordered_callback_arrives_after_the_next_one() {
     let b = client.create_authorization(&authorization_request(&receiver.url("/cb"))).await.unwrap();
     sim.inject_callback_fault(CallbackFault::Reorder, FaultTrigger::Times(1));
     sim.sign_authorization(a.as_str()).unwrap();
-    assert_eq!(sim.callbacks()[0].state, CallbackState::Held);
+    assert_eq!(sim.callbacks()[0].state, DeliveryState::Held);
     sim.cancel_authorization(b.as_str()).unwrap();
     let got = receiver.wait_for(2).await;
     assert!(std::str::from_utf8(&got[0].body).unwrap().contains(b.as_str()));
@@ -481,7 +481,7 @@ async fn a_failing_receiver_gets_retries_then_the_callback_is_marked_failed() {
     let a = client.create_authorization(&authorization_request(&receiver.url("/cb"))).await.unwrap();
     sim.sign_authorization(a.as_str()).unwrap();
     let record =
-        eventually("the callback to fail", || sim.callbacks().into_iter().find(|r| r.state == CallbackState::Failed))
+        eventually("the callback to fail", || sim.callbacks().into_iter().find(|r| r.state == DeliveryState::Failed))
             .await;
     // One attempt and two retries (start_sim's setting).
     assert_eq!((record.attempts, record.last_status), (3, Some(500)));

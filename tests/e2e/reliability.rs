@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use etc_esign::esign::api::FlowStatus;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S, auth_service_client::AuthServiceClient};
-use etc_esign::sim::{CallbackFault, CallbackState, Chaos, Endpoint, FaultKind, FaultTrigger, SimHandle};
+use etc_esign::sim::{CallbackFault, Chaos, DeliveryState, Endpoint, FaultKind, FaultTrigger, SimHandle};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 
@@ -367,7 +367,7 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
         orphans += usize::from(flows == 2) + usize::from(letters == 2);
     }
     check_applied_once(&client, db.url(), &want, &mut counts).await;
-    let delivered = sim.callbacks().iter().filter(|c| c.state == CallbackState::Delivered).count();
+    let delivered = sim.callbacks().iter().filter(|c| c.state == DeliveryState::Delivered).count();
     counts.calls += delivered as u64;
     counts.faults += sim.calls().faulted;
     server.kill();

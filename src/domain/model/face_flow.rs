@@ -3,9 +3,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::values::{AccountId, FlowId, MemberNo};
 
-/// Where a face flow stands, as the service knows it.
+/// Where a face flow stands, as the service keeps it: its own view, which e签宝's `flowStatus`
+/// (`esign::api::FlowStatus`) feeds but does not spell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowStatus {
+pub enum FaceFlowStatus {
     Running,
     Succeeded,
     Failed,
@@ -13,7 +14,7 @@ pub enum FlowStatus {
     Abandoned,
 }
 
-impl FlowStatus {
+impl FaceFlowStatus {
     pub fn is_final(self) -> bool {
         self != Self::Running
     }
@@ -30,7 +31,7 @@ pub struct FaceFlow {
     pub created_at: DateTime<Utc>,
     /// When the link stops working (30 minutes after creation).
     pub expires_at: DateTime<Utc>,
-    pub status: FlowStatus,
+    pub status: FaceFlowStatus,
     pub fail_reason: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     /// When the reconciler asks e签宝 next, and how often it has asked.

@@ -7,6 +7,6 @@ pub mod inbox;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
-pub use face_flow::{FaceFlow, FaceResult, FlowStatus};
+pub use face_flow::{FaceFlow, FaceFlowStatus, FaceResult};
 pub use inbox::{InboxEvent, StoredEvent};
 pub use process::{Handler, IllegalTransition, Node, OrgInfo, Process, Status};

@@ -4,7 +4,7 @@ use sea_orm::Condition;
 use sea_orm::entity::prelude::*;
 
 use crate::code_table::code_table;
-use crate::domain::model::{FaceFlow, FlowStatus};
+use crate::domain::model::{FaceFlow, FaceFlowStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo};
 use crate::store::columns::{from_ms, ms, opt_ms};
@@ -37,7 +37,7 @@ impl ActiveModelBehavior for ActiveModel {}
 
 code_table! {
     /// Stored `status`. Frozen: rows already written hold these.
-    pub fn status_name / status: FlowStatus => &'static str, from &str {
+    pub fn status_name / status: FaceFlowStatus => &'static str, from &str {
         Running = "RUNNING",
         Succeeded = "SUCCEEDED",
         Failed = "FAILED",
@@ -58,7 +58,7 @@ impl Polled for Entity {
 
     /// A flow still running.
     fn outstanding() -> Condition {
-        Condition::all().add(Column::Status.eq(status_name(FlowStatus::Running)))
+        Condition::all().add(Column::Status.eq(status_name(FaceFlowStatus::Running)))
     }
 }
 
