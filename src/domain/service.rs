@@ -106,15 +106,11 @@ impl Service {
     }
 
     /// Now, to the millisecond: instants are stored in milliseconds, and an answer given before a
-    /// write must equal the one read back after it.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    /// write must equal the one read back after it. Edges that judge expiry ask this clock too, so
+    /// they judge it as the domain does.
+    pub fn now(&self) -> DateTime<Utc> {
         let t = self.clock.now();
         DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
-    }
-
-    /// The service's clock, for edges that judge expiry the same way the domain does.
-    pub fn clock_now(&self) -> DateTime<Utc> {
-        self.now()
     }
 
     /// Runs `body` while holding the member's start lease, so that concurrent starts for one member
@@ -124,7 +120,7 @@ impl Service {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, DomainError>>,
     {
-        let holder = format!("{}:{}", self.settings.replica_id, uuid_like());
+        let holder = format!("{}:{}", self.settings.replica_id, holding_id());
         let deadline = tokio_now() + self.settings.start_wait;
         let mut pause = Duration::from_millis(5);
         loop {
@@ -192,6 +188,7 @@ fn tokio_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
-fn uuid_like() -> String {
+/// 16 random hex digits naming one holding of a lease, so that a release frees only its own.
+fn holding_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }

@@ -145,7 +145,7 @@ async fn handle_callback(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> (CallbackOutcome, Response) {
-    let now = state.service.clock_now();
+    let now = state.service.now();
     if let Err(why) =
         verify_callback(state.app_secret.expose_secret().as_bytes(), &state.app_id, headers, uri.query(), body, now)
     {

@@ -722,7 +722,7 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     let created = c.create_org_authorization(authed(org_request("ETC000000900", "req-1"))).await.expect("created");
     let auth_id = AuthId::parse("auth_id", &created.into_inner().auth_id).expect("auth id");
     let service = &app.app.as_ref().expect("running").service;
-    let now = service.clock_now();
+    let now = service.now();
     let held = Lease { holder: "replica-elsewhere".into(), until: now + chrono::Duration::minutes(1) };
     assert!(service.store().try_lease_authorization(&auth_id, &held, now).await.expect("lease"));
     let queries_before = app.sim.calls().auth_query;
@@ -733,7 +733,7 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     assert_eq!(app.sim.calls().auth_query, queries_before, "the callback polled an item leased elsewhere");
     assert!(p.signed_file_url.is_empty(), "the letter is the lease holder's to fetch");
     let other = Lease { holder: "a-third-holder".into(), until: now + chrono::Duration::minutes(1) };
-    let taken = service.store().try_lease_authorization(&auth_id, &other, service.clock_now()).await.expect("lease");
+    let taken = service.store().try_lease_authorization(&auth_id, &other, service.now()).await.expect("lease");
     assert!(!taken, "committing the signed status released a lease it did not own");
     app.finish().await;
 }
