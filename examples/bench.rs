@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etc_esign::domain::model::{Handler, Process, Status};
+use etc_esign::domain::model::{Handler, Process, ProcessStatus};
 use etc_esign::domain::ports::{ChangeSet, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest, Store};
 use etc_esign::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use etc_esign::esign::{EsignClient, EsignSettings};
@@ -94,7 +94,7 @@ fn member(i: usize) -> String {
 /// is filled and the answer has the full member info.
 fn seeded_process(member_no: &str) -> Process {
     let today = chrono::Utc::now().date_naive();
-    let mut p = Process::restore(MemberNo::parse(member_no).expect("member no"), Status::HandlerAuthed, 0);
+    let mut p = Process::restore(MemberNo::parse(member_no).expect("member no"), ProcessStatus::HandlerAuthed, 0);
     p.handler = Some(Handler {
         name: PersonName::parse("name", "张三").expect("name"),
         id_number: ResidentId::parse("id_number", ID_NUMBER).expect("id number"),

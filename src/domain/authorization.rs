@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
-use super::model::{AuthType, Authorization, AuthorizationStatus, Status};
+use super::model::{AuthType, Authorization, AuthorizationStatus, ProcessStatus};
 use super::ports::{AuthorizationInfo, ChangeSet, CreateAuthorizationRequest, Lease, StoreError, UpstreamError};
 use super::values::{AccountId, AuthId, Contact, FieldViolation, MemberNo, RequestId};
 use super::{Applied, DOWNLOAD_URL_TTL, Service, chrono_dur};
@@ -277,7 +277,7 @@ impl Service {
                     AuthorizationStatus::Succeeded if status_moves => process.authorization_finished(signed_file(&auth), now).is_ok(),
                     AuthorizationStatus::Succeeded
                         // Same final status, fresher letter URL: keep the process's copy current.
-                        if process.status() == Status::AuthorizeFinish && auth.download_url.is_some() => {
+                        if process.status() == ProcessStatus::AuthorizeFinish && auth.download_url.is_some() => {
                             process.set_signed_file(signed_file(&auth));
                             true
                         }

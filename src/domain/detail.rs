@@ -1,7 +1,7 @@
 //! Reading a member's process (GetProcessDetail), brought up to date with e签宝 when asked.
 use super::Service;
 use super::error::DomainError;
-use super::model::{Process, Status};
+use super::model::{Process, ProcessStatus};
 use super::values::MemberNo;
 
 impl Service {
@@ -14,14 +14,14 @@ impl Service {
     pub async fn refreshed_process(&self, member: &MemberNo) -> Result<Process, DomainError> {
         let process = self.process(member).await?;
         match process.status() {
-            Status::HandlerAuthing => {
+            ProcessStatus::HandlerAuthing => {
                 if let Some(flow) = self.store.latest_face_flow(member).await?
                     && !flow.status.is_final()
                 {
                     self.reconcile_face_flow(&flow).await?;
                 }
             }
-            Status::Authorizing | Status::AuthorizeFinish => {
+            ProcessStatus::Authorizing | ProcessStatus::AuthorizeFinish => {
                 if let Some(auth) = self.store.latest_authorization(member).await?
                     && auth.needs_refresh(self.now())
                 {

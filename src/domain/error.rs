@@ -1,5 +1,5 @@
 //! The domain's one error type. `crate::grpc::status` maps each variant to a gRPC status.
-use super::model::{IllegalTransition, Status};
+use super::model::{IllegalTransition, ProcessStatus};
 use super::ports::{StoreError, UpstreamError};
 use super::values::FieldViolation;
 
@@ -10,7 +10,7 @@ pub enum DomainError {
     InvalidArgument(Vec<FieldViolation>),
     /// The step is not allowed in the member's current status.
     #[error("{message}")]
-    FailedPrecondition { status: Status, message: String },
+    FailedPrecondition { status: ProcessStatus, message: String },
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),

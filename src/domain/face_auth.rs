@@ -1,7 +1,7 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceFlowStatus, FaceResult, Handler, Process, Status};
+use super::model::{FaceFlow, FaceFlowStatus, FaceResult, Handler, Process, ProcessStatus};
 use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
@@ -52,7 +52,7 @@ impl Service {
                 process,
             }));
         }
-        if process.status() != Status::HandlerAuthing {
+        if process.status() != ProcessStatus::HandlerAuthing {
             return Ok(None);
         }
         let Some(flow) = self.store.latest_face_flow(&cmd.member_no).await? else { return Ok(None) };

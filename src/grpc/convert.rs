@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use super::pb;
 use crate::domain::error::Violations;
 use crate::domain::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, Handler, Node, Process, Status,
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, Handler, Node, Process, ProcessStatus,
 };
 use crate::domain::ports::FaceAuthMode;
 use crate::domain::values::{
@@ -170,27 +170,27 @@ pub fn create_authorization(
     }
 }
 
-pub fn status(s: Status) -> pb::AuthProcessStatus {
+pub fn status(s: ProcessStatus) -> pb::AuthProcessStatus {
     use pb::AuthProcessStatus as P;
     match s {
-        Status::NotStarted => P::NotStarted,
-        Status::HandlerNotAuth => P::HandlerNotAuth,
-        Status::HandlerAuthing => P::HandlerAuthing,
-        Status::HandlerAuthed => P::HandlerAuthed,
-        Status::HandlerAuthFailed => P::HandlerAuthFailed,
-        Status::OrgNotAuth => P::OrgNotAuth,
-        Status::OrgAuthing => P::OrgAuthing,
-        Status::OrgAuthed => P::OrgAuthed,
-        Status::OrgAuthFailed => P::OrgAuthFailed,
-        Status::CertUnconfirmed => P::CertUnconfirmed,
-        Status::CertConfirmed => P::CertConfirmed,
-        Status::OrgSealUnsave => P::OrgSealUnsave,
-        Status::OrgSealSaved => P::OrgSealSaved,
-        Status::OrgSealSaveFailed => P::OrgSealSaveFailed,
-        Status::Unauthorized => P::Unauthorized,
-        Status::Authorizing => P::Authorizing,
-        Status::AuthorizeFailed => P::AuthorizeFailed,
-        Status::AuthorizeFinish => P::AuthorizeFinish,
+        ProcessStatus::NotStarted => P::NotStarted,
+        ProcessStatus::HandlerNotAuth => P::HandlerNotAuth,
+        ProcessStatus::HandlerAuthing => P::HandlerAuthing,
+        ProcessStatus::HandlerAuthed => P::HandlerAuthed,
+        ProcessStatus::HandlerAuthFailed => P::HandlerAuthFailed,
+        ProcessStatus::OrgNotAuth => P::OrgNotAuth,
+        ProcessStatus::OrgAuthing => P::OrgAuthing,
+        ProcessStatus::OrgAuthed => P::OrgAuthed,
+        ProcessStatus::OrgAuthFailed => P::OrgAuthFailed,
+        ProcessStatus::CertUnconfirmed => P::CertUnconfirmed,
+        ProcessStatus::CertConfirmed => P::CertConfirmed,
+        ProcessStatus::OrgSealUnsave => P::OrgSealUnsave,
+        ProcessStatus::OrgSealSaved => P::OrgSealSaved,
+        ProcessStatus::OrgSealSaveFailed => P::OrgSealSaveFailed,
+        ProcessStatus::Unauthorized => P::Unauthorized,
+        ProcessStatus::Authorizing => P::Authorizing,
+        ProcessStatus::AuthorizeFailed => P::AuthorizeFailed,
+        ProcessStatus::AuthorizeFinish => P::AuthorizeFinish,
     }
 }
 

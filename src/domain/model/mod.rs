@@ -9,4 +9,4 @@ pub mod process;
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use face_flow::{FaceFlow, FaceFlowStatus, FaceResult};
 pub use inbox::{InboxEvent, StoredEvent};
-pub use process::{Handler, IllegalTransition, Node, OrgInfo, Process, Status};
+pub use process::{Handler, IllegalTransition, Node, OrgInfo, Process, ProcessStatus};

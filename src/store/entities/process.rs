@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, Process, Status};
+use crate::domain::model::{Handler, OrgInfo, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
@@ -62,8 +62,9 @@ impl Model {
         let org_id_number = open("org_id_number", m.org_id_number.clone())?;
         let org_legal_id_number = open("org_legal_id_number", m.org_legal_id_number.clone())?;
         let member = MemberNo::parse(&m.member_no)?;
-        // The seed's spelling of a status is the stored one (`Status::as_str`).
-        let status = Status::parse(&m.status).ok_or_else(|| StoreError::Corrupt(format!("status {}", m.status)))?;
+        // The seed's spelling of a status is the stored one (`ProcessStatus::as_str`).
+        let status =
+            ProcessStatus::parse(&m.status).ok_or_else(|| StoreError::Corrupt(format!("status {}", m.status)))?;
         let mut p = Process::restore(member, status, m.version);
         if let (Some(name), Some(id), Some(mobile), Some(period)) =
             (m.handler_name, handler_id_number, handler_mobile, m.handler_valid_period)
