@@ -240,7 +240,7 @@ impl Service {
             let Some(mut auth) = self.store.authorization(auth_id).await? else {
                 tracing::warn!(auth_id = %auth_id, "result for an authorization this service never started; ignored");
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             };
             super::record_member(&auth.member_no);
             let now = self.now();
@@ -251,7 +251,7 @@ impl Service {
             let same_status_details = info.is_some() && status == was;
             if !status_moves && !same_status_details {
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             }
             auth.status = if status_moves { status } else { was };
             if auth_des.is_some() {
@@ -293,7 +293,7 @@ impl Service {
             changes.authorizations.push(auth.clone());
             self.store.commit(changes).await?;
             tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = ?auth.status, "authorization result applied");
-            Ok(if status_moves { Applied::Changed } else { Applied::Ignored })
+            Ok(if status_moves { Applied::Changed } else { Applied::Unchanged })
         })
         .await
     }

@@ -19,7 +19,7 @@ pub struct StartFaceAuth {
 
 /// What StartFaceAuth answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaceAuthStart {
+pub enum FaceAuthOutcome {
     /// The handler passed before: no link, no upstream call.
     AlreadyAuthenticated { account_id: Option<AccountId>, process: Process },
     /// A link to open: new, or the running one again.
@@ -27,7 +27,7 @@ pub enum FaceAuthStart {
 }
 
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthStart, DomainError> {
+    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
         // Fast path without the lease: most repeated calls find a final answer or a live link.
         if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
             return Ok(answer);
@@ -44,10 +44,10 @@ impl Service {
     }
 
     /// The answer when no upstream call is needed: already authenticated, or a live link.
-    async fn face_answer_without_upstream(&self, cmd: &StartFaceAuth) -> Result<Option<FaceAuthStart>, DomainError> {
+    async fn face_answer_without_upstream(&self, cmd: &StartFaceAuth) -> Result<Option<FaceAuthOutcome>, DomainError> {
         let process = self.process(&cmd.member_no).await?;
         if process.status().handler_authenticated() {
-            return Ok(Some(FaceAuthStart::AlreadyAuthenticated {
+            return Ok(Some(FaceAuthOutcome::AlreadyAuthenticated {
                 account_id: process.esign_account_id.clone(),
                 process,
             }));
@@ -69,10 +69,10 @@ impl Service {
                 ),
             });
         }
-        Ok(Some(FaceAuthStart::Link { flow, process }))
+        Ok(Some(FaceAuthOutcome::Link { flow, process }))
     }
 
-    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthStart, DomainError> {
+    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
@@ -124,7 +124,7 @@ impl Service {
             })
             .await?;
         tracing::info!(member = %cmd.member_no, flow_id = %flow.flow_id, "face flow started");
-        Ok(FaceAuthStart::Link { flow, process })
+        Ok(FaceAuthOutcome::Link { flow, process })
     }
 
     /// Applies a face flow's end exactly once; `inbox_id` is marked applied in the same commit.
@@ -136,14 +136,14 @@ impl Service {
                 let mut changes = ChangeSet::default();
                 mark(&mut changes);
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             };
             super::record_member(&flow.member_no);
             let mut changes = ChangeSet::default();
             mark(&mut changes);
             if flow.status.is_final() && flow.status != FaceFlowStatus::Abandoned {
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             }
             let now = self.now();
             flow.status = if result.success { FaceFlowStatus::Succeeded } else { FaceFlowStatus::Failed };
@@ -200,7 +200,7 @@ impl Service {
                     return self.abandon_face_flow(flow).await;
                 }
                 self.back_off_face_flow(flow).await?;
-                Ok(Applied::Ignored)
+                Ok(Applied::Unchanged)
             }
         }
     }
@@ -216,6 +216,6 @@ impl Service {
         flow.status = FaceFlowStatus::Abandoned;
         flow.finished_at = Some(self.now());
         self.store.commit(ChangeSet { face_flows: vec![flow], ..Default::default() }).await?;
-        Ok(Applied::Ignored)
+        Ok(Applied::Unchanged)
     }
 }

@@ -11,7 +11,7 @@ impl Service {
     pub async fn receive_event(&self, event: InboxEvent) -> Result<Applied, DomainError> {
         let id = match self.store.insert_inbox(&event, self.now()).await? {
             InboxInsert::New(id) => id,
-            InboxInsert::Duplicate { applied: true, .. } => return Ok(Applied::Ignored),
+            InboxInsert::Duplicate { applied: true, .. } => return Ok(Applied::Unchanged),
             InboxInsert::Duplicate { id, applied: false } => id,
         };
         self.apply_stored(&StoredEvent { id, event }).await

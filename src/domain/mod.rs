@@ -16,7 +16,7 @@ pub mod values;
 
 pub use authorization::CreateAuthorization;
 pub use error::DomainError;
-pub use face_auth::{FaceAuthStart, StartFaceAuth};
+pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, Service, Settings, SystemClock, chrono_dur, record_member,
 };

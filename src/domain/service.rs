@@ -76,8 +76,9 @@ pub fn record_member(member: &MemberNo) {
 pub enum Applied {
     /// The record and (if it is the member's current one) the process moved.
     Changed,
-    /// Already applied, about an unknown subject, or it would move the process backwards.
-    Ignored,
+    /// Nothing moved: already applied, about an unknown subject, or it would move the process
+    /// backwards.
+    Unchanged,
 }
 
 /// The process's use cases. Cheap to clone.

@@ -13,7 +13,7 @@ use crate::domain::values::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
     mask_id, parse_http_url, parse_optional_text,
 };
-use crate::domain::{CreateAuthorization, DomainError, FaceAuthStart, StartFaceAuth};
+use crate::domain::{CreateAuthorization, DomainError, FaceAuthOutcome, StartFaceAuth};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
@@ -250,9 +250,9 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
     }
 }
 
-pub fn face_start(outcome: &FaceAuthStart) -> pb::StartFaceAuthResponse {
+pub fn face_start(outcome: &FaceAuthOutcome) -> pb::StartFaceAuthResponse {
     match outcome {
-        FaceAuthStart::AlreadyAuthenticated { account_id, process } => pb::StartFaceAuthResponse {
+        FaceAuthOutcome::AlreadyAuthenticated { account_id, process } => pb::StartFaceAuthResponse {
             auth_url: String::new(),
             original_url: String::new(),
             expire_time: None,
@@ -262,7 +262,7 @@ pub fn face_start(outcome: &FaceAuthStart) -> pb::StartFaceAuthResponse {
             already_authenticated: true,
             status: status(process.status()) as i32,
         },
-        FaceAuthStart::Link { flow, process } => pb::StartFaceAuthResponse {
+        FaceAuthOutcome::Link { flow, process } => pb::StartFaceAuthResponse {
             auth_url: flow.auth_url.clone(),
             original_url: flow.original_url.clone(),
             expire_time: Some(ts(flow.expires_at)),

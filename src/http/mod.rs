@@ -172,7 +172,7 @@ async fn handle_callback(
             tracing::info!(?applied, "e签宝 callback stored");
             let outcome = match applied {
                 Applied::Changed => CallbackOutcome::Applied,
-                Applied::Ignored => CallbackOutcome::Duplicate,
+                Applied::Unchanged => CallbackOutcome::Duplicate,
             };
             (outcome, answer(StatusCode::OK, "200", "success"))
         }
