@@ -28,6 +28,37 @@ pub mod paths {
     }
 }
 
+/// The five endpoints, named once: the client's metric labels and the simulator's counters, faults
+/// and control API use these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/accounts/createByThirdPartyUserId`
+    Account,
+    /// `POST /v2/identity/auth/api/individual/{accountId}/face`
+    Face,
+    /// `GET /v2/identity/auth/api/common/{flowId}/outline`
+    Outline,
+    /// `POST /v1/authorizations`
+    AuthCreate,
+    /// `GET /v1/authorizations/{authId}`
+    AuthQuery,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 5] = [Self::Account, Self::Face, Self::Outline, Self::AuthCreate, Self::AuthQuery];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Face => "face",
+            Self::Outline => "outline",
+            Self::AuthCreate => "auth_create",
+            Self::AuthQuery => "auth_query",
+        }
+    }
+}
+
 /// `code` of a successful answer.
 pub const CODE_OK: i64 = 0;
 /// `idType` of a mainland resident identity card.

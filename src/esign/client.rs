@@ -15,8 +15,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::api::{
-    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Envelope,
-    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
+    Envelope, FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
 };
 use super::codes;
 use super::sign::{
@@ -351,7 +351,7 @@ fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, U
 #[async_trait]
 impl ESign for EsignClient {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError> {
-        const ENDPOINT: &str = "account";
+        const ENDPOINT: &str = Endpoint::Account.as_str();
         let body = CreateAccountBody {
             third_party_user_id: req.third_party_user_id.as_str().to_owned(),
             name: req.name.as_str().to_owned(),
@@ -373,7 +373,7 @@ impl ESign for EsignClient {
     }
 
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
-        const ENDPOINT: &str = "face";
+        const ENDPOINT: &str = Endpoint::Face.as_str();
         let body = FaceStartBody {
             faceauth_mode: codes::face_auth_mode_name(req.mode).to_owned(),
             repetition: req.repetition,
@@ -401,7 +401,7 @@ impl ESign for EsignClient {
     }
 
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
-        const ENDPOINT: &str = "outline";
+        const ENDPOINT: &str = Endpoint::Outline.as_str();
         let path = paths::flow_outline(flow_id.as_str());
         self.read(ENDPOINT, &path, |answer| {
             if answer.code != CODE_OK {
@@ -423,7 +423,7 @@ impl ESign for EsignClient {
     }
 
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError> {
-        const ENDPOINT: &str = "auth_create";
+        const ENDPOINT: &str = Endpoint::AuthCreate.as_str();
         let body = CreateAuthorizationBody {
             organize_id: req.organize_id.as_str().to_owned(),
             contact: req.contact.clone(),
@@ -448,7 +448,7 @@ impl ESign for EsignClient {
     }
 
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError> {
-        const ENDPOINT: &str = "auth_query";
+        const ENDPOINT: &str = Endpoint::AuthQuery.as_str();
         let path = paths::query_authorization(auth_id.as_str());
         self.read(ENDPOINT, &path, |answer| {
             if answer.code != CODE_OK {
