@@ -1,22 +1,21 @@
-//! The one client through which every e签宝 call goes: signs each request (esign.md §2), maps the
-//! envelope to typed results, and retries only the idempotent reads.
+//! The one client through which every e签宝 call goes: signs each request (esign.md §2), reads each
+//! answer into typed results (`answer`), and retries only the idempotent reads.
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use reqwest::Method;
 use reqwest::header::{ACCEPT as ACCEPT_HEADER, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderValue};
-use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
-    Envelope, FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
 };
 use super::codes;
 use super::sign::{
@@ -27,7 +26,7 @@ use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
     PersonAccountRequest, UpstreamError,
 };
-use crate::domain::values::{AccountId, AuthId, FlowId, mask_digit_runs};
+use crate::domain::values::{AccountId, AuthId, FlowId};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
@@ -58,8 +57,6 @@ pub enum ClientBuildError {
     Http(String),
 }
 
-/// Longest upstream `message` kept in an error (it ends up in logs and statuses).
-const MAX_MESSAGE_CHARS: usize = 200;
 /// Backoff never grows beyond this, whatever the attempt number.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -82,30 +79,6 @@ impl fmt::Debug for EsignClient {
             .field("app_id", &self.app_id)
             .field("read_retries", &self.read_retries)
             .finish_non_exhaustive()
-    }
-}
-
-/// An envelope as received, before the caller decides what `code` means.
-struct Answer {
-    code: i64,
-    message: String,
-    data: Option<Value>,
-}
-
-impl Answer {
-    fn refused(self) -> UpstreamError {
-        // e签宝's message may quote what it was sent; it reaches logs and callers masked.
-        refused(self.code, mask_digit_runs(&self.message))
-    }
-
-    fn data<T: DeserializeOwned>(self, endpoint: &str) -> Result<T, UpstreamError> {
-        match self.data {
-            None | Some(Value::Null) => Err(UpstreamError::Malformed(format!("{endpoint}: the answer has no data"))),
-            // serde's message could quote a value from the answer: keep only what kind of fault it was.
-            Some(data) => serde_json::from_value(data).map_err(|_| {
-                UpstreamError::Malformed(format!("{endpoint}: data lacks a field or has one of the wrong type"))
-            }),
-        }
     }
 }
 
@@ -274,73 +247,6 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     let half = nominal / 2;
     let jitter_ns = rand::random_range(0..=half.as_nanos().min(u128::from(u64::MAX)) as u64);
     half + Duration::from_nanos(jitter_ns)
-}
-
-fn transport_error(error: reqwest::Error) -> UpstreamError {
-    if error.is_timeout() {
-        return UpstreamError::Timeout;
-    }
-    // The innermost cause ("connection refused", "connection reset"): no URL, no headers.
-    let mut cause: &dyn std::error::Error = &error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let what = if error.is_connect() { "could not connect" } else { "the exchange failed" };
-    UpstreamError::Unavailable(format!("{what}: {cause}"))
-}
-
-fn interpret(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<Answer, UpstreamError> {
-    if status.is_server_error() || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS) {
-        return Err(UpstreamError::Unavailable(format!("{endpoint}: HTTP {}", status.as_u16())));
-    }
-    let envelope = serde_json::from_slice::<Envelope<Value>>(body).ok();
-    if status.is_client_error() {
-        // e签宝's gateway refuses a bad signature, MD5, app id or timestamp with a 4xx; keep its code.
-        return Err(match envelope {
-            Some(env) if env.code != CODE_OK => refused(env.code, clip(env.message.unwrap_or_default())),
-            _ => refused(i64::from(status.as_u16()), format!("HTTP {} without an e签宝 envelope", status.as_u16())),
-        });
-    }
-    if !status.is_success() {
-        return Err(UpstreamError::Malformed(format!("{endpoint}: unexpected HTTP {}", status.as_u16())));
-    }
-    let env =
-        envelope.ok_or_else(|| UpstreamError::Malformed(format!("{endpoint}: the answer is not e签宝's envelope")))?;
-    Ok(Answer { code: env.code, message: clip(env.message.unwrap_or_default()), data: env.data })
-}
-
-/// A refusal, with what it means to the process.
-fn refused(code: i64, message: String) -> UpstreamError {
-    UpstreamError::Refused { code, message, reason: codes::refusal(code) }
-}
-
-fn clip(message: String) -> String {
-    if message.chars().count() <= MAX_MESSAGE_CHARS {
-        return message;
-    }
-    message.chars().take(MAX_MESSAGE_CHARS).collect()
-}
-
-fn instant(field: &str, millis: Option<i64>) -> Result<Option<DateTime<Utc>>, UpstreamError> {
-    millis
-        .map(|ms| {
-            DateTime::from_timestamp_millis(ms)
-                .ok_or_else(|| UpstreamError::Malformed(format!("{field} is out of range")))
-        })
-        .transpose()
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
-fn upstream_id<T>(
-    endpoint: &str,
-    parse: fn(&'static str, &str) -> Result<T, crate::domain::values::FieldViolation>,
-    field: &'static str,
-    value: &str,
-) -> Result<T, UpstreamError> {
-    parse(field, value).map_err(|v| UpstreamError::Malformed(format!("{endpoint}: {} {}", v.field, v.description)))
 }
 
 fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, UpstreamError> {
@@ -711,23 +617,6 @@ mod tests {
         let client = EsignClient::new(settings(&format!("http://{addr}"))).unwrap();
         let err = client.flow_outline(&FlowId::parse("flowId", "1").unwrap()).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Unavailable(_)), "{err:?}");
-    }
-
-    #[test]
-    fn gateway_answers_map_to_upstream_errors() {
-        let refusal = br#"{"code":401,"message":"X-Tsign-Open-Ca-Signature does not match","data":null}"#;
-        assert!(matches!(
-            interpret("x", StatusCode::UNAUTHORIZED, refusal),
-            Err(UpstreamError::Refused { code: 401, .. })
-        ));
-        assert!(matches!(
-            interpret("x", StatusCode::NOT_FOUND, b"nope"),
-            Err(UpstreamError::Refused { code: 404, .. })
-        ));
-        assert!(matches!(interpret("x", StatusCode::TOO_MANY_REQUESTS, b""), Err(UpstreamError::Unavailable(_))));
-        assert!(matches!(interpret("x", StatusCode::OK, b"{\"data\":{}}"), Err(UpstreamError::Malformed(_))));
-        let ok = interpret("x", StatusCode::OK, br#"{"code":0,"message":"ok","data":null}"#).ok().unwrap();
-        assert!(matches!(ok.data::<AccountData>("x"), Err(UpstreamError::Malformed(_))));
     }
 
     #[test]
