@@ -174,7 +174,7 @@ impl Metrics {
         registry.register("etc_esign_callbacks", "e签宝 callbacks received, by outcome", callbacks.clone());
         registry.register(
             "etc_esign_reconciler_backlog",
-            "running face flows, running authorizations and unapplied callbacks the reconciler still watches",
+            "running face flows, authorizations in progress or awaiting their letter, and unapplied callbacks the reconciler still watches",
             backlog.clone(),
         );
         registry.register(
