@@ -173,6 +173,7 @@ impl Service {
         self.now() + chrono::Duration::milliseconds((capped * jitter) as i64)
     }
 
+    /// Commits `changes` unless there are none (an event about nothing still marks its inbox row).
     pub(crate) async fn commit_if_any(&self, changes: ChangeSet) -> Result<(), DomainError> {
         if changes.process.is_some()
             || !changes.face_flows.is_empty()

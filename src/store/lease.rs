@@ -52,7 +52,7 @@ fn freed<E: Leased>(update: UpdateMany<E>) -> UpdateMany<E> {
         .col_expr(E::LEASE_UNTIL, Expr::value(Option::<i64>::None))
 }
 
-/// Leases the row `key` to `lease.holder` unless another holder's lease runs past `now`. A
+/// Leases the row `key` to `lease.holder` unless its lease (whoever holds it) runs past `now`. A
 /// conditional update is atomic on both databases: exactly one contender wins.
 pub(crate) async fn try_lease<E: Leased>(
     db: &impl ConnectionTrait,
