@@ -17,9 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etc_esign::domain::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+use etc_esign::domain::model::{Handler, Process, ProcessStatus};
 use etc_esign::domain::ports::{ChangeSet, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest, Store};
-use etc_esign::domain::process::{Handler, Process, Status};
+use etc_esign::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use etc_esign::esign::{EsignClient, EsignSettings};
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};
 use etc_esign::sim::{Endpoint, FaultKind, FaultTrigger, SimConfig, SimHandle, Simulator};
@@ -94,7 +94,7 @@ fn member(i: usize) -> String {
 /// is filled and the answer has the full member info.
 fn seeded_process(member_no: &str) -> Process {
     let today = chrono::Utc::now().date_naive();
-    let mut p = Process::restore(MemberNo::parse(member_no).expect("member no"), Status::HandlerAuthed, 0);
+    let mut p = Process::restore(MemberNo::parse(member_no).expect("member no"), ProcessStatus::HandlerAuthed, 0);
     p.handler = Some(Handler {
         name: PersonName::parse("name", "张三").expect("name"),
         id_number: ResidentId::parse("id_number", ID_NUMBER).expect("id number"),

@@ -34,6 +34,8 @@ pub enum AppError {
     Database(String),
     #[error("cannot build the e签宝 client: {0}")]
     Esign(String),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(String),
     #[error("the data keys are unusable: {0}")]
     Keys(String),
 }
@@ -128,13 +130,13 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(|e| AppError::Esign(format!("reflection: {e}")))?;
+        .map_err(|e| AppError::Reflection(e.to_string()))?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
-        .map_err(|e| AppError::Esign(format!("reflection: {e}")))?;
+        .map_err(|e| AppError::Reflection(e.to_string()))?;
     let auth_service = pb::auth_service_server::AuthServiceServer::new(AuthServiceImpl::new(service.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let auth_service =

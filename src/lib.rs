@@ -1,6 +1,7 @@
 //! `etc-esign`: the real-name authentication and silent-signing authorization process of ETC members
 //! on e签宝. `domain` is the process; everything else is an edge or an adapter around it.
 pub mod app;
+mod code_table;
 pub mod config;
 pub mod domain;
 pub mod esign;

@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// What `encode` writes: OpenMetrics text, which Prometheus scrapes natively.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const EXPOSITION_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RpcLabels {
@@ -174,7 +174,7 @@ impl Metrics {
         registry.register("etc_esign_callbacks", "e签宝 callbacks received, by outcome", callbacks.clone());
         registry.register(
             "etc_esign_reconciler_backlog",
-            "running face flows, running authorizations and unapplied callbacks the reconciler still watches",
+            "running face flows, authorizations in progress or awaiting their letter, and unapplied callbacks the reconciler still watches",
             backlog.clone(),
         );
         registry.register(

@@ -43,7 +43,7 @@ pub async fn run(service: Service, settings: ReconcilerSettings, metrics: Arc<Me
 async fn report_backlog(service: &Service, metrics: &Metrics) {
     match service.store().backlog().await {
         Ok((items, oldest)) => {
-            let age = oldest.and_then(|t| (service.clock_now() - t).to_std().ok()).unwrap_or_default();
+            let age = oldest.and_then(|t| (service.now() - t).to_std().ok()).unwrap_or_default();
             metrics.set_backlog(items, age);
         }
         // The gauges keep their last value; health already reports an unreachable database.
@@ -56,7 +56,7 @@ pub async fn round(service: &Service, settings: &ReconcilerSettings) {
     if let Err(e) = service.drain_inbox(settings.batch).await {
         tracing::warn!(error = %e, "inbox drain failed");
     }
-    let now = service.clock_now();
+    let now = service.now();
     let lease = Lease { holder: service.settings().replica_id.clone(), until: now + chrono_dur(settings.lease) };
     match service.store().claim_due_face_flows(now, &lease, settings.batch).await {
         Ok(flows) => {

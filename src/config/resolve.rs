@@ -214,7 +214,7 @@ impl ServeArgs {
             errors.push("DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into());
         }
         if let Some(url) = &public_callback_base_url
-            && crate::domain::ids::parse_http_url("PUBLIC_CALLBACK_BASE_URL", url).is_err()
+            && crate::domain::values::parse_http_url("PUBLIC_CALLBACK_BASE_URL", url).is_err()
         {
             errors.push("PUBLIC_CALLBACK_BASE_URL must be an http(s) URL".into());
         }

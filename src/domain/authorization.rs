@@ -4,58 +4,10 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
-use super::face_auth::Applied;
-use super::ids::{AccountId, AuthId, Contact, MemberNo, RequestId};
-use super::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, ChangeSet, CreateAuthorizationRequest, Lease,
-    UpstreamError,
-};
-use super::{DOWNLOAD_URL_TTL, Service, chrono_dur};
-
-/// An authorization as the service keeps it (seed 002's fields plus what ties it to a member).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    pub auth_id: AuthId,
-    pub member_no: MemberNo,
-    pub request_id: String,
-    /// Hash of the create request's fields: a retry with the same request id must match it.
-    pub request_fingerprint: String,
-    pub organize_id: String,
-    pub auth_type: AuthType,
-    pub person_id: Option<String>,
-    pub authorizer_type: Option<AuthorizerType>,
-    pub legal_rep_id: Option<String>,
-    pub status: AuthorizationStatus,
-    pub auth_des: Option<String>,
-    pub download_url: Option<String>,
-    pub download_url_expires_at: Option<DateTime<Utc>>,
-    pub begin_at: Option<DateTime<Utc>>,
-    pub end_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub next_poll_at: DateTime<Utc>,
-    pub poll_attempts: i32,
-}
-
-impl Authorization {
-    /// Whether e签宝 must be asked: the result is not final, or it succeeded and the download URL
-    /// is missing or about to expire (a minute's margin, so a URL handed out still works).
-    pub fn needs_refresh(&self, now: DateTime<Utc>) -> bool {
-        match self.status {
-            AuthorizationStatus::InProgress => true,
-            AuthorizationStatus::Succeeded => self.download_url_valid_at(now + chrono::Duration::minutes(1)).is_none(),
-            AuthorizationStatus::Failed | AuthorizationStatus::Cancelled => false,
-        }
-    }
-
-    /// The download URL if it still works at `at`.
-    pub fn download_url_valid_at(&self, at: DateTime<Utc>) -> Option<&str> {
-        match (&self.download_url, self.download_url_expires_at) {
-            (Some(url), Some(exp)) if exp > at => Some(url),
-            _ => None,
-        }
-    }
-}
+use super::model::{AuthType, Authorization, AuthorizationStatus, ProcessStatus};
+use super::ports::{AuthorizationInfo, ChangeSet, CreateAuthorizationRequest, Lease, StoreError, UpstreamError};
+use super::values::{AccountId, AuthId, Contact, FieldViolation, MemberNo, RequestId};
+use super::{Applied, DOWNLOAD_URL_TTL, Service, chrono_dur};
 
 /// What CreateOrgAuthorization asks for, already parsed.
 #[derive(Debug, Clone)]
@@ -79,7 +31,7 @@ impl CreateAuthorization {
             self.organize_id.as_str(),
             self.contact.expose(),
             if self.send_notice { "1" } else { "0" },
-            &self.auth_type.code().to_string(),
+            fingerprint_code(self.auth_type),
             self.person_id.as_ref().map_or("", AccountId::as_str),
             &self.valid_date.timestamp_millis().to_string(),
             self.seal_scope.as_deref().unwrap_or(""),
@@ -93,6 +45,15 @@ impl CreateAuthorization {
             h.update(f.as_bytes());
         }
         hex::encode(h.finalize())
+    }
+}
+
+/// The auth type's spelling in a fingerprint. Frozen: fingerprints of earlier requests are stored,
+/// and a retry must hash alike.
+fn fingerprint_code(auth_type: AuthType) -> &'static str {
+    match auth_type {
+        AuthType::Platform => "1",
+        AuthType::Handler => "2",
     }
 }
 
@@ -172,7 +133,7 @@ impl Service {
     ) -> Result<Option<Authorization>, DomainError> {
         match self.store.authorization_by_request(&cmd.member_no, cmd.request_id.as_str()).await? {
             Some(a) if a.request_fingerprint == fingerprint => Ok(Some(a)),
-            Some(_) => Err(DomainError::InvalidArgument(vec![super::ids::FieldViolation::new(
+            Some(_) => Err(DomainError::InvalidArgument(vec![FieldViolation::new(
                 "request_id",
                 "was already used with different fields; use a new request id",
             )])),
@@ -209,7 +170,7 @@ impl Service {
     }
 
     /// Schedules an authorization's next poll one backoff step later, releasing its poll lease.
-    async fn back_off_authorization(&self, auth: &Authorization) -> Result<(), super::ports::StoreError> {
+    async fn back_off_authorization(&self, auth: &Authorization) -> Result<(), StoreError> {
         let attempts = auth.poll_attempts + 1;
         self.store.reschedule_authorization(&auth.auth_id, self.next_poll_at(attempts), attempts).await
     }
@@ -279,7 +240,7 @@ impl Service {
             let Some(mut auth) = self.store.authorization(auth_id).await? else {
                 tracing::warn!(auth_id = %auth_id, "result for an authorization this service never started; ignored");
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             };
             super::record_member(&auth.member_no);
             let now = self.now();
@@ -290,7 +251,7 @@ impl Service {
             let same_status_details = info.is_some() && status == was;
             if !status_moves && !same_status_details {
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             }
             auth.status = if status_moves { status } else { was };
             if auth_des.is_some() {
@@ -316,7 +277,7 @@ impl Service {
                     AuthorizationStatus::Succeeded if status_moves => process.authorization_finished(signed_file(&auth), now).is_ok(),
                     AuthorizationStatus::Succeeded
                         // Same final status, fresher letter URL: keep the process's copy current.
-                        if process.status() == super::process::Status::AuthorizeFinish && auth.download_url.is_some() => {
+                        if process.status() == ProcessStatus::AuthorizeFinish && auth.download_url.is_some() => {
                             process.set_signed_file(signed_file(&auth));
                             true
                         }
@@ -331,8 +292,8 @@ impl Service {
             }
             changes.authorizations.push(auth.clone());
             self.store.commit(changes).await?;
-            tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = auth.status.code(), "authorization result applied");
-            Ok(if status_moves { Applied::Changed } else { Applied::Ignored })
+            tracing::info!(member = %auth.member_no, auth_id = %auth.auth_id, status = ?auth.status, "authorization result applied");
+            Ok(if status_moves { Applied::Changed } else { Applied::Unchanged })
         })
         .await
     }
@@ -340,4 +301,28 @@ impl Service {
 
 fn signed_file(auth: &Authorization) -> Option<(String, DateTime<Utc>)> {
     auth.download_url.clone().zip(auth.download_url_expires_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_of_a_request_is_the_one_earlier_versions_stored() {
+        let cmd = CreateAuthorization {
+            member_no: MemberNo::parse("ETC000123456").unwrap(),
+            request_id: RequestId::parse("request_id", "req-1").unwrap(),
+            organize_id: AccountId::parse("organize_id", "CE6E87D111114C81A786CF615E63BFD9").unwrap(),
+            contact: Contact::parse("contact", "15300001111").unwrap(),
+            send_notice: true,
+            auth_type: AuthType::Handler,
+            person_id: Some(AccountId::parse("person_id", "37655E43BDB1111829A9C20C4559B689E").unwrap()),
+            valid_date: DateTime::from_timestamp_millis(1_924_905_600_000).unwrap(),
+            seal_scope: Some("合同专用章".into()),
+            file_type: None,
+            redirect_url: None,
+        };
+        // Length-prefixed SHA-256 of the fields, the auth type spelled "2" (computed independently).
+        assert_eq!(cmd.fingerprint(), "58c4298057825b3cd6ae924c4038357f9d0206a8fb44e77ceaf661253ad0ac9a");
+    }
 }

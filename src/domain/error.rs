@@ -1,8 +1,8 @@
 //! The domain's one error type (`crate::grpc::status` maps each variant to a gRPC status), and
 //! `AllValid`, which checks every field of a request before any typed value comes out.
-use super::ids::FieldViolation;
+use super::model::{IllegalTransition, ProcessStatus};
 use super::ports::{StoreError, UpstreamError};
-use super::process::{IllegalTransition, Status};
+use super::values::FieldViolation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -11,7 +11,7 @@ pub enum DomainError {
     InvalidArgument(Vec<FieldViolation>),
     /// The step is not allowed in the member's current status.
     #[error("{message}")]
-    FailedPrecondition { status: Status, message: String },
+    FailedPrecondition { status: ProcessStatus, message: String },
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),

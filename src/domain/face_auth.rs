@@ -1,66 +1,12 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
-use chrono::{DateTime, Utc};
-
 use super::error::DomainError;
-use super::ids::{AccountId, FlowId, MemberNo};
+use super::model::{FaceFlow, FaceFlowStatus, FaceResult, Handler, Process, ProcessStatus};
 use super::ports::{
-    CODE_FLOW_NOT_FOUND, ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, UpstreamError,
+    ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
-use super::process::{Handler, Process};
-use super::{FACE_LINK_TTL, Service, chrono_dur};
-
-/// Where a face flow stands, as the service knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowStatus {
-    Running,
-    Succeeded,
-    Failed,
-    /// e签宝 never finished it; the reconciler stopped asking (the member may start again).
-    Abandoned,
-}
-
-impl FlowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::Abandoned => "ABANDONED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "RUNNING" => Self::Running,
-            "SUCCEEDED" => Self::Succeeded,
-            "FAILED" => Self::Failed,
-            "ABANDONED" => Self::Abandoned,
-            _ => return None,
-        })
-    }
-    pub fn is_final(self) -> bool {
-        self != Self::Running
-    }
-}
-
-/// One e签宝 face flow of a member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceFlow {
-    pub flow_id: FlowId,
-    pub member_no: MemberNo,
-    pub account_id: AccountId,
-    pub auth_url: String,
-    pub original_url: String,
-    pub created_at: DateTime<Utc>,
-    /// When the link stops working (30 minutes after creation).
-    pub expires_at: DateTime<Utc>,
-    pub status: FlowStatus,
-    pub fail_reason: Option<String>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When the reconciler asks e签宝 next, and how often it has asked.
-    pub next_poll_at: DateTime<Utc>,
-    pub poll_attempts: i32,
-}
+use super::values::{AccountId, MemberNo};
+use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
 
 /// What StartFaceAuth asks for, already parsed.
 #[derive(Debug, Clone)]
@@ -73,32 +19,15 @@ pub struct StartFaceAuth {
 
 /// What StartFaceAuth answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaceAuthStart {
+pub enum FaceAuthOutcome {
     /// The handler passed before: no link, no upstream call.
     AlreadyAuthenticated { account_id: Option<AccountId>, process: Process },
     /// A link to open: new, or the running one again.
     Link { flow: FaceFlow, process: Process },
 }
 
-/// A face flow's end, from a callback or from the flow outline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceResult {
-    pub flow_id: FlowId,
-    pub success: bool,
-    pub fail_reason: Option<String>,
-}
-
-/// Whether an event changed anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The flow and (if it was the member's current flow) the process moved.
-    Changed,
-    /// Already applied, about an unknown subject, or it would move the process backwards.
-    Ignored,
-}
-
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthStart, DomainError> {
+    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
         // Fast path without the lease: most repeated calls find a final answer or a live link.
         if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
             return Ok(answer);
@@ -115,19 +44,19 @@ impl Service {
     }
 
     /// The answer when no upstream call is needed: already authenticated, or a live link.
-    async fn face_answer_without_upstream(&self, cmd: &StartFaceAuth) -> Result<Option<FaceAuthStart>, DomainError> {
+    async fn face_answer_without_upstream(&self, cmd: &StartFaceAuth) -> Result<Option<FaceAuthOutcome>, DomainError> {
         let process = self.process(&cmd.member_no).await?;
         if process.status().handler_authenticated() {
-            return Ok(Some(FaceAuthStart::AlreadyAuthenticated {
+            return Ok(Some(FaceAuthOutcome::AlreadyAuthenticated {
                 account_id: process.esign_account_id.clone(),
                 process,
             }));
         }
-        if process.status() != super::process::Status::HandlerAuthing {
+        if process.status() != ProcessStatus::HandlerAuthing {
             return Ok(None);
         }
         let Some(flow) = self.store.latest_face_flow(&cmd.member_no).await? else { return Ok(None) };
-        let live = flow.status == FlowStatus::Running && flow.expires_at > self.now();
+        let live = flow.status == FaceFlowStatus::Running && flow.expires_at > self.now();
         if !live {
             return Ok(None);
         }
@@ -140,10 +69,10 @@ impl Service {
                 ),
             });
         }
-        Ok(Some(FaceAuthStart::Link { flow, process }))
+        Ok(Some(FaceAuthOutcome::Link { flow, process }))
     }
 
-    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthStart, DomainError> {
+    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
@@ -173,7 +102,7 @@ impl Service {
             original_url: started.original_url,
             created_at: now,
             expires_at: now + chrono_dur(FACE_LINK_TTL),
-            status: FlowStatus::Running,
+            status: FaceFlowStatus::Running,
             fail_reason: None,
             finished_at: None,
             next_poll_at: self.next_poll_at(0),
@@ -195,7 +124,7 @@ impl Service {
             })
             .await?;
         tracing::info!(member = %cmd.member_no, flow_id = %flow.flow_id, "face flow started");
-        Ok(FaceAuthStart::Link { flow, process })
+        Ok(FaceAuthOutcome::Link { flow, process })
     }
 
     /// Applies a face flow's end exactly once; `inbox_id` is marked applied in the same commit.
@@ -207,17 +136,17 @@ impl Service {
                 let mut changes = ChangeSet::default();
                 mark(&mut changes);
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             };
             super::record_member(&flow.member_no);
             let mut changes = ChangeSet::default();
             mark(&mut changes);
-            if flow.status.is_final() && flow.status != FlowStatus::Abandoned {
+            if flow.status.is_final() && flow.status != FaceFlowStatus::Abandoned {
                 self.commit_if_any(changes).await?;
-                return Ok(Applied::Ignored);
+                return Ok(Applied::Unchanged);
             }
             let now = self.now();
-            flow.status = if result.success { FlowStatus::Succeeded } else { FlowStatus::Failed };
+            flow.status = if result.success { FaceFlowStatus::Succeeded } else { FaceFlowStatus::Failed };
             flow.fail_reason = result.fail_reason.clone();
             flow.finished_at = Some(now);
             // Only the member's newest flow speaks for the process: a late result of an older flow
@@ -242,23 +171,12 @@ impl Service {
         .await
     }
 
-    pub(crate) async fn commit_if_any(&self, changes: ChangeSet) -> Result<(), DomainError> {
-        if changes.process.is_some()
-            || !changes.face_flows.is_empty()
-            || !changes.authorizations.is_empty()
-            || !changes.inbox_applied.is_empty()
-        {
-            self.store.commit(changes).await?;
-        }
-        Ok(())
-    }
-
     /// Asks e签宝 for a running flow's outline and applies a final answer; otherwise schedules the
     /// next poll (with backoff), or gives up on a flow that never ends.
     pub async fn reconcile_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
         let outline = match self.esign.flow_outline(&flow.flow_id).await {
             Ok(o) => o,
-            Err(UpstreamError::Refused { code, .. }) if code == CODE_FLOW_NOT_FOUND => {
+            Err(UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }) => {
                 // e签宝 does not know the flow: nothing will ever finish it.
                 return self.abandon_face_flow(flow).await;
             }
@@ -282,22 +200,22 @@ impl Service {
                     return self.abandon_face_flow(flow).await;
                 }
                 self.back_off_face_flow(flow).await?;
-                Ok(Applied::Ignored)
+                Ok(Applied::Unchanged)
             }
         }
     }
 
     /// Schedules a flow's next poll one backoff step later, releasing its poll lease.
-    async fn back_off_face_flow(&self, flow: &FaceFlow) -> Result<(), super::ports::StoreError> {
+    async fn back_off_face_flow(&self, flow: &FaceFlow) -> Result<(), StoreError> {
         let attempts = flow.poll_attempts + 1;
         self.store.reschedule_face_flow(&flow.flow_id, self.next_poll_at(attempts), attempts).await
     }
 
     async fn abandon_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
         let mut flow = flow.clone();
-        flow.status = FlowStatus::Abandoned;
+        flow.status = FaceFlowStatus::Abandoned;
         flow.finished_at = Some(self.now());
         self.store.commit(ChangeSet { face_flows: vec![flow], ..Default::default() }).await?;
-        Ok(Applied::Ignored)
+        Ok(Applied::Unchanged)
     }
 }

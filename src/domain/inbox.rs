@@ -1,47 +1,9 @@
-//! Verified e签宝 notifications, in the process's words. They are stored once per *event* (not per
-//! delivery: e签宝 delivers the same event many times, and twice by design when a console webhook
-//! and a per-request notify URL are both set) and applied exactly once.
-use chrono::{DateTime, Utc};
-
-use super::ids::{AuthId, FlowId};
-use super::ports::AuthorizationStatus;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InboxEvent {
-    /// `FACE_AUTH_RESULT`: the face flow ended.
-    FaceResult { flow_id: FlowId, success: bool, fail_reason: Option<String>, occurred_at: DateTime<Utc> },
-    /// `AUTHORIZATION_RESULT`: the authorization ended (2 succeeded, 3 failed, 4 cancelled).
-    AuthorizationResult {
-        auth_id: AuthId,
-        status: AuthorizationStatus,
-        auth_des: Option<String>,
-        occurred_at: DateTime<Utc>,
-    },
-}
-
-impl InboxEvent {
-    /// The de-duplication key: the subject and its final outcome.
-    pub fn key(&self) -> String {
-        match self {
-            Self::FaceResult { flow_id, success, .. } => {
-                format!("face:{flow_id}:{}", if *success { "SUCCESS" } else { "FAIL" })
-            }
-            Self::AuthorizationResult { auth_id, status, .. } => format!("auth:{auth_id}:{}", status.code()),
-        }
-    }
-}
-
-/// An inbox event as stored, with its row id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub id: i64,
-    pub event: InboxEvent,
-}
-
-use super::Service;
+//! Verified e签宝 notifications: stored once per event, then applied (see `model::inbox`), and
+//! those stored but never applied (a crash in between) applied by the reconciler.
 use super::error::DomainError;
-use super::face_auth::{Applied, FaceResult};
+use super::model::{FaceResult, InboxEvent, StoredEvent};
 use super::ports::InboxInsert;
+use super::{Applied, Service};
 
 impl Service {
     /// Stores a verified callback (once per event) and applies it. A duplicate of an applied event is
@@ -49,7 +11,7 @@ impl Service {
     pub async fn receive_event(&self, event: InboxEvent) -> Result<Applied, DomainError> {
         let id = match self.store.insert_inbox(&event, self.now()).await? {
             InboxInsert::New(id) => id,
-            InboxInsert::Duplicate { applied: true, .. } => return Ok(Applied::Ignored),
+            InboxInsert::Duplicate { applied: true, .. } => return Ok(Applied::Unchanged),
             InboxInsert::Duplicate { id, applied: false } => id,
         };
         self.apply_stored(&StoredEvent { id, event }).await

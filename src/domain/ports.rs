@@ -3,11 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::authorization::Authorization;
-use super::face_auth::FaceFlow;
-use super::ids::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId};
-use super::inbox::{InboxEvent, StoredEvent};
-use super::process::Process;
+use super::model::{
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, Process, StoredEvent,
+};
+use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, mask_mobile};
 
 // ---------------------------------------------------------------- e签宝
 
@@ -15,9 +14,10 @@ use super::process::Process;
 /// retrying; `Refused` is e签宝's considered answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
-    /// e签宝 answered its envelope with `code != 0` (or its gateway refused the request).
+    /// e签宝 answered its envelope with `code != 0` (or its gateway refused the request). `code`
+    /// and `message` are e签宝's, for people and callers; `reason` is what the process acts on.
     #[error("e签宝 refused the request (code {code}): {message}")]
-    Refused { code: i64, message: String },
+    Refused { code: i64, message: String, reason: Refusal },
     /// e签宝 could not be reached or answered HTTP 5xx.
     #[error("e签宝 is unavailable: {0}")]
     Unavailable(String),
@@ -29,10 +29,15 @@ pub enum UpstreamError {
     Malformed(String),
 }
 
-/// e签宝's code for "authentication flow not found" (seed 001).
-pub const CODE_FLOW_NOT_FOUND: i64 = 30500001;
-/// e签宝's code for "person account already exists"; `data.accountId` holds it.
-pub const CODE_ACCOUNT_EXISTS: i64 = 53000000;
+/// What a refusal means to the process, as the adapter classifies e签宝's code (`crate::esign::codes`).
+/// A new reason is a variant here and one line there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The flow asked about does not exist: nothing will ever finish it.
+    FlowNotFound,
+    /// Any other refusal: e签宝's considered answer, passed on with its code.
+    Other,
+}
 
 /// Create (or reuse) the handler's e签宝 person account.
 #[derive(Debug, Clone)]
@@ -44,25 +49,16 @@ pub struct PersonAccountRequest {
     pub mobile: Mobile,
 }
 
-/// `faceauthMode` values e签宝 accepts.
+/// Who checks the face (seed 003 `faceauthMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FaceAuthMode {
+    /// Alipay's Zhima Credit.
     #[default]
     ZhimaCredit,
     Tencent,
+    /// e签宝's own.
     Esign,
     WeChat,
-}
-
-impl FaceAuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ZhimaCredit => "ZHIMACREDIT",
-            Self::Tencent => "TENCENT",
-            Self::Esign => "ESIGN",
-            Self::WeChat => "WE_CHAT",
-        }
-    }
 }
 
 /// Start a face flow for an account.
@@ -107,32 +103,6 @@ pub struct FlowOutline {
     pub modify_time: Option<DateTime<Utc>>,
 }
 
-/// `authType` of an authorization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthType {
-    /// 1: to the platform.
-    #[default]
-    Platform,
-    /// 2: to a handler (`personId` required).
-    Handler,
-}
-
-impl AuthType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Platform => 1,
-            Self::Handler => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Platform),
-            2 => Some(Self::Handler),
-            _ => None,
-        }
-    }
-}
-
 /// Create an authorization (seed 004).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CreateAuthorizationRequest {
@@ -156,7 +126,7 @@ impl std::fmt::Debug for CreateAuthorizationRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateAuthorizationRequest")
             .field("organize_id", &self.organize_id)
-            .field("contact", &super::ids::mask_mobile(&self.contact))
+            .field("contact", &mask_mobile(&self.contact))
             .field("send_notice", &self.send_notice)
             .field("auth_type", &self.auth_type)
             .field("person_id", &self.person_id)
@@ -166,61 +136,6 @@ impl std::fmt::Debug for CreateAuthorizationRequest {
             .field("notify_url", &self.notify_url)
             .field("redirect_url", &self.redirect_url)
             .finish()
-    }
-}
-
-/// `status` of an authorization (seed 002).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizationStatus {
-    InProgress,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl AuthorizationStatus {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::InProgress => 1,
-            Self::Succeeded => 2,
-            Self::Failed => 3,
-            Self::Cancelled => 4,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::InProgress),
-            2 => Some(Self::Succeeded),
-            3 => Some(Self::Failed),
-            4 => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
-    pub fn is_final(self) -> bool {
-        self != Self::InProgress
-    }
-}
-
-/// `authorizerType` (seed 002).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthorizerType {
-    Company,
-    LegalRepresentative,
-}
-
-impl AuthorizerType {
-    pub fn code(self) -> i32 {
-        match self {
-            Self::Company => 1,
-            Self::LegalRepresentative => 2,
-        }
-    }
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Company),
-            2 => Some(Self::LegalRepresentative),
-            _ => None,
-        }
     }
 }
 
@@ -244,7 +159,7 @@ pub struct AuthorizationInfo {
 /// e签宝, whichever one: the sandbox, production, or the simulator.
 #[async_trait]
 pub trait ESign: Send + Sync + 'static {
-    /// `POST /v1/accounts/createByThirdPartyUserId`; code 53000000 is answered as the existing id.
+    /// `POST /v1/accounts/createByThirdPartyUserId`; an account that exists already is answered by its id.
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError>;
     /// `POST /v2/identity/auth/api/individual/{accountId}/face`.
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError>;

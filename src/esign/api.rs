@@ -28,6 +28,37 @@ pub mod paths {
     }
 }
 
+/// The five endpoints, named once: the client's metric labels and the simulator's counters, faults
+/// and control API use these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/accounts/createByThirdPartyUserId`
+    Account,
+    /// `POST /v2/identity/auth/api/individual/{accountId}/face`
+    Face,
+    /// `GET /v2/identity/auth/api/common/{flowId}/outline`
+    Outline,
+    /// `POST /v1/authorizations`
+    AuthCreate,
+    /// `GET /v1/authorizations/{authId}`
+    AuthQuery,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 5] = [Self::Account, Self::Face, Self::Outline, Self::AuthCreate, Self::AuthQuery];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Face => "face",
+            Self::Outline => "outline",
+            Self::AuthCreate => "auth_create",
+            Self::AuthQuery => "auth_query",
+        }
+    }
+}
+
 /// `code` of a successful answer.
 pub const CODE_OK: i64 = 0;
 /// `idType` of a mainland resident identity card.
@@ -53,6 +84,35 @@ impl<T> Envelope<T> {
     }
 }
 
+/// `flowStatus` of a flow outline (seed 001): what e签宝 says of a flow, and what the simulator keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowStatus {
+    Init,
+    Ing,
+    Success,
+    Fail,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "INIT",
+            Self::Ing => "ING",
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Init, Self::Ing, Self::Success, Self::Fail].into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Fail)
+    }
+}
+
 /// `POST /v1/accounts/createByThirdPartyUserId`. Field order is the order on the wire (vector V2).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,8 +130,8 @@ impl fmt::Debug for CreateAccountBody {
         f.debug_struct("CreateAccountBody")
             .field("third_party_user_id", &self.third_party_user_id)
             .field("id_type", &self.id_type)
-            .field("id_number", &crate::domain::ids::mask_id(&self.id_number))
-            .field("mobile", &crate::domain::ids::mask_mobile(&self.mobile))
+            .field("id_number", &crate::domain::values::mask_id(&self.id_number))
+            .field("mobile", &crate::domain::values::mask_mobile(&self.mobile))
             .finish_non_exhaustive()
     }
 }
@@ -112,7 +172,7 @@ pub struct FaceStartData {
 #[serde(rename_all = "camelCase")]
 pub struct OutlineData {
     pub flow_id: String,
-    /// `INIT`, `ING`, `SUCCESS`, `FAIL`.
+    /// A [`FlowStatus`]: `INIT`, `ING`, `SUCCESS`, `FAIL`.
     pub flow_status: String,
     #[serde(default)]
     pub object_type: Option<String>,
@@ -190,7 +250,7 @@ fn default_true() -> bool {
 }
 
 fn default_auth_type() -> i64 {
-    1
+    super::codes::AUTH_TYPE_PLATFORM
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::sign::{TIMESTAMP_WINDOW_MS, hmac_sha256_parts};
-use crate::domain::ids::{AuthId, FlowId};
-use crate::domain::inbox::InboxEvent;
-use crate::domain::ports::AuthorizationStatus;
+use super::sign::{HEADER_APP_ID, TIMESTAMP_WINDOW_MS, hmac_sha256_parts};
+use crate::domain::model::InboxEvent;
+use crate::domain::values::{AuthId, FlowId};
 
-pub const HEADER_APP_ID: &str = "X-Tsign-Open-App-Id";
-pub const HEADER_TIMESTAMP: &str = "X-Tsign-Open-TIMESTAMP";
-pub const HEADER_SIGNATURE: &str = "X-Tsign-Open-SIGNATURE";
-pub const HEADER_ALGORITHM: &str = "X-Tsign-Open-SIGNATURE-ALGORITHM";
+/// Notification headers besides the App ID (`sign::HEADER_APP_ID`); a request's timestamp and
+/// signature are other headers (`sign::HEADER_REQUEST_*`).
+pub const HEADER_NOTIFY_TIMESTAMP: &str = "X-Tsign-Open-TIMESTAMP";
+pub const HEADER_NOTIFY_SIGNATURE: &str = "X-Tsign-Open-SIGNATURE";
+pub const HEADER_NOTIFY_ALGORITHM: &str = "X-Tsign-Open-SIGNATURE-ALGORITHM";
 /// The only algorithm e签宝 uses (compared case-insensitively).
 pub const ALGORITHM: &str = "hmac-sha256";
 
@@ -86,10 +86,10 @@ pub fn verify_callback(
     if !bool::from(app_id.as_bytes().ct_eq(expected_app_id.as_bytes())) {
         return Err(CallbackRejection::WrongAppId);
     }
-    if !header(HEADER_ALGORITHM)?.eq_ignore_ascii_case(ALGORITHM) {
+    if !header(HEADER_NOTIFY_ALGORITHM)?.eq_ignore_ascii_case(ALGORITHM) {
         return Err(CallbackRejection::UnsupportedAlgorithm);
     }
-    let timestamp = header(HEADER_TIMESTAMP)?;
+    let timestamp = header(HEADER_NOTIFY_TIMESTAMP)?;
     let at = timestamp_to_millis(timestamp.parse::<i64>().map_err(|_| CallbackRejection::BadTimestamp)?)
         .ok_or(CallbackRejection::BadTimestamp)?;
     let skew = i128::from(now.timestamp_millis()) - i128::from(at);
@@ -99,7 +99,7 @@ pub fn verify_callback(
     if -skew > i128::from(TIMESTAMP_WINDOW_MS) {
         return Err(CallbackRejection::FromTheFuture);
     }
-    let given = hex::decode(header(HEADER_SIGNATURE)?).map_err(|_| CallbackRejection::BadSignature)?;
+    let given = hex::decode(header(HEADER_NOTIFY_SIGNATURE)?).map_err(|_| CallbackRejection::BadSignature)?;
     // The signed timestamp is the header exactly as received, not its normalised value.
     let expected = callback_mac(secret, timestamp, notify_query, body);
     if given.len() != expected.len() || !bool::from(given.as_slice().ct_eq(&expected)) {
@@ -202,7 +202,7 @@ pub fn parse_callback(body: &[u8]) -> Result<ParsedCallback, CallbackParseError>
         ACTION_AUTHORIZATION_RESULT => {
             let auth_id =
                 AuthId::parse("authId", &required("authId")?).map_err(|v| invalid("authId", v.description))?;
-            let status = AuthorizationStatus::from_code(integer("status")?)
+            let status = super::codes::auth_status(integer("status")?)
                 .ok_or_else(|| invalid("status", "must be 1, 2, 3 or 4"))?;
             if !status.is_final() {
                 // "In progress" is no result: acknowledge, apply nothing.
@@ -230,6 +230,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::domain::model::AuthorizationStatus;
 
     const SECRET: &[u8] = b"etc-esign-demo-secret-not-real-01";
     const APP_ID: &str = "7438000001";
@@ -245,9 +246,9 @@ mod tests {
     fn headers(timestamp: &str, signature: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(HEADER_APP_ID, HeaderValue::from_static(APP_ID));
-        h.insert(HEADER_TIMESTAMP, HeaderValue::from_str(timestamp).unwrap());
-        h.insert(HEADER_SIGNATURE, HeaderValue::from_str(signature).unwrap());
-        h.insert(HEADER_ALGORITHM, HeaderValue::from_static("HMAC-SHA256"));
+        h.insert(HEADER_NOTIFY_TIMESTAMP, HeaderValue::from_str(timestamp).unwrap());
+        h.insert(HEADER_NOTIFY_SIGNATURE, HeaderValue::from_str(signature).unwrap());
+        h.insert(HEADER_NOTIFY_ALGORITHM, HeaderValue::from_static("HMAC-SHA256"));
         h
     }
 
@@ -321,7 +322,7 @@ mod tests {
     #[test]
     fn verify_rejects_missing_headers_wrong_app_and_algorithm() {
         let body = C1_BODY.as_bytes();
-        for name in [HEADER_APP_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE, HEADER_ALGORITHM] {
+        for name in [HEADER_APP_ID, HEADER_NOTIFY_TIMESTAMP, HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_ALGORITHM] {
             let mut h = headers(TS, C1_SIG);
             h.remove(name);
             assert_eq!(
@@ -334,7 +335,7 @@ mod tests {
             Err(CallbackRejection::WrongAppId)
         );
         let mut h = headers(TS, C1_SIG);
-        h.insert(HEADER_ALGORITHM, HeaderValue::from_static("hmac-sha1"));
+        h.insert(HEADER_NOTIFY_ALGORITHM, HeaderValue::from_static("hmac-sha1"));
         assert_eq!(
             verify_callback(SECRET, APP_ID, &h, None, body, now()),
             Err(CallbackRejection::UnsupportedAlgorithm)

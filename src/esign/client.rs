@@ -1,33 +1,33 @@
-//! The one client through which every e签宝 call goes: signs each request (esign.md §2), maps the
-//! envelope to typed results, and retries only the idempotent reads.
+//! The one client through which every e签宝 call goes: signs each request (esign.md §2), reads each
+//! answer into typed results (`answer`), and retries only the idempotent reads.
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use reqwest::Method;
 use reqwest::header::{ACCEPT as ACCEPT_HEADER, CONTENT_TYPE as CONTENT_TYPE_HEADER, HeaderValue};
-use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
-    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Envelope,
-    FaceStartBody, FaceStartData, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
 };
+use super::codes;
 use super::sign::{
-    ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, content_md5, signature, string_to_sign,
+    ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
+    HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use crate::domain::ids::{AccountId, AuthId, FlowId, mask_digit_runs};
 use crate::domain::ports::{
-    AuthType, AuthorizationInfo, AuthorizationStatus, AuthorizerType, CODE_ACCOUNT_EXISTS, CreateAuthorizationRequest,
-    ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline, OutlineStatus, PersonAccountRequest, UpstreamError,
+    AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
+    PersonAccountRequest, UpstreamError,
 };
+use crate::domain::values::{AccountId, AuthId, FlowId};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
@@ -58,8 +58,6 @@ pub enum ClientBuildError {
     Http(String),
 }
 
-/// Longest upstream `message` kept in an error (it ends up in logs and statuses).
-const MAX_MESSAGE_CHARS: usize = 200;
 /// Backoff never grows beyond this, whatever the attempt number.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -82,30 +80,6 @@ impl fmt::Debug for EsignClient {
             .field("app_id", &self.app_id)
             .field("read_retries", &self.read_retries)
             .finish_non_exhaustive()
-    }
-}
-
-/// An envelope as received, before the caller decides what `code` means.
-struct Answer {
-    code: i64,
-    message: String,
-    data: Option<Value>,
-}
-
-impl Answer {
-    fn refused(self) -> UpstreamError {
-        // e签宝's message may quote what it was sent; it reaches logs and callers masked.
-        UpstreamError::Refused { code: self.code, message: mask_digit_runs(&self.message) }
-    }
-
-    fn data<T: DeserializeOwned>(self, endpoint: &str) -> Result<T, UpstreamError> {
-        match self.data {
-            None | Some(Value::Null) => Err(UpstreamError::Malformed(format!("{endpoint}: the answer has no data"))),
-            // serde's message could quote a value from the answer: keep only what kind of fault it was.
-            Some(data) => serde_json::from_value(data).map_err(|_| {
-                UpstreamError::Malformed(format!("{endpoint}: data lacks a field or has one of the wrong type"))
-            }),
-        }
     }
 }
 
@@ -210,8 +184,8 @@ impl EsignClient {
             .request(method.clone(), url)
             .header(HEADER_APP_ID, self.app_id.as_str())
             .header(HEADER_AUTH_MODE, AUTH_MODE)
-            .header(HEADER_TIMESTAMP, timestamp)
-            .header(HEADER_SIGNATURE, sig)
+            .header(HEADER_REQUEST_TIMESTAMP, timestamp)
+            .header(HEADER_REQUEST_SIGNATURE, sig)
             .header(ACCEPT_HEADER, ACCEPT)
             .header(CONTENT_TYPE_HEADER, CONTENT_TYPE)
             .header(HEADER_CONTENT_MD5, md5);
@@ -275,73 +249,6 @@ fn backoff(base: Duration, retries: u32) -> ExponentialBuilder {
         .with_jitter()
 }
 
-fn transport_error(error: reqwest::Error) -> UpstreamError {
-    if error.is_timeout() {
-        return UpstreamError::Timeout;
-    }
-    // The innermost cause ("connection refused", "connection reset"): no URL, no headers.
-    let mut cause: &dyn std::error::Error = &error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let what = if error.is_connect() { "could not connect" } else { "the exchange failed" };
-    UpstreamError::Unavailable(format!("{what}: {cause}"))
-}
-
-fn interpret(endpoint: &str, status: StatusCode, body: &[u8]) -> Result<Answer, UpstreamError> {
-    if status.is_server_error() || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS) {
-        return Err(UpstreamError::Unavailable(format!("{endpoint}: HTTP {}", status.as_u16())));
-    }
-    let envelope = serde_json::from_slice::<Envelope<Value>>(body).ok();
-    if status.is_client_error() {
-        // e签宝's gateway refuses a bad signature, MD5, app id or timestamp with a 4xx; keep its code.
-        return Err(match envelope {
-            Some(env) if env.code != CODE_OK => {
-                UpstreamError::Refused { code: env.code, message: clip(env.message.unwrap_or_default()) }
-            }
-            _ => UpstreamError::Refused {
-                code: i64::from(status.as_u16()),
-                message: format!("HTTP {} without an e签宝 envelope", status.as_u16()),
-            },
-        });
-    }
-    if !status.is_success() {
-        return Err(UpstreamError::Malformed(format!("{endpoint}: unexpected HTTP {}", status.as_u16())));
-    }
-    let env =
-        envelope.ok_or_else(|| UpstreamError::Malformed(format!("{endpoint}: the answer is not e签宝's envelope")))?;
-    Ok(Answer { code: env.code, message: clip(env.message.unwrap_or_default()), data: env.data })
-}
-
-fn clip(message: String) -> String {
-    if message.chars().count() <= MAX_MESSAGE_CHARS {
-        return message;
-    }
-    message.chars().take(MAX_MESSAGE_CHARS).collect()
-}
-
-fn instant(field: &str, millis: Option<i64>) -> Result<Option<DateTime<Utc>>, UpstreamError> {
-    millis
-        .map(|ms| {
-            DateTime::from_timestamp_millis(ms)
-                .ok_or_else(|| UpstreamError::Malformed(format!("{field} is out of range")))
-        })
-        .transpose()
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
-fn upstream_id<T>(
-    endpoint: &str,
-    parse: fn(&'static str, &str) -> Result<T, crate::domain::ids::FieldViolation>,
-    field: &'static str,
-    value: &str,
-) -> Result<T, UpstreamError> {
-    parse(field, value).map_err(|v| UpstreamError::Malformed(format!("{endpoint}: {} {}", v.field, v.description)))
-}
-
 fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, UpstreamError> {
     serde_json::to_vec(body)
         .map_err(|_| UpstreamError::Malformed(format!("{endpoint}: the request could not be serialized")))
@@ -350,7 +257,7 @@ fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, U
 #[async_trait]
 impl ESign for EsignClient {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError> {
-        const ENDPOINT: &str = "account";
+        const ENDPOINT: &str = Endpoint::Account.as_str();
         let body = CreateAccountBody {
             third_party_user_id: req.third_party_user_id.as_str().to_owned(),
             name: req.name.as_str().to_owned(),
@@ -362,7 +269,7 @@ impl ESign for EsignClient {
         tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
         self.exchange(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes), |answer| match answer.code {
             // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
-            CODE_OK | CODE_ACCOUNT_EXISTS => {
+            CODE_OK | codes::ACCOUNT_EXISTS => {
                 let data: AccountData = answer.data(ENDPOINT)?;
                 upstream_id(ENDPOINT, AccountId::parse, "accountId", &data.account_id)
             }
@@ -372,9 +279,9 @@ impl ESign for EsignClient {
     }
 
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
-        const ENDPOINT: &str = "face";
+        const ENDPOINT: &str = Endpoint::Face.as_str();
         let body = FaceStartBody {
-            faceauth_mode: req.mode.as_str().to_owned(),
+            faceauth_mode: codes::face_auth_mode_name(req.mode).to_owned(),
             repetition: req.repetition,
             callback_url: req.redirect_url.clone(),
             context_id: req.context_id.clone(),
@@ -400,22 +307,16 @@ impl ESign for EsignClient {
     }
 
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
-        const ENDPOINT: &str = "outline";
+        const ENDPOINT: &str = Endpoint::Outline.as_str();
         let path = paths::flow_outline(flow_id.as_str());
         self.read(ENDPOINT, &path, |answer| {
             if answer.code != CODE_OK {
                 return Err(answer.refused());
             }
             let data: OutlineData = answer.data(ENDPOINT)?;
-            let status = match data.flow_status.as_str() {
-                "INIT" => OutlineStatus::Init,
-                "ING" => OutlineStatus::Ing,
-                "SUCCESS" => OutlineStatus::Success,
-                "FAIL" => OutlineStatus::Fail,
-                _ => {
-                    return Err(UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")));
-                }
-            };
+            let status = FlowStatus::parse(&data.flow_status)
+                .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")))?
+                .into();
             Ok(FlowOutline {
                 flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
                 status,
@@ -428,12 +329,12 @@ impl ESign for EsignClient {
     }
 
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError> {
-        const ENDPOINT: &str = "auth_create";
+        const ENDPOINT: &str = Endpoint::AuthCreate.as_str();
         let body = CreateAuthorizationBody {
             organize_id: req.organize_id.as_str().to_owned(),
             contact: req.contact.clone(),
             send_notice: req.send_notice,
-            auth_type: i64::from(req.auth_type.code()),
+            auth_type: codes::auth_type_code(req.auth_type),
             person_id: req.person_id.as_ref().map(|p| p.as_str().to_owned()),
             valid_date: req.valid_date.timestamp_millis(),
             seal_scope: req.seal_scope.clone(),
@@ -453,21 +354,21 @@ impl ESign for EsignClient {
     }
 
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError> {
-        const ENDPOINT: &str = "auth_query";
+        const ENDPOINT: &str = Endpoint::AuthQuery.as_str();
         let path = paths::query_authorization(auth_id.as_str());
         self.read(ENDPOINT, &path, |answer| {
             if answer.code != CODE_OK {
                 return Err(answer.refused());
             }
             let data: AuthorizationData = answer.data(ENDPOINT)?;
-            let status = AuthorizationStatus::from_code(data.status)
+            let status = codes::auth_status(data.status)
                 .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown status")))?;
             Ok(AuthorizationInfo {
                 auth_id: upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)?,
-                authorizer_type: data.authorizer_type.and_then(AuthorizerType::from_code),
+                authorizer_type: data.authorizer_type.and_then(codes::authorizer_type),
                 organize_id: non_empty(data.organize_id),
                 legal_rep_id: non_empty(data.legal_rep_id),
-                auth_type: data.auth_type.and_then(AuthType::from_code),
+                auth_type: data.auth_type.and_then(codes::auth_type),
                 person_id: non_empty(data.person_id),
                 auth_download_url: non_empty(data.auth_download_url),
                 status,
@@ -487,8 +388,10 @@ mod tests {
     use backon::BackoffBuilder;
 
     use super::*;
+    use crate::domain::model::{AuthType, AuthorizationStatus};
+    use crate::domain::ports::{OutlineStatus, Refusal};
     use crate::sim::tests::{account_request, authorization_request, client, face_request, settings, start_sim};
-    use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes};
+    use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes as sim_codes};
 
     const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
 
@@ -535,12 +438,15 @@ mod tests {
         let sim = start_sim().await;
         let client = client(&sim);
         let err = client.flow_outline(&FlowId::parse("flowId", "404").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        assert!(
+            matches!(err, UpstreamError::Refused { code: codes::FLOW_NOT_FOUND, reason: Refusal::FlowNotFound, .. }),
+            "{err:?}"
+        );
         let ghost = AccountId::parse("accountId", "ghost").unwrap();
         let err = client.start_face_auth(&face_request(&ghost, NOTIFY)).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::ACCOUNT_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::ACCOUNT_NOT_FOUND, .. }), "{err:?}");
         let err = client.query_authorization(&AuthId::parse("authId", "404").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::AUTH_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::AUTH_NOT_FOUND, .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -577,7 +483,7 @@ mod tests {
         let mut req = authorization_request(NOTIFY);
         req.auth_type = AuthType::Handler;
         let err = client.create_authorization(&req).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::BAD_PARAM, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: sim_codes::BAD_PARAM, .. }), "{err:?}");
         req.person_id = Some(AccountId::parse("personId", "37655E43BDB1111829A9C20C4559B689E").unwrap());
         let auth_id = client.create_authorization(&req).await.unwrap();
         let info = client.query_authorization(&auth_id).await.unwrap();
@@ -716,23 +622,6 @@ mod tests {
     }
 
     #[test]
-    fn gateway_answers_map_to_upstream_errors() {
-        let refusal = br#"{"code":401,"message":"X-Tsign-Open-Ca-Signature does not match","data":null}"#;
-        assert!(matches!(
-            interpret("x", StatusCode::UNAUTHORIZED, refusal),
-            Err(UpstreamError::Refused { code: 401, .. })
-        ));
-        assert!(matches!(
-            interpret("x", StatusCode::NOT_FOUND, b"nope"),
-            Err(UpstreamError::Refused { code: 404, .. })
-        ));
-        assert!(matches!(interpret("x", StatusCode::TOO_MANY_REQUESTS, b""), Err(UpstreamError::Unavailable(_))));
-        assert!(matches!(interpret("x", StatusCode::OK, b"{\"data\":{}}"), Err(UpstreamError::Malformed(_))));
-        let ok = interpret("x", StatusCode::OK, br#"{"code":0,"message":"ok","data":null}"#).ok().unwrap();
-        assert!(matches!(ok.data::<AccountData>("x"), Err(UpstreamError::Malformed(_))));
-    }
-
-    #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let base = Duration::from_millis(100);
         let delays: Vec<Duration> = backoff(base, 60).build().collect();
@@ -760,7 +649,7 @@ mod tests {
         let sim = start_sim().await;
         let client = EsignClient::new(settings(&format!("{}/", sim.base_url()))).unwrap();
         let err = client.flow_outline(&FlowId::parse("flowId", "1").unwrap()).await.unwrap_err();
-        assert!(matches!(err, UpstreamError::Refused { code: codes::CODE_FLOW_NOT_FOUND, .. }), "{err:?}");
+        assert!(matches!(err, UpstreamError::Refused { code: codes::FLOW_NOT_FOUND, .. }), "{err:?}");
         assert_eq!(sim.calls().rejected, 0);
     }
 }

@@ -1,10 +1,12 @@
 //! The e签宝 adapter: request signing, the client behind [`crate::domain::ports::ESign`], the wire
 //! types, and callback verification. Only this module and `crate::sim` know e签宝's wire format.
+mod answer;
 pub mod api;
 pub mod callback;
 #[cfg(test)]
 mod callback_props;
 pub mod client;
+pub mod codes;
 pub mod sign;
 
 pub use callback::{

@@ -13,11 +13,14 @@ pub const CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 /// The only auth mode this adapter speaks.
 pub const AUTH_MODE: &str = "Signature";
 
-/// Request header names (e签宝's spelling; HTTP header names are case-insensitive on the wire).
+/// The App ID, on requests to e签宝 and on its notifications alike (e签宝's spelling; HTTP header
+/// names are case-insensitive on the wire).
 pub const HEADER_APP_ID: &str = "X-Tsign-Open-App-Id";
+/// Request headers. A notification's timestamp and signature are other headers
+/// (`callback::HEADER_NOTIFY_*`), with another algorithm.
 pub const HEADER_AUTH_MODE: &str = "X-Tsign-Open-Auth-Mode";
-pub const HEADER_TIMESTAMP: &str = "X-Tsign-Open-Ca-Timestamp";
-pub const HEADER_SIGNATURE: &str = "X-Tsign-Open-Ca-Signature";
+pub const HEADER_REQUEST_TIMESTAMP: &str = "X-Tsign-Open-Ca-Timestamp";
+pub const HEADER_REQUEST_SIGNATURE: &str = "X-Tsign-Open-Ca-Signature";
 pub const HEADER_CONTENT_MD5: &str = "Content-MD5";
 
 /// How far a request timestamp may be from e签宝's clock: 15 minutes, either way (replay protection).

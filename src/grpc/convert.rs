@@ -5,16 +5,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prost_types::Timestamp;
 
 use super::pb;
-use crate::domain::DomainError;
-use crate::domain::authorization::{Authorization, CreateAuthorization};
 use crate::domain::error::AllValid;
-use crate::domain::face_auth::{FaceAuthStart, StartFaceAuth};
-use crate::domain::ids::{
+use crate::domain::model::{
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, Handler, Node, Process, ProcessStatus,
+};
+use crate::domain::ports::FaceAuthMode;
+use crate::domain::values::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
     mask_id, parse_http_url, parse_optional_text,
 };
-use crate::domain::ports::{AuthType, AuthorizationStatus, AuthorizerType, FaceAuthMode};
-use crate::domain::process::{Handler, Node, Process, Status};
+use crate::domain::{CreateAuthorization, DomainError, FaceAuthOutcome, StartFaceAuth};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
@@ -165,27 +165,27 @@ fn valid_date_of(valid_date: Option<&Timestamp>, now: DateTime<Utc>) -> Result<D
     Ok(date)
 }
 
-pub fn status(s: Status) -> pb::AuthProcessStatus {
+pub fn status(s: ProcessStatus) -> pb::AuthProcessStatus {
     use pb::AuthProcessStatus as P;
     match s {
-        Status::NotStarted => P::NotStarted,
-        Status::HandlerNotAuth => P::HandlerNotAuth,
-        Status::HandlerAuthing => P::HandlerAuthing,
-        Status::HandlerAuthed => P::HandlerAuthed,
-        Status::HandlerAuthFailed => P::HandlerAuthFailed,
-        Status::OrgNotAuth => P::OrgNotAuth,
-        Status::OrgAuthing => P::OrgAuthing,
-        Status::OrgAuthed => P::OrgAuthed,
-        Status::OrgAuthFailed => P::OrgAuthFailed,
-        Status::CertUnconfirmed => P::CertUnconfirmed,
-        Status::CertConfirmed => P::CertConfirmed,
-        Status::OrgSealUnsave => P::OrgSealUnsave,
-        Status::OrgSealSaved => P::OrgSealSaved,
-        Status::OrgSealSaveFailed => P::OrgSealSaveFailed,
-        Status::Unauthorized => P::Unauthorized,
-        Status::Authorizing => P::Authorizing,
-        Status::AuthorizeFailed => P::AuthorizeFailed,
-        Status::AuthorizeFinish => P::AuthorizeFinish,
+        ProcessStatus::NotStarted => P::NotStarted,
+        ProcessStatus::HandlerNotAuth => P::HandlerNotAuth,
+        ProcessStatus::HandlerAuthing => P::HandlerAuthing,
+        ProcessStatus::HandlerAuthed => P::HandlerAuthed,
+        ProcessStatus::HandlerAuthFailed => P::HandlerAuthFailed,
+        ProcessStatus::OrgNotAuth => P::OrgNotAuth,
+        ProcessStatus::OrgAuthing => P::OrgAuthing,
+        ProcessStatus::OrgAuthed => P::OrgAuthed,
+        ProcessStatus::OrgAuthFailed => P::OrgAuthFailed,
+        ProcessStatus::CertUnconfirmed => P::CertUnconfirmed,
+        ProcessStatus::CertConfirmed => P::CertConfirmed,
+        ProcessStatus::OrgSealUnsave => P::OrgSealUnsave,
+        ProcessStatus::OrgSealSaved => P::OrgSealSaved,
+        ProcessStatus::OrgSealSaveFailed => P::OrgSealSaveFailed,
+        ProcessStatus::Unauthorized => P::Unauthorized,
+        ProcessStatus::Authorizing => P::Authorizing,
+        ProcessStatus::AuthorizeFailed => P::AuthorizeFailed,
+        ProcessStatus::AuthorizeFinish => P::AuthorizeFinish,
     }
 }
 
@@ -251,9 +251,9 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
     }
 }
 
-pub fn face_start(outcome: &FaceAuthStart) -> pb::StartFaceAuthResponse {
+pub fn face_start(outcome: &FaceAuthOutcome) -> pb::StartFaceAuthResponse {
     match outcome {
-        FaceAuthStart::AlreadyAuthenticated { account_id, process } => pb::StartFaceAuthResponse {
+        FaceAuthOutcome::AlreadyAuthenticated { account_id, process } => pb::StartFaceAuthResponse {
             auth_url: String::new(),
             original_url: String::new(),
             expire_time: None,
@@ -263,7 +263,7 @@ pub fn face_start(outcome: &FaceAuthStart) -> pb::StartFaceAuthResponse {
             already_authenticated: true,
             status: status(process.status()) as i32,
         },
-        FaceAuthStart::Link { flow, process } => pb::StartFaceAuthResponse {
+        FaceAuthOutcome::Link { flow, process } => pb::StartFaceAuthResponse {
             auth_url: flow.auth_url.clone(),
             original_url: flow.original_url.clone(),
             expire_time: Some(ts(flow.expires_at)),

@@ -31,7 +31,7 @@ impl AuthServiceImpl {
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.service.clock_now()
+        self.service.now()
     }
 }
 

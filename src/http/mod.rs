@@ -18,9 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::domain::Service;
-use crate::domain::face_auth::Applied;
-use crate::domain::inbox::InboxEvent;
+use crate::domain::model::InboxEvent;
+use crate::domain::{Applied, Service};
 use crate::esign::callback::{ACTION_AUTHORIZATION_RESULT, ACTION_FACE_RESULT};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
 use crate::metrics::{CallbackOutcome, Metrics};
@@ -59,7 +58,7 @@ pub fn router(state: CallbackState) -> Router {
 
 async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {
     match metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::EXPOSITION_CONTENT_TYPE)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -132,7 +131,7 @@ async fn handle_callback(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> (CallbackOutcome, Response) {
-    let now = state.service.clock_now();
+    let now = state.service.now();
     if let Err(why) =
         verify_callback(state.app_secret.expose_secret().as_bytes(), &state.app_id, headers, uri.query(), body, now)
     {
@@ -159,7 +158,7 @@ async fn handle_callback(
             tracing::info!(?applied, "e签宝 callback stored");
             let outcome = match applied {
                 Applied::Changed => CallbackOutcome::Applied,
-                Applied::Ignored => CallbackOutcome::Duplicate,
+                Applied::Unchanged => CallbackOutcome::Duplicate,
             };
             (outcome, answer(StatusCode::OK, "200", "success"))
         }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-use super::state::{AUTH_CANCELLED, AUTH_FAILED, AUTH_SUCCEEDED, CallCounts, SimAccount, SimAuthorization, SimFlow};
+use super::state::{CallCounts, SimAccount, SimAuthorization, SimFlow};
 use super::{Shared, SimError};
+use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_SUCCEEDED};
 
 type Sim = State<Arc<Shared>>;
 

@@ -7,35 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-/// The upstream endpoints the simulator serves (names as in the control API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    /// `POST /v1/accounts/createByThirdPartyUserId`
-    Account,
-    /// `POST /v2/identity/auth/api/individual/{accountId}/face`
-    Face,
-    /// `GET /v2/identity/auth/api/common/{flowId}/outline`
-    Outline,
-    /// `POST /v1/authorizations`
-    AuthCreate,
-    /// `GET /v1/authorizations/{authId}`
-    AuthQuery,
-}
-
-impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [Self::Account, Self::Face, Self::Outline, Self::AuthCreate, Self::AuthQuery];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Account => "account",
-            Self::Face => "face",
-            Self::Outline => "outline",
-            Self::AuthCreate => "auth_create",
-            Self::AuthQuery => "auth_query",
-        }
-    }
-}
+pub use crate::esign::api::Endpoint;
 
 /// What an upstream call suffers instead of (or before) its normal answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,13 +8,14 @@
 //! bind it to a loopback or private address only.
 mod control;
 pub mod faults;
+mod handle;
 mod notify;
 mod pages;
 pub mod state;
 mod upstream;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,15 +24,16 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use secrecy::SecretString;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-pub use state::{CallCounts, CallbackRecord, CallbackState, FlowStatus, SimAccount, SimAuthorization, SimFlow};
+pub use handle::SimHandle;
+pub use state::{CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow};
 
-use crate::esign::api::paths;
+use crate::esign::api::{FlowStatus, paths};
+use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
 use notify::Delivery;
-use state::State;
+use state::SimState;
 
 /// How the simulator presents itself.
 #[derive(Clone, Debug)]
@@ -59,10 +61,9 @@ pub enum SimError {
     AlreadyFinal { what: &'static str, id: String, status: String },
 }
 
-/// Simulator-specific business codes. `30500001` and `53000000` are e签宝's own (esign.md §3); the
-/// others are stand-ins for refusals whose real codes this service never matches on.
+/// The simulator's own stand-ins for refusals whose real codes this service never matches on. The
+/// codes it does match on are e签宝's, in [`crate::esign::codes`].
 pub mod codes {
-    pub use crate::domain::ports::{CODE_ACCOUNT_EXISTS, CODE_FLOW_NOT_FOUND};
     /// A parameter is missing or invalid.
     pub const BAD_PARAM: i64 = 1435002;
     /// The face flow's account does not exist.
@@ -81,7 +82,7 @@ pub(crate) struct Shared {
     app_id: String,
     secret: SecretString,
     base_url: String,
-    state: Mutex<State>,
+    state: Mutex<SimState>,
     outbox: mpsc::UnboundedSender<Delivery>,
     http: reqwest::Client,
     cancel: CancellationToken,
@@ -91,7 +92,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The state lock. A panic elsewhere while holding it leaves plain data behind, still usable.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -160,8 +161,8 @@ impl Shared {
         let auth = {
             let mut st = self.lock();
             let auth = st.authorizations.get_mut(auth_id).ok_or_else(|| Self::not_found("authorization", auth_id))?;
-            let allowed = auth.status == state::AUTH_IN_PROGRESS
-                || (status == state::AUTH_CANCELLED && auth.status == state::AUTH_SUCCEEDED);
+            let allowed =
+                auth.status == AUTH_IN_PROGRESS || (status == AUTH_CANCELLED && auth.status == AUTH_SUCCEEDED);
             if !allowed {
                 return Err(SimError::AlreadyFinal {
                     what: "authorization",
@@ -175,14 +176,14 @@ impl Shared {
             auth.auth_des = auth_des.or_else(|| {
                 Some(
                     match status {
-                        state::AUTH_SUCCEEDED => "授权成功",
-                        state::AUTH_FAILED => "用户拒绝签署授权书",
+                        AUTH_SUCCEEDED => "授权成功",
+                        AUTH_FAILED => "用户拒绝签署授权书",
                         _ => "授权已取消",
                     }
                     .to_owned(),
                 )
             });
-            if status == state::AUTH_SUCCEEDED {
+            if status == AUTH_SUCCEEDED {
                 auth.begin_date = Some(now);
                 auth.end_date = Some(auth.valid_date);
             }
@@ -231,7 +232,7 @@ impl Simulator {
             app_id: config.app_id,
             secret: config.app_secret,
             base_url: base_url.clone(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(SimState::default()),
             outbox,
             http,
             cancel: cancel.clone(),
@@ -263,169 +264,6 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)
-}
-
-/// A running simulator: its address, its control methods, and its shutdown.
-pub struct SimHandle {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    base_url: String,
-    cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for SimHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimHandle").field("addr", &self.addr).field("base_url", &self.base_url).finish_non_exhaustive()
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
-
-impl SimHandle {
-    /// What the client's `base_url` should be.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn app_id(&self) -> &str {
-        &self.shared.app_id
-    }
-
-    /// Cancelling it stops the server and the callback sender.
-    pub fn cancel_token(&self) -> CancellationToken {
-        self.cancel.clone()
-    }
-
-    /// Stops serving (in-flight requests finish) and waits for the tasks, at most 5 seconds.
-    pub async fn shutdown(mut self) {
-        self.cancel.cancel();
-        let tasks = std::mem::take(&mut self.tasks);
-        let _ = tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(tasks)).await;
-    }
-
-    // ------------------------------------------------------------ the person's actions
-
-    /// What opening the face page does: INIT → ING and a `FACE_AUTH_PAGE_OPENED` notification.
-    pub fn open_face_page(&self, flow_id: &str) -> Result<SimFlow, SimError> {
-        self.shared.open_face_page(flow_id)
-    }
-
-    /// The person passes the face check: SUCCESS and a signed `FACE_AUTH_RESULT` callback.
-    pub fn pass_face(&self, flow_id: &str) -> Result<SimFlow, SimError> {
-        self.shared.finish_face(flow_id, true, None)
-    }
-
-    /// The person fails the face check: FAIL with `reason` (or a default) and a callback.
-    pub fn fail_face(&self, flow_id: &str, reason: Option<&str>) -> Result<SimFlow, SimError> {
-        self.shared.finish_face(flow_id, false, reason.map(str::to_owned))
-    }
-
-    /// The letter is signed: status 2, a download URL, begin/end dates, and a callback.
-    pub fn sign_authorization(&self, auth_id: &str) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_SUCCEEDED, None)
-    }
-
-    /// The letter is refused: status 3 and a callback.
-    pub fn refuse_authorization(&self, auth_id: &str, reason: Option<&str>) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_FAILED, reason.map(str::to_owned))
-    }
-
-    /// The authorization is cancelled (from 1 or 2): status 4 and a callback.
-    pub fn cancel_authorization(&self, auth_id: &str) -> Result<SimAuthorization, SimError> {
-        self.shared.finish_authorization(auth_id, state::AUTH_CANCELLED, None)
-    }
-
-    // ------------------------------------------------------------ state
-
-    pub fn accounts(&self) -> Vec<SimAccount> {
-        self.shared.lock().accounts.values().cloned().collect()
-    }
-
-    pub fn flows(&self) -> Vec<SimFlow> {
-        self.shared.lock().flows.values().cloned().collect()
-    }
-
-    pub fn flow(&self, flow_id: &str) -> Option<SimFlow> {
-        self.shared.lock().flows.get(flow_id).cloned()
-    }
-
-    pub fn flows_for_context(&self, context_id: &str) -> Vec<SimFlow> {
-        self.shared.lock().flows.values().filter(|f| f.context_id == context_id).cloned().collect()
-    }
-
-    pub fn flows_for_account(&self, account_id: &str) -> Vec<SimFlow> {
-        self.shared.lock().flows.values().filter(|f| f.account_id == account_id).cloned().collect()
-    }
-
-    pub fn authorizations(&self) -> Vec<SimAuthorization> {
-        self.shared.lock().authorizations.values().cloned().collect()
-    }
-
-    pub fn authorization(&self, auth_id: &str) -> Option<SimAuthorization> {
-        self.shared.lock().authorizations.get(auth_id).cloned()
-    }
-
-    /// Requests received per endpoint since start (or the last `reset_calls`).
-    pub fn calls(&self) -> CallCounts {
-        self.shared.lock().calls
-    }
-
-    pub fn reset_calls(&self) {
-        self.shared.lock().calls = CallCounts::default();
-    }
-
-    // ------------------------------------------------------------ faults
-
-    /// Arms a fault on one endpoint. Rules apply in arming order, after the signature checks.
-    pub fn inject_fault(&self, endpoint: Endpoint, fault: FaultKind, trigger: FaultTrigger) {
-        self.shared.lock().faults.add_endpoint_rule(EndpointFaultRule { endpoint, fault, trigger });
-    }
-
-    /// Arms a fault on the callbacks sent from now on.
-    pub fn inject_callback_fault(&self, fault: CallbackFault, trigger: FaultTrigger) {
-        self.shared.lock().faults.add_callback_rule(CallbackFaultRule { fault, trigger });
-    }
-
-    /// Random faults across all kinds (`None` turns chaos off); reseeds the simulator's RNG.
-    pub fn set_chaos(&self, chaos: Option<Chaos>) {
-        self.shared.lock().faults.set_chaos(chaos);
-    }
-
-    /// Disarms every fault and chaos. Held callbacks stay held (see `release_held_callbacks`).
-    pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
-    }
-
-    pub fn endpoint_faults(&self) -> Vec<EndpointFaultRule> {
-        self.shared.lock().faults.endpoint_rules().to_vec()
-    }
-
-    // ------------------------------------------------------------ callbacks
-
-    /// Every callback so far, oldest first (bodies included, signatures not).
-    pub fn callbacks(&self) -> Vec<CallbackRecord> {
-        self.shared.lock().callbacks.clone()
-    }
-
-    /// Sends the callbacks a `reorder` fault is holding back.
-    pub fn release_held_callbacks(&self) {
-        self.shared.release_held(&mut self.shared.lock());
-    }
-
-    /// How many times a failed delivery is retried, and the first gap (doubling).
-    pub fn set_callback_retries(&self, retries: u32, first_gap: Duration) {
-        self.shared.callback_retries.store(retries, Ordering::Relaxed);
-        *self.shared.callback_retry_delay.lock().unwrap_or_else(|p| p.into_inner()) = first_gap;
-    }
 }
 
 #[cfg(test)]

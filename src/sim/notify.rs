@@ -11,12 +11,13 @@ use tokio::sync::mpsc;
 
 use super::Shared;
 use super::faults::CallbackFault;
-use super::state::{CallbackRecord, CallbackState, SimAuthorization, SimFlow, State};
+use super::state::{CallbackRecord, DeliveryState, SimAuthorization, SimFlow, SimState};
+use crate::esign::api::FlowStatus;
 use crate::esign::callback::{
-    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_ALGORITHM,
-    HEADER_APP_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, callback_signature,
+    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_NOTIFY_ALGORITHM,
+    HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
 };
-use crate::esign::sign::CONTENT_TYPE;
+use crate::esign::sign::{CONTENT_TYPE, HEADER_APP_ID};
 
 /// One delivery: the exact bytes to post and the record it updates.
 #[derive(Debug, Clone)]
@@ -75,7 +76,7 @@ impl Shared {
             action: ACTION_FACE_RESULT,
             flow_id: &flow.flow_id,
             account_id: &flow.account_id,
-            success: flow.status == super::FlowStatus::Success,
+            success: flow.status == FlowStatus::Success,
             fail_reason: flow.fail_reason.as_deref(),
             context_id: &flow.context_id,
             timestamp: flow.modify_time,
@@ -106,7 +107,7 @@ impl Shared {
         // Queueing under the lock keeps the sender's order equal to the order of state changes.
         let mut st = self.lock();
         let fault = st.faults.next_callback_fault();
-        let delivery = |st: &mut State, fault: Option<CallbackFault>, state: CallbackState| {
+        let delivery = |st: &mut SimState, fault: Option<CallbackFault>, state: DeliveryState| {
             st.next_seq += 1;
             let seq = st.next_seq;
             st.callbacks.push(CallbackRecord {
@@ -125,23 +126,23 @@ impl Shared {
         };
         match fault {
             Some(CallbackFault::Drop) => {
-                delivery(&mut st, fault, CallbackState::Dropped);
+                delivery(&mut st, fault, DeliveryState::Dropped);
                 tracing::info!(action, subject, "simulator: callback dropped (fault)");
             }
             Some(CallbackFault::Reorder) => {
-                let d = delivery(&mut st, fault, CallbackState::Held);
+                let d = delivery(&mut st, fault, DeliveryState::Held);
                 st.held.push(d);
                 tracing::info!(action, subject, "simulator: callback held back (fault)");
             }
             Some(CallbackFault::Duplicate) => {
-                let first = delivery(&mut st, None, CallbackState::Queued);
-                let second = delivery(&mut st, fault, CallbackState::Queued);
+                let first = delivery(&mut st, None, DeliveryState::Queued);
+                let second = delivery(&mut st, fault, DeliveryState::Queued);
                 self.enqueue(first);
                 self.enqueue(second);
                 self.release_held(&mut st);
             }
             None => {
-                let d = delivery(&mut st, None, CallbackState::Queued);
+                let d = delivery(&mut st, None, DeliveryState::Queued);
                 self.enqueue(d);
                 self.release_held(&mut st);
             }
@@ -149,10 +150,10 @@ impl Shared {
     }
 
     /// Queues every held callback, oldest first.
-    pub(crate) fn release_held(&self, st: &mut State) {
+    pub(crate) fn release_held(&self, st: &mut SimState) {
         for d in std::mem::take(&mut st.held) {
             if let Some(rec) = st.callback_mut(d.seq) {
-                rec.state = CallbackState::Queued;
+                rec.state = DeliveryState::Queued;
             }
             self.enqueue(d);
         }
@@ -174,9 +175,9 @@ impl Shared {
             .http
             .post(&d.url)
             .header(HEADER_APP_ID, self.app_id.as_str())
-            .header(HEADER_TIMESTAMP, timestamp)
-            .header(HEADER_SIGNATURE, signature)
-            .header(HEADER_ALGORITHM, ALGORITHM)
+            .header(HEADER_NOTIFY_TIMESTAMP, timestamp)
+            .header(HEADER_NOTIFY_SIGNATURE, signature)
+            .header(HEADER_NOTIFY_ALGORITHM, ALGORITHM)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(d.body.clone())
             .send()
@@ -193,14 +194,14 @@ impl Shared {
             rec.attempts += 1;
             rec.last_status = status;
             rec.last_error = error;
-            rec.state = if delivered { CallbackState::Delivered } else { CallbackState::Retrying };
+            rec.state = if delivered { DeliveryState::Delivered } else { DeliveryState::Retrying };
         }
         delivered
     }
 
     fn mark_failed(&self, seq: u64) {
         if let Some(rec) = self.lock().callback_mut(seq) {
-            rec.state = CallbackState::Failed;
+            rec.state = DeliveryState::Failed;
         }
     }
 }

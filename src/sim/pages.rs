@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::state::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
 use super::{Shared, SimError};
+use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED, AUTH_TYPE_HANDLER};
 
 type Sim = State<Arc<Shared>>;
 
@@ -184,7 +184,7 @@ async fn auth_page(State(sim): Sim, Path(auth_id): Path<String>) -> Response {
         "<p>Authorization letter <b>{id}</b>: company {org} authorizes {to} to seal silently \
          (seals: {scope}; files: {files}) until {until}.</p>",
         org = escape(&auth.organize_id),
-        to = if auth.auth_type == 2 { "the handler" } else { "the platform" },
+        to = if auth.auth_type == AUTH_TYPE_HANDLER { "the handler" } else { "the platform" },
         scope = escape(auth.seal_scope.as_deref().unwrap_or("all")),
         files = escape(auth.file_type.as_deref().unwrap_or("all")),
         until = chrono::DateTime::from_timestamp_millis(auth.valid_date).map_or_else(String::new, |d| d.to_rfc3339()),

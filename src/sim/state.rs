@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::faults::{CallbackFault, Endpoint, FaultBook};
 use super::notify::Delivery;
+use crate::esign::api::FlowStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,31 +20,6 @@ pub struct SimAccount {
     /// Masked (`138****8000`).
     pub mobile: String,
     pub create_time: i64,
-}
-
-/// `flowStatus` of a face flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FlowStatus {
-    Init,
-    Ing,
-    Success,
-    Fail,
-}
-
-impl FlowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Init => "INIT",
-            Self::Ing => "ING",
-            Self::Success => "SUCCESS",
-            Self::Fail => "FAIL",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Success | Self::Fail)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,12 +38,6 @@ pub struct SimFlow {
     pub create_time: i64,
     pub modify_time: i64,
 }
-
-/// Authorization `status` codes (seed 002).
-pub const AUTH_IN_PROGRESS: i64 = 1;
-pub const AUTH_SUCCEEDED: i64 = 2;
-pub const AUTH_FAILED: i64 = 3;
-pub const AUTH_CANCELLED: i64 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,10 +102,10 @@ impl CallCounts {
     }
 }
 
-/// Where a callback is in its life.
+/// Where the delivery of a callback is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CallbackState {
+pub enum DeliveryState {
     /// Waiting for the sender.
     Queued,
     /// Held back by a `reorder` fault until the next callback is sent.
@@ -162,7 +132,7 @@ pub struct CallbackRecord {
     /// The exact body bytes (UTF-8 JSON).
     pub body: String,
     pub fault: Option<CallbackFault>,
-    pub state: CallbackState,
+    pub state: DeliveryState,
     pub attempts: u32,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
@@ -170,7 +140,7 @@ pub struct CallbackRecord {
 
 /// Everything behind the simulator's one mutex. Never held across an `.await`.
 #[derive(Debug, Default)]
-pub(crate) struct State {
+pub(crate) struct SimState {
     pub accounts: BTreeMap<String, SimAccount>,
     pub flows: BTreeMap<String, SimFlow>,
     pub authorizations: BTreeMap<String, SimAuthorization>,
@@ -182,7 +152,7 @@ pub(crate) struct State {
     pub next_seq: u64,
 }
 
-impl State {
+impl SimState {
     pub fn callback_mut(&mut self, seq: u64) -> Option<&mut CallbackRecord> {
         self.callbacks.iter_mut().find(|c| c.seq == seq)
     }

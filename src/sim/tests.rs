@@ -14,11 +14,9 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::domain::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
-use crate::domain::inbox::InboxEvent;
-use crate::domain::ports::{
-    AuthType, CreateAuthorizationRequest, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest,
-};
+use crate::domain::model::{AuthType, InboxEvent};
+use crate::domain::ports::{CreateAuthorizationRequest, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest};
+use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
 use crate::esign::callback::{ParsedCallback, parse_callback, verify_callback};
 use crate::esign::sign::{ACCEPT, CONTENT_TYPE, content_md5, signature, string_to_sign};
 use crate::esign::{EsignClient, EsignSettings};
@@ -328,7 +326,7 @@ async fn simulator_checks_the_query_in_sorted_order_and_an_empty_md5_on_get() {
     let resp =
         signed_request(&http, sim.base_url(), reqwest::Method::GET, path, b"", SECRET, now).send().await.unwrap();
     let (status, body) = refusal(resp).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::OK, Some(codes::CODE_FLOW_NOT_FOUND)), "{body}");
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::OK, Some(crate::esign::codes::FLOW_NOT_FOUND)), "{body}");
 
     // Hashing the empty body instead of sending "" is refused, as by e签宝.
     let resp = signed_request(&http, sim.base_url(), reqwest::Method::GET, path, b"", SECRET, now);
@@ -373,7 +371,7 @@ async fn face_page_pass_sends_a_signed_callback_that_verify_accepts() {
     assert_eq!(receiver.actions(), ["FACE_AUTH_PAGE_OPENED", "FACE_AUTH_RESULT"]);
     let records = sim.callbacks();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.state == CallbackState::Delivered), "{records:?}");
+    assert!(records.iter().all(|r| r.state == DeliveryState::Delivered), "{records:?}");
 }
 
 #[tokio::test]
@@ -421,7 +419,7 @@ async fn authorization_letter_sign_sends_a_callback_and_serves_the_file() {
     else {
         panic!("not an authorization result");
     };
-    assert_eq!((got_id, status), (auth_id.clone(), crate::domain::ports::AuthorizationStatus::Succeeded));
+    assert_eq!((got_id, status), (auth_id.clone(), crate::domain::model::AuthorizationStatus::Succeeded));
 
     let info = client.query_authorization(&auth_id).await.unwrap();
     let url = info.auth_download_url.unwrap();
@@ -447,10 +445,10 @@ async fn dropped_callbacks_are_not_sent_and_duplicates_are_sent_twice() {
     assert_eq!(got[0].body, got[1].body);
     assert!(std::str::from_utf8(&got[0].body).unwrap().contains(b.as_str()));
     let records = sim.callbacks();
-    assert_eq!(records[0].state, CallbackState::Dropped);
+    assert_eq!(records[0].state, DeliveryState::Dropped);
     assert_eq!(records[2].fault, Some(CallbackFault::Duplicate));
     eventually("both duplicates delivered", || {
-        sim.callbacks().iter().filter(|r| r.state == CallbackState::Delivered).count().eq(&2).then_some(())
+        sim.callbacks().iter().filter(|r| r.state == DeliveryState::Delivered).count().eq(&2).then_some(())
     })
     .await;
     assert_eq!(receiver.all().len(), 2);
@@ -465,7 +463,7 @@ async fn a_reordered_callback_arrives_after_the_next_one() {
     let b = client.create_authorization(&authorization_request(&receiver.url("/cb"))).await.unwrap();
     sim.inject_callback_fault(CallbackFault::Reorder, FaultTrigger::Times(1));
     sim.sign_authorization(a.as_str()).unwrap();
-    assert_eq!(sim.callbacks()[0].state, CallbackState::Held);
+    assert_eq!(sim.callbacks()[0].state, DeliveryState::Held);
     sim.cancel_authorization(b.as_str()).unwrap();
     let got = receiver.wait_for(2).await;
     assert!(std::str::from_utf8(&got[0].body).unwrap().contains(b.as_str()));
@@ -483,7 +481,7 @@ async fn a_failing_receiver_gets_retries_then_the_callback_is_marked_failed() {
     let a = client.create_authorization(&authorization_request(&receiver.url("/cb"))).await.unwrap();
     sim.sign_authorization(a.as_str()).unwrap();
     let record =
-        eventually("the callback to fail", || sim.callbacks().into_iter().find(|r| r.state == CallbackState::Failed))
+        eventually("the callback to fail", || sim.callbacks().into_iter().find(|r| r.state == DeliveryState::Failed))
             .await;
     // One attempt and two retries (start_sim's setting).
     assert_eq!((record.attempts, record.last_status), (3, Some(500)));
@@ -524,7 +522,14 @@ async fn control_api_drives_flows_faults_and_reads_state() {
     let fault = serde_json::json!({"endpoint": "outline", "fault": {"kind": "business", "code": 1234, "message": "busy"}, "times": 1});
     assert_eq!(http.post(format!("{control}/faults")).json(&fault).send().await.unwrap().status().as_u16(), 204);
     let err = client.flow_outline(&started.flow_id).await.unwrap_err();
-    assert_eq!(err, crate::domain::ports::UpstreamError::Refused { code: 1234, message: "busy".into() });
+    assert_eq!(
+        err,
+        crate::domain::ports::UpstreamError::Refused {
+            code: 1234,
+            message: "busy".into(),
+            reason: crate::domain::ports::Refusal::Other
+        }
+    );
     assert!(client.flow_outline(&started.flow_id).await.is_ok());
 
     let bad =

@@ -13,16 +13,20 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::faults::{Endpoint, FaultKind};
-use super::state::{AUTH_IN_PROGRESS, AUTH_SUCCEEDED, FlowStatus, SimAccount, SimAuthorization, SimFlow};
+use super::state::{SimAccount, SimAuthorization, SimFlow};
 use super::{Shared, codes};
-use crate::domain::ids::{Mobile, ResidentId, mask_mobile};
 use crate::domain::ports::FaceAuthMode;
+use crate::domain::values::{Mobile, ResidentId, mask_mobile};
 use crate::esign::api::{
     AccountData, AuthIdData, AuthorizationData, CreateAccountBody, CreateAuthorizationBody, Envelope, FaceStartBody,
-    FaceStartData, ID_TYPE_RESIDENT_CARD, OutlineData, SubFlow,
+    FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, SubFlow,
+};
+use crate::esign::codes::{
+    ACCOUNT_EXISTS, AUTH_IN_PROGRESS, AUTH_SUCCEEDED, AUTH_TYPE_HANDLER, AUTH_TYPE_PLATFORM, AUTHORIZER_COMPANY,
+    FLOW_NOT_FOUND, face_auth_mode,
 };
 use crate::esign::sign::{
-    AUTH_MODE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+    AUTH_MODE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE, HEADER_REQUEST_TIMESTAMP,
     TIMESTAMP_WINDOW_MS, content_md5, signature, string_to_sign,
 };
 
@@ -45,7 +49,7 @@ pub(crate) fn check_request(
     if header(HEADER_AUTH_MODE) != Some(AUTH_MODE) {
         return Err("X-Tsign-Open-Auth-Mode must be Signature");
     }
-    let timestamp = header(HEADER_TIMESTAMP)
+    let timestamp = header(HEADER_REQUEST_TIMESTAMP)
         .and_then(|t| t.parse::<i64>().ok())
         .ok_or("X-Tsign-Open-Ca-Timestamp is missing or not milliseconds")?;
     if (i128::from(now_ms) - i128::from(timestamp)).abs() > i128::from(TIMESTAMP_WINDOW_MS) {
@@ -65,7 +69,7 @@ pub(crate) fn check_request(
         path_and_query,
     );
     let expected = signature(secret, &sts);
-    let given = header(HEADER_SIGNATURE).ok_or("X-Tsign-Open-Ca-Signature is missing")?;
+    let given = header(HEADER_REQUEST_SIGNATURE).ok_or("X-Tsign-Open-Ca-Signature is missing")?;
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return Err("X-Tsign-Open-Ca-Signature does not match");
     }
@@ -179,7 +183,7 @@ pub(crate) async fn create_account(
         return envelope(
             StatusCode::OK,
             Envelope {
-                code: codes::CODE_ACCOUNT_EXISTS,
+                code: ACCOUNT_EXISTS,
                 message: Some("账号已存在".to_owned()),
                 data: Some(AccountData { account_id: existing.account_id.clone() }),
             },
@@ -200,12 +204,6 @@ pub(crate) async fn create_account(
     ok(AccountData { account_id })
 }
 
-fn face_mode(mode: &str) -> Option<FaceAuthMode> {
-    [FaceAuthMode::ZhimaCredit, FaceAuthMode::Tencent, FaceAuthMode::Esign, FaceAuthMode::WeChat]
-        .into_iter()
-        .find(|m| m.as_str() == mode)
-}
-
 pub(crate) async fn start_face(
     State(sim): Sim,
     Path(account_id): Path<String>,
@@ -220,7 +218,7 @@ pub(crate) async fn start_face(
     let Ok(req) = serde_json::from_slice::<FaceStartBody>(&body) else {
         return bad_param("body");
     };
-    if face_mode(&req.faceauth_mode).is_none() {
+    if face_auth_mode(&req.faceauth_mode).is_none() {
         return bad_param("faceauthMode");
     }
     let mut st = sim.lock();
@@ -250,7 +248,7 @@ pub(crate) async fn start_face(
 }
 
 fn sub_flow_type(mode: &str) -> &'static str {
-    match face_mode(mode) {
+    match face_auth_mode(mode) {
         Some(FaceAuthMode::Tencent) => "FACEAUTH_TECENT_CLOUD",
         Some(FaceAuthMode::Esign) => "FACEAUTH_ESIGN",
         Some(FaceAuthMode::WeChat) => "FACEAUTH_WE_CHAT_FACE",
@@ -270,7 +268,7 @@ pub(crate) async fn flow_outline(
         return r;
     }
     let Some(flow) = sim.lock().flows.get(&flow_id).cloned() else {
-        return refuse(codes::CODE_FLOW_NOT_FOUND, "认证流程不存在");
+        return refuse(FLOW_NOT_FOUND, "认证流程不存在");
     };
     // A sub-flow exists once the person reached the face check.
     let sub_flows = match flow.status {
@@ -311,9 +309,9 @@ pub(crate) async fn create_authorization(
         return bad_param("organizeId and contact are required");
     }
     let person_id = match (req.auth_type, req.person_id) {
-        (1, _) => None,
-        (2, Some(p)) if !p.is_empty() => Some(p),
-        (2, _) => return bad_param("personId is required when authType is 2"),
+        (AUTH_TYPE_PLATFORM, _) => None,
+        (AUTH_TYPE_HANDLER, Some(p)) if !p.is_empty() => Some(p),
+        (AUTH_TYPE_HANDLER, _) => return bad_param("personId is required when authType is 2"),
         _ => return bad_param("authType"),
     };
     let now = Shared::now_ms();
@@ -365,7 +363,7 @@ pub(crate) async fn query_authorization(
     let auth_download_url = (auth.status == AUTH_SUCCEEDED).then(|| sim.download_url(&auth.auth_id));
     ok(AuthorizationData {
         auth_id: auth.auth_id,
-        authorizer_type: Some(1),
+        authorizer_type: Some(AUTHORIZER_COMPANY),
         organize_id: Some(auth.organize_id),
         legal_rep_id: None,
         auth_type: Some(auth.auth_type),

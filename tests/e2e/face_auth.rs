@@ -1,7 +1,7 @@
 //! Node HANDLER_AUTH end to end: StartFaceAuth, the simulator's Pass/Fail, callbacks, reconciliation.
 use std::time::Duration;
 
-use etc_esign::domain::ids::MemberNo;
+use etc_esign::domain::values::MemberNo;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
 use etc_esign::sim::{CallbackFault, Endpoint, FaultKind, FaultTrigger};
 use tonic::Code;

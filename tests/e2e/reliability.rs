@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use etc_esign::esign::api::FlowStatus;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S, auth_service_client::AuthServiceClient};
-use etc_esign::sim::{CallbackFault, CallbackState, Chaos, Endpoint, FaultKind, FaultTrigger, FlowStatus, SimHandle};
+use etc_esign::sim::{CallbackFault, Chaos, DeliveryState, Endpoint, FaultKind, FaultTrigger, SimHandle};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 
@@ -366,7 +367,7 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
         orphans += usize::from(flows == 2) + usize::from(letters == 2);
     }
     check_applied_once(&client, db.url(), &want, &mut counts).await;
-    let delivered = sim.callbacks().iter().filter(|c| c.state == CallbackState::Delivered).count();
+    let delivered = sim.callbacks().iter().filter(|c| c.state == DeliveryState::Delivered).count();
     counts.calls += delivered as u64;
     counts.faults += sim.calls().faulted;
     server.kill();
@@ -712,8 +713,8 @@ async fn two_replicas_share_the_work_without_polling_one_item_twice_at_once() {
 /// under that lease (else the holder's own poll does).
 #[tokio::test]
 async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_item() {
-    use etc_esign::domain::ids::AuthId;
     use etc_esign::domain::ports::Lease;
+    use etc_esign::domain::values::AuthId;
 
     let app = spawn_app().await;
     app.authenticated_member("ETC000000900").await;
@@ -721,7 +722,7 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     let created = c.create_org_authorization(authed(org_request("ETC000000900", "req-1"))).await.expect("created");
     let auth_id = AuthId::parse("auth_id", &created.into_inner().auth_id).expect("auth id");
     let service = &app.app.as_ref().expect("running").service;
-    let now = service.clock_now();
+    let now = service.now();
     let held = Lease { holder: "replica-elsewhere".into(), until: now + chrono::Duration::minutes(1) };
     assert!(service.store().try_lease_authorization(&auth_id, &held, now).await.expect("lease"));
     let queries_before = app.sim.calls().auth_query;
@@ -732,7 +733,7 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     assert_eq!(app.sim.calls().auth_query, queries_before, "the callback polled an item leased elsewhere");
     assert!(p.signed_file_url.is_empty(), "the letter is the lease holder's to fetch");
     let other = Lease { holder: "a-third-holder".into(), until: now + chrono::Duration::minutes(1) };
-    let taken = service.store().try_lease_authorization(&auth_id, &other, service.clock_now()).await.expect("lease");
+    let taken = service.store().try_lease_authorization(&auth_id, &other, service.now()).await.expect("lease");
     assert!(!taken, "committing the signed status released a lease it did not own");
     app.finish().await;
 }

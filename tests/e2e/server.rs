@@ -74,7 +74,7 @@ async fn get_process_detail_answers_not_started_for_a_new_member_and_writes_noth
             .expect("running")
             .service
             .store()
-            .process(&etc_esign::domain::ids::MemberNo::parse("ETC000000001").unwrap())
+            .process(&etc_esign::domain::values::MemberNo::parse("ETC000000001").unwrap())
             .await
             .unwrap()
             .is_none()

@@ -1,6 +1,15 @@
+//! `face_flows`: one row per e签宝 face flow, polled by the reconciler until it ends.
+use sea_orm::ActiveValue::Set;
+use sea_orm::Condition;
 use sea_orm::entity::prelude::*;
 
-/// One e签宝 face flow.
+use crate::code_table::code_table;
+use crate::domain::model::{FaceFlow, FaceFlowStatus};
+use crate::domain::ports::StoreError;
+use crate::domain::values::{AccountId, FlowId, MemberNo};
+use crate::store::columns::{from_ms, ms, opt_ms};
+use crate::store::lease::{Leased, Polled};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "face_flows")]
 pub struct Model {
@@ -25,3 +34,77 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+code_table! {
+    /// Stored `status`. Frozen: rows already written hold these.
+    pub fn status_name / status: FaceFlowStatus => &'static str, from &str {
+        Running = "RUNNING",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        Abandoned = "ABANDONED",
+    }
+}
+
+impl Leased for Entity {
+    const KEY: Column = Column::FlowId;
+    const LEASE_HOLDER: Column = Column::LeaseHolder;
+    const LEASE_UNTIL: Column = Column::LeaseUntil;
+}
+
+impl Polled for Entity {
+    const NEXT_POLL_AT: Column = Column::NextPollAt;
+    const POLL_ATTEMPTS: Column = Column::PollAttempts;
+    const CREATED_AT: Column = Column::CreatedAt;
+
+    /// A flow still running.
+    fn outstanding() -> Condition {
+        Condition::all().add(Column::Status.eq(status_name(FaceFlowStatus::Running)))
+    }
+}
+
+impl TryFrom<Model> for FaceFlow {
+    type Error = StoreError;
+
+    fn try_from(m: Model) -> Result<Self, StoreError> {
+        Ok(FaceFlow {
+            flow_id: FlowId::parse("flow_id", &m.flow_id)?,
+            member_no: MemberNo::parse(&m.member_no)?,
+            account_id: AccountId::parse("account_id", &m.account_id)?,
+            auth_url: m.auth_url,
+            original_url: m.original_url,
+            created_at: from_ms(m.created_at)?,
+            expires_at: from_ms(m.expires_at)?,
+            status: status(&m.status).ok_or_else(|| StoreError::Corrupt(format!("flow status {}", m.status)))?,
+            fail_reason: m.fail_reason,
+            finished_at: opt_ms(m.finished_at)?,
+            next_poll_at: from_ms(m.next_poll_at)?,
+            poll_attempts: m.poll_attempts,
+        })
+    }
+}
+
+impl From<&FaceFlow> for ActiveModel {
+    fn from(f: &FaceFlow) -> Self {
+        Self {
+            flow_id: Set(f.flow_id.as_str().to_owned()),
+            member_no: Set(f.member_no.as_str().to_owned()),
+            account_id: Set(f.account_id.as_str().to_owned()),
+            auth_url: Set(f.auth_url.clone()),
+            original_url: Set(f.original_url.clone()),
+            created_at: Set(ms(f.created_at)),
+            expires_at: Set(ms(f.expires_at)),
+            status: Set(status_name(f.status).to_owned()),
+            fail_reason: Set(f.fail_reason.clone()),
+            finished_at: Set(f.finished_at.map(ms)),
+            next_poll_at: Set(ms(f.next_poll_at)),
+            poll_attempts: Set(f.poll_attempts),
+            lease_holder: Set(None),
+            lease_until: Set(None),
+        }
+    }
+}
+
+/// What an upsert of a flow may change: never the lease, which belongs to whoever polls the row
+/// (claim, reschedule). Clearing it here let a second replica claim a flow mid-poll.
+pub const UPSERTED: [Column; 5] =
+    [Column::Status, Column::FailReason, Column::FinishedAt, Column::NextPollAt, Column::PollAttempts];

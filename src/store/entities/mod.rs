@@ -1,5 +1,6 @@
-//! SeaORM entities, one file per table. Instants are stored as Unix milliseconds (BIGINT) so that
-//! comparisons behave the same on SQLite and PostgreSQL.
+//! SeaORM entities, one file per table, each with its conversions to and from the domain's
+//! records and its own, frozen encodings of their statuses. Instants are stored as Unix
+//! milliseconds (BIGINT) so that comparisons behave the same on SQLite and PostgreSQL.
 pub mod authorization;
 pub mod face_flow;
 pub mod inbox_event;

@@ -1,6 +1,15 @@
+//! `processes`: one row per member that has started (or tried to start) its process, with the
+//! member's start lease. Identity numbers and mobiles are sealed with the data keys.
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-/// One row per member that has started (or tried to start) its process.
+use crate::domain::model::{Handler, OrgInfo, Process, ProcessStatus};
+use crate::domain::ports::StoreError;
+use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+use crate::store::cipher::Cipher;
+use crate::store::columns::{aad, ms, opt_ms};
+use crate::store::lease::Leased;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "processes")]
 pub struct Model {
@@ -32,3 +41,92 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The member's start lease: one start at a time per member, on any replica.
+impl Leased for Entity {
+    const KEY: Column = Column::MemberNo;
+    const LEASE_HOLDER: Column = Column::LeaseHolder;
+    const LEASE_UNTIL: Column = Column::LeaseUntil;
+}
+
+const TABLE: &str = "processes";
+
+impl Model {
+    /// The process this row holds, its sealed columns opened with `cipher`.
+    pub fn open(self, cipher: &Cipher) -> Result<Process, StoreError> {
+        let m = self;
+        let open =
+            |col: &str, v: Option<String>| v.map(|v| cipher.open(&aad(TABLE, col, &m.member_no), &v)).transpose();
+        let handler_id_number = open("handler_id_number", m.handler_id_number.clone())?;
+        let handler_mobile = open("handler_mobile", m.handler_mobile.clone())?;
+        let org_id_number = open("org_id_number", m.org_id_number.clone())?;
+        let org_legal_id_number = open("org_legal_id_number", m.org_legal_id_number.clone())?;
+        let member = MemberNo::parse(&m.member_no)?;
+        // The seed's spelling of a status is the stored one (`ProcessStatus::as_str`).
+        let status =
+            ProcessStatus::parse(&m.status).ok_or_else(|| StoreError::Corrupt(format!("status {}", m.status)))?;
+        let mut p = Process::restore(member, status, m.version);
+        if let (Some(name), Some(id), Some(mobile), Some(period)) =
+            (m.handler_name, handler_id_number, handler_mobile, m.handler_valid_period)
+        {
+            p.handler = Some(Handler {
+                name: PersonName::parse("handler_name", &name)?,
+                id_number: ResidentId::parse("handler_id_number", &id)?,
+                mobile: Mobile::parse("handler_mobile", &mobile)?,
+                // Stored periods were valid when given; they are read back without the expiry check.
+                valid_period: ValidPeriod::read_back("handler_valid_period", &period)?,
+            });
+        }
+        if m.org_name.is_some() || org_id_number.is_some() {
+            p.org = Some(OrgInfo {
+                name: m.org_name.unwrap_or_default(),
+                id_number: org_id_number.unwrap_or_default(),
+                id_type: m.org_id_type.unwrap_or_default(),
+                legal_name: m.org_legal_name.unwrap_or_default(),
+                legal_id_number: org_legal_id_number.unwrap_or_default(),
+            });
+        }
+        p.esign_account_id = m.esign_account_id.map(|a| AccountId::parse("esign_account_id", &a)).transpose()?;
+        p.needs_pub_payment = m.needs_pub_payment;
+        p.fail_reason = m.fail_reason;
+        p.origin_sign_file_url = m.origin_sign_file_url;
+        p.signed_file_url = m.signed_file_url;
+        p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
+        p.updated_at = opt_ms(m.updated_at)?;
+        Ok(p)
+    }
+}
+
+impl ActiveModel {
+    /// The row of `p` at `version`, its personal data sealed with `cipher`. The lease is left
+    /// alone: it belongs to whoever takes it (`lease`).
+    pub fn seal(p: &Process, version: i64, cipher: &Cipher) -> Result<Self, StoreError> {
+        let h = p.handler.as_ref();
+        let o = p.org.as_ref();
+        let member = p.member_no().as_str();
+        let seal = |col: &str, v: Option<&str>| v.map(|v| cipher.seal(&aad(TABLE, col, member), v)).transpose();
+        Ok(Self {
+            member_no: Set(member.to_owned()),
+            status: Set(p.status().as_str().to_owned()),
+            version: Set(version),
+            handler_name: Set(h.map(|h| h.name.as_str().to_owned())),
+            handler_id_number: Set(seal("handler_id_number", h.map(|h| h.id_number.expose()))?),
+            handler_mobile: Set(seal("handler_mobile", h.map(|h| h.mobile.expose()))?),
+            handler_valid_period: Set(h.map(|h| h.valid_period.to_string())),
+            org_name: Set(o.map(|o| o.name.clone())),
+            org_id_number: Set(seal("org_id_number", o.map(|o| o.id_number.as_str()))?),
+            org_id_type: Set(o.map(|o| o.id_type.clone())),
+            org_legal_name: Set(o.map(|o| o.legal_name.clone())),
+            org_legal_id_number: Set(seal("org_legal_id_number", o.map(|o| o.legal_id_number.as_str()))?),
+            esign_account_id: Set(p.esign_account_id.as_ref().map(|a| a.as_str().to_owned())),
+            needs_pub_payment: Set(p.needs_pub_payment),
+            fail_reason: Set(p.fail_reason.clone()),
+            origin_sign_file_url: Set(p.origin_sign_file_url.clone()),
+            signed_file_url: Set(p.signed_file_url.clone()),
+            signed_file_url_expires_at: Set(p.signed_file_url_expires_at.map(ms)),
+            updated_at: Set(p.updated_at.map(ms)),
+            lease_holder: NotSet,
+            lease_until: NotSet,
+        })
+    }
+}

@@ -1,3 +1,5 @@
+//! The first schema: `processes`, `face_flows`, `authorizations` and `inbox_events`, with the
+//! indexes their lookups and the reconciler's claims use.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -3,7 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
-use super::ids::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
+use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
@@ -14,7 +14,7 @@ macro_rules! str_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
-            /// The seed's spelling, also the stored one.
+            /// The seed's spelling, which messages, error details and the store use.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $s),+ }
             }
@@ -28,7 +28,7 @@ macro_rules! str_enum {
 
 str_enum!(
     /// The 18 statuses of seed 000 `authProcessStatus`, in process order.
-    Status {
+    ProcessStatus {
         NotStarted = "NOT_STARTED",
         HandlerNotAuth = "HANDLER_NOT_AUTH",
         HandlerAuthing = "HANDLER_AUTHING",
@@ -61,10 +61,10 @@ str_enum!(
     }
 );
 
-impl Status {
+impl ProcessStatus {
     /// The node a status belongs to; `None` before the process started.
     pub fn node(self) -> Option<Node> {
-        use Status::*;
+        use ProcessStatus::*;
         Some(match self {
             NotStarted => return None,
             HandlerNotAuth | HandlerAuthing | HandlerAuthed | HandlerAuthFailed => Node::HandlerAuth,
@@ -79,12 +79,12 @@ impl Status {
     /// face recognition, and the company (identified by its e签宝 account id, which only a
     /// verified company has) is not in the middle of another step.
     fn may_start_authorization(self) -> bool {
-        use Status::*;
+        use ProcessStatus::*;
         matches!(self, HandlerAuthed | OrgAuthed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed)
     }
 
     fn may_start_face(self) -> bool {
-        use Status::*;
+        use ProcessStatus::*;
         matches!(self, NotStarted | HandlerNotAuth | HandlerAuthFailed | HandlerAuthing)
     }
 
@@ -92,7 +92,10 @@ impl Status {
     pub fn handler_authenticated(self) -> bool {
         !matches!(
             self,
-            Status::NotStarted | Status::HandlerNotAuth | Status::HandlerAuthing | Status::HandlerAuthFailed
+            ProcessStatus::NotStarted
+                | ProcessStatus::HandlerNotAuth
+                | ProcessStatus::HandlerAuthing
+                | ProcessStatus::HandlerAuthFailed
         )
     }
 }
@@ -112,7 +115,7 @@ pub fn node_list(needs_pub_payment: bool) -> Vec<Node> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not allowed while the process is {}", current.as_str())]
 pub struct IllegalTransition {
-    pub current: Status,
+    pub current: ProcessStatus,
 }
 
 /// The handler, as given to StartFaceAuth.
@@ -152,7 +155,7 @@ impl std::fmt::Debug for OrgInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     member_no: MemberNo,
-    status: Status,
+    status: ProcessStatus,
     /// Optimistic-concurrency version: 0 for a process never stored.
     version: i64,
     pub handler: Option<Handler>,
@@ -172,7 +175,7 @@ impl Process {
     pub fn not_started(member_no: MemberNo) -> Self {
         Self {
             member_no,
-            status: Status::NotStarted,
+            status: ProcessStatus::NotStarted,
             version: 0,
             handler: None,
             org: None,
@@ -187,14 +190,14 @@ impl Process {
     }
 
     /// Rebuilds a stored process; only the store calls this.
-    pub fn restore(member_no: MemberNo, status: Status, version: i64) -> Self {
+    pub fn restore(member_no: MemberNo, status: ProcessStatus, version: i64) -> Self {
         Self { status, version, ..Self::not_started(member_no) }
     }
 
     pub fn member_no(&self) -> &MemberNo {
         &self.member_no
     }
-    pub fn status(&self) -> Status {
+    pub fn status(&self) -> ProcessStatus {
         self.status
     }
     pub fn version(&self) -> i64 {
@@ -215,7 +218,7 @@ impl Process {
         }
     }
 
-    fn go(&mut self, allowed: bool, to: Status, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+    fn go(&mut self, allowed: bool, to: ProcessStatus, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
@@ -231,7 +234,7 @@ impl Process {
         account: AccountId,
         now: DateTime<Utc>,
     ) -> Result<(), IllegalTransition> {
-        self.go(self.status.may_start_face(), Status::HandlerAuthing, now)?;
+        self.go(self.status.may_start_face(), ProcessStatus::HandlerAuthing, now)?;
         self.handler = Some(handler);
         self.esign_account_id = Some(account);
         self.fail_reason = None;
@@ -239,13 +242,13 @@ impl Process {
     }
 
     pub fn face_passed(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        self.go(self.status == Status::HandlerAuthing, Status::HandlerAuthed, now)?;
+        self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthed, now)?;
         self.fail_reason = None;
         Ok(())
     }
 
     pub fn face_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        self.go(self.status == Status::HandlerAuthing, Status::HandlerAuthFailed, now)?;
+        self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthFailed, now)?;
         self.fail_reason = reason;
         Ok(())
     }
@@ -256,7 +259,7 @@ impl Process {
     }
 
     pub fn authorization_started(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        self.go(self.status.may_start_authorization(), Status::Authorizing, now)?;
+        self.go(self.status.may_start_authorization(), ProcessStatus::Authorizing, now)?;
         self.fail_reason = None;
         self.set_signed_file(None);
         Ok(())
@@ -267,7 +270,7 @@ impl Process {
         signed_file: Option<(String, DateTime<Utc>)>,
         now: DateTime<Utc>,
     ) -> Result<(), IllegalTransition> {
-        self.go(self.status == Status::Authorizing, Status::AuthorizeFinish, now)?;
+        self.go(self.status == ProcessStatus::Authorizing, ProcessStatus::AuthorizeFinish, now)?;
         self.set_signed_file(signed_file);
         Ok(())
     }
@@ -292,7 +295,7 @@ impl Process {
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), IllegalTransition> {
-        self.go(self.status == Status::Authorizing, Status::AuthorizeFailed, now)?;
+        self.go(self.status == ProcessStatus::Authorizing, ProcessStatus::AuthorizeFailed, now)?;
         self.fail_reason = reason;
         Ok(())
     }
@@ -317,17 +320,17 @@ mod tests {
 
     #[test]
     fn there_are_18_statuses_and_5_nodes() {
-        assert_eq!(Status::ALL.len(), 18);
+        assert_eq!(ProcessStatus::ALL.len(), 18);
         assert_eq!(Node::ALL.len(), 5);
-        for s in Status::ALL {
-            assert_eq!(Status::parse(s.as_str()), Some(*s));
+        for s in ProcessStatus::ALL {
+            assert_eq!(ProcessStatus::parse(s.as_str()), Some(*s));
         }
     }
 
     #[test]
     fn a_new_member_is_not_started_with_handler_auth_next() {
         let p = Process::not_started(member());
-        assert_eq!(p.status(), Status::NotStarted);
+        assert_eq!(p.status(), ProcessStatus::NotStarted);
         assert_eq!(p.node(), None);
         assert_eq!(p.next_node(), Some(Node::HandlerAuth));
         assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
@@ -339,15 +342,15 @@ mod tests {
         let mut p = Process::not_started(member());
         assert!(p.authorization_started(now).is_err());
         p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
-        assert_eq!(p.status(), Status::HandlerAuthing);
+        assert_eq!(p.status(), ProcessStatus::HandlerAuthing);
         p.face_passed(now).unwrap();
         assert_eq!((p.node(), p.next_node()), (Some(Node::HandlerAuth), Some(Node::OrgAuth)));
         // A late failure of the same flow cannot undo a pass.
-        assert_eq!(p.face_failed(None, now), Err(IllegalTransition { current: Status::HandlerAuthed }));
+        assert_eq!(p.face_failed(None, now), Err(IllegalTransition { current: ProcessStatus::HandlerAuthed }));
         p.authorization_started(now).unwrap();
         assert_eq!((p.node(), p.next_node()), (Some(Node::Authorized), None));
         p.authorization_finished(Some(("https://x/y.pdf".into(), now)), now).unwrap();
-        assert_eq!(p.status(), Status::AuthorizeFinish);
+        assert_eq!(p.status(), ProcessStatus::AuthorizeFinish);
         assert!(p.authorization_failed(None, now).is_err());
         assert!(p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
     }
@@ -364,6 +367,6 @@ mod tests {
         p.authorization_started(now).unwrap();
         p.authorization_failed(Some("refused".into()), now).unwrap();
         p.authorization_started(now).unwrap();
-        assert_eq!(p.status(), Status::Authorizing);
+        assert_eq!(p.status(), ProcessStatus::Authorizing);
     }
 }

@@ -1,0 +1,48 @@
+//! One e签宝 face flow of a member (node HANDLER_AUTH) as the service keeps it, and its end.
+use chrono::{DateTime, Utc};
+
+use crate::domain::values::{AccountId, FlowId, MemberNo};
+
+/// Where a face flow stands, as the service keeps it: its own view, which e签宝's `flowStatus`
+/// (`esign::api::FlowStatus`) feeds but does not spell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceFlowStatus {
+    Running,
+    Succeeded,
+    Failed,
+    /// e签宝 never finished it; the reconciler stopped asking (the member may start again).
+    Abandoned,
+}
+
+impl FaceFlowStatus {
+    pub fn is_final(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// One e签宝 face flow of a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceFlow {
+    pub flow_id: FlowId,
+    pub member_no: MemberNo,
+    pub account_id: AccountId,
+    pub auth_url: String,
+    pub original_url: String,
+    pub created_at: DateTime<Utc>,
+    /// When the link stops working (30 minutes after creation).
+    pub expires_at: DateTime<Utc>,
+    pub status: FaceFlowStatus,
+    pub fail_reason: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When the reconciler asks e签宝 next, and how often it has asked.
+    pub next_poll_at: DateTime<Utc>,
+    pub poll_attempts: i32,
+}
+
+/// A face flow's end, from a callback or from the flow outline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceResult {
+    pub flow_id: FlowId,
+    pub success: bool,
+    pub fail_reason: Option<String>,
+}

@@ -1,0 +1,45 @@
+//! Masking of identity numbers and mobiles, for logs, errors and answers.
+
+/// Masks an identity number as `310***********1234`, whatever its length.
+pub fn mask_id(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// Masks every run of 11 or more digits (an `X` may end one) in free text, such as an upstream
+/// error message that quotes the identity number or mobile it was sent.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 11 {
+            out.push_str(&mask_id(run))
+        } else {
+            out.push_str(run)
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (matches!(c, 'X' | 'x') && !run.is_empty()) {
+            run.push(c);
+            if !c.is_ascii_digit() {
+                flush(&mut run, &mut out);
+            }
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Masks a mobile number as `150****0000` (the same rule: three first, four last).
+pub fn mask_mobile(s: &str) -> String {
+    mask_id(s)
+}

@@ -1,0 +1,117 @@
+//! Opening the database (SQLite or PostgreSQL, from `DATABASE_URL`) with its connection settings,
+//! and migrating it, replicas taking turns on PostgreSQL.
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+use super::SeaStore;
+use super::cipher::Cipher;
+use super::columns::db_err;
+use super::migration::Migrator;
+use crate::domain::ports::StoreError;
+
+/// Key of the PostgreSQL advisory lock that serializes migrations of replicas starting together.
+const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
+
+impl SeaStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
+    pub async fn connect(url: &str, max_connections: u32, cipher: Cipher) -> Result<Self, StoreError> {
+        let db = Self::open(url, max_connections).await?;
+        Ok(Self { db, cipher })
+    }
+
+    /// Applies migrations to the database at `url` (no data is read, so no key is needed).
+    pub async fn migrate_url(url: &str) -> Result<(), StoreError> {
+        let db = Self::open(url, 1).await?;
+        let result = migrate(&db).await;
+        let _ = db.close().await;
+        result
+    }
+
+    async fn open(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_owned()
+        };
+        if let Some(path) = url.strip_prefix("sqlite://").and_then(|p| p.split('?').next())
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut opts = ConnectOptions::new(url.clone());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            // A server that is down at start-up must not stop the service from starting: health
+            // says NOT_SERVING and migration retries until it is back.
+            .connect_lazy(url.starts_with("postgres"))
+            // WAL lets readers run beside the one writer; the busy timeout queues writers instead of
+            // failing them. Set on the options so that every pooled connection gets them: PRAGMA
+            // synchronous and busy_timeout hold per connection, and run once they reached only one,
+            // so the others fsynced the WAL on each commit (StartFaceAuth +5 ms on SQLite).
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    // 1 MiB of page cache per connection instead of 2: each pooled connection keeps
+                    // its own copy of hot pages, which cost RSS under load; the OS caches the file for
+                    // all of them. Measured (README "Performance"): 256 KiB cut RSS further but reads
+                    // a third slower; a memory map instead raised RSS.
+                    .pragma("cache_size", "-1024")
+            });
+        Database::connect(opts).await.map_err(db_err)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Applies pending migrations. On PostgreSQL replicas starting together take turns through an
+    /// advisory lock held on one connection.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate(&self.db).await
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(db_err);
+    }
+    let pool = db.get_postgres_connection_pool();
+    let mut conn = pool.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
+    sqlx_query("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, &mut conn).await?;
+    let result = Migrator::up(db, None).await.map_err(db_err);
+    let unlocked = sqlx_query("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY, &mut conn).await;
+    result.and(unlocked)
+}
+
+async fn sqlx_query(
+    sql: &'static str,
+    key: i64,
+    conn: &mut sqlx_pg::pool::PoolConnection<sqlx_pg::Postgres>,
+) -> Result<(), StoreError> {
+    sqlx_pg::query(sql)
+        .bind(key)
+        .execute(&mut **conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::Database(e.to_string()))
+}
+
+// SeaORM re-exports the sqlx it was built with; naming it here keeps one sqlx in the tree.
+use sea_orm::sqlx as sqlx_pg;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -1,0 +1,124 @@
+//! Leases on rows, written once for every leased table: lease one row, release it, and — for the
+//! tables the reconciler polls — claim the due rows, reschedule-and-release one, and count the
+//! backlog. An entity names its key and lease columns ([`Leased`]); a polled one also its schedule
+//! and which rows still need polling ([`Polled`]), the one definition the claim and the backlog share.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    UpdateMany,
+};
+
+use super::columns::{db_err, ms};
+use crate::domain::ports::{Lease, StoreError};
+
+/// A table whose rows one holder at a time may work on.
+pub(crate) trait Leased: EntityTrait {
+    /// The primary key (a string).
+    const KEY: Self::Column;
+    const LEASE_HOLDER: Self::Column;
+    /// Until when the lease holds, in milliseconds; null when free.
+    const LEASE_UNTIL: Self::Column;
+}
+
+/// A leased table the reconciler polls until each row is final.
+pub(crate) trait Polled: Leased {
+    const NEXT_POLL_AT: Self::Column;
+    const POLL_ATTEMPTS: Self::Column;
+    /// When a row was created: the age of the backlog.
+    const CREATED_AT: Self::Column;
+    /// The rows that still need polling, whenever their next poll comes: the backlog. A row is due
+    /// (claimed) once its next poll has come and its lease is free.
+    fn outstanding() -> Condition;
+}
+
+fn free<E: Leased>(now: DateTime<Utc>) -> Condition {
+    Condition::any().add(E::LEASE_UNTIL.is_null()).add(E::LEASE_UNTIL.lt(ms(now)))
+}
+
+fn due<E: Polled>(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(E::outstanding()).add(E::NEXT_POLL_AT.lte(ms(now))).add(free::<E>(now))
+}
+
+fn taken<E: Leased>(update: UpdateMany<E>, lease: &Lease) -> UpdateMany<E> {
+    update
+        .col_expr(E::LEASE_HOLDER, Expr::value(lease.holder.clone()))
+        .col_expr(E::LEASE_UNTIL, Expr::value(ms(lease.until)))
+}
+
+fn freed<E: Leased>(update: UpdateMany<E>) -> UpdateMany<E> {
+    update
+        .col_expr(E::LEASE_HOLDER, Expr::value(Option::<String>::None))
+        .col_expr(E::LEASE_UNTIL, Expr::value(Option::<i64>::None))
+}
+
+/// Leases the row `key` to `lease.holder` unless its lease (whoever holds it) runs past `now`. A
+/// conditional update is atomic on both databases: exactly one contender wins.
+pub(crate) async fn try_lease<E: Leased>(
+    db: &impl ConnectionTrait,
+    key: &str,
+    lease: &Lease,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res =
+        taken(E::update_many(), lease).filter(E::KEY.eq(key)).filter(free::<E>(now)).exec(db).await.map_err(db_err)?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Releases the row's lease if `holder` still holds it.
+pub(crate) async fn release<E: Leased>(db: &impl ConnectionTrait, key: &str, holder: &str) -> Result<(), StoreError> {
+    freed(E::update_many()).filter(E::KEY.eq(key)).filter(E::LEASE_HOLDER.eq(holder)).exec(db).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Leases up to `limit` due rows, oldest poll first.
+pub(crate) async fn claim_due<E: Polled>(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease: &Lease,
+    limit: u64,
+) -> Result<Vec<E::Model>, StoreError> {
+    let candidates =
+        E::find().filter(due::<E>(now)).order_by_asc(E::NEXT_POLL_AT).limit(limit).all(db).await.map_err(db_err)?;
+    let mut claimed = Vec::new();
+    for c in candidates {
+        // Each row is won by one replica, and only while it is still due (another replica may
+        // have polled it since the read).
+        let res = taken(E::update_many(), lease)
+            .filter(E::KEY.eq(c.get(E::KEY)))
+            .filter(due::<E>(now))
+            .exec(db)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 1 {
+            claimed.push(c);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Moves the row's next poll and releases its lease, touching nothing else of it.
+pub(crate) async fn reschedule<E: Polled>(
+    db: &impl ConnectionTrait,
+    key: &str,
+    next_poll_at: DateTime<Utc>,
+    attempts: i32,
+) -> Result<(), StoreError> {
+    freed(E::update_many())
+        .col_expr(E::NEXT_POLL_AT, Expr::value(ms(next_poll_at)))
+        .col_expr(E::POLL_ATTEMPTS, Expr::value(attempts))
+        .filter(E::KEY.eq(key))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The name of the one column of [`backlog`].
+pub(crate) const BACKLOG_AT: &str = "at";
+
+/// The table's backlog as a query of one column, [`BACKLOG_AT`]: when each outstanding row was
+/// created. The store counts the backlogs of every table in one round trip.
+pub(crate) fn backlog<E: Polled>() -> SelectStatement {
+    E::find().select_only().column_as(E::CREATED_AT, BACKLOG_AT).filter(E::outstanding()).into_query()
+}

@@ -1,0 +1,261 @@
+//! The `Store` port on SeaORM: queries only. Rows become records through their entity's
+//! conversions, leases go through `lease`, and the backlog counts what the claims would take.
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query, UnionType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait,
+};
+
+use super::SeaStore;
+use super::columns::{db_err, ms, opt_ms};
+use super::entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};
+use super::lease;
+use crate::domain::model::{Authorization, FaceFlow, InboxEvent, Process, StoredEvent};
+use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
+use crate::domain::values::{AuthId, FlowId, MemberNo};
+
+/// The row of a primary-key lookup. Lookups use `all()`, not `one()`: `one()` adds `LIMIT ?` with a
+/// bound value, and SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter on
+/// every rebind, so each call re-parsed its SQL: 44% of the instructions of GetProcessDetail
+/// (callgrind). A key matches at most one row, so no LIMIT is needed.
+fn first<M>(rows: Result<Vec<M>, DbErr>) -> Result<Option<M>, StoreError> {
+    Ok(rows.map_err(db_err)?.into_iter().next())
+}
+
+#[async_trait]
+impl Store for SeaStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(db_err)
+    }
+
+    async fn process(&self, member: &MemberNo) -> Result<Option<Process>, StoreError> {
+        first(proc_e::Entity::find_by_id(member.as_str().to_owned()).all(&self.db).await)?
+            .map(|m| m.open(&self.cipher))
+            .transpose()
+    }
+
+    async fn face_flow(&self, flow_id: &FlowId) -> Result<Option<FaceFlow>, StoreError> {
+        first(flow_e::Entity::find_by_id(flow_id.as_str().to_owned()).all(&self.db).await)?
+            .map(FaceFlow::try_from)
+            .transpose()
+    }
+
+    async fn latest_face_flow(&self, member: &MemberNo) -> Result<Option<FaceFlow>, StoreError> {
+        flow_e::Entity::find()
+            .filter(flow_e::Column::MemberNo.eq(member.as_str()))
+            .order_by_desc(flow_e::Column::CreatedAt)
+            .order_by_desc(flow_e::Column::FlowId)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(FaceFlow::try_from)
+            .transpose()
+    }
+
+    async fn authorization(&self, auth_id: &AuthId) -> Result<Option<Authorization>, StoreError> {
+        first(auth_e::Entity::find_by_id(auth_id.as_str().to_owned()).all(&self.db).await)?
+            .map(|m| m.open(&self.cipher))
+            .transpose()
+    }
+
+    async fn latest_authorization(&self, member: &MemberNo) -> Result<Option<Authorization>, StoreError> {
+        auth_e::Entity::find()
+            .filter(auth_e::Column::MemberNo.eq(member.as_str()))
+            .order_by_desc(auth_e::Column::CreatedAt)
+            .order_by_desc(auth_e::Column::AuthId)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(|m| m.open(&self.cipher))
+            .transpose()
+    }
+
+    async fn authorization_by_request(
+        &self,
+        member: &MemberNo,
+        request_id: &str,
+    ) -> Result<Option<Authorization>, StoreError> {
+        auth_e::Entity::find()
+            .filter(auth_e::Column::MemberNo.eq(member.as_str()))
+            .filter(auth_e::Column::RequestId.eq(request_id))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(|m| m.open(&self.cipher))
+            .transpose()
+    }
+
+    async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        if let Some(p) = &changes.process {
+            let expected = p.version();
+            if expected == 0 {
+                let res = proc_e::Entity::insert(proc_e::ActiveModel::seal(p, 1, &self.cipher)?)
+                    .on_conflict_do_nothing()
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(db_err)?;
+                if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
+                    return Err(StoreError::Conflict);
+                }
+            } else {
+                let res = proc_e::Entity::update_many()
+                    .set(proc_e::ActiveModel::seal(p, expected + 1, &self.cipher)?)
+                    .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
+                    .filter(proc_e::Column::Version.eq(expected))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                if res.rows_affected != 1 {
+                    return Err(StoreError::Conflict);
+                }
+            }
+        }
+        for f in &changes.face_flows {
+            flow_e::Entity::insert(flow_e::ActiveModel::from(f))
+                .on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        for a in &changes.authorizations {
+            auth_e::Entity::insert(auth_e::ActiveModel::seal(a, &self.cipher)?)
+                .on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        if !changes.inbox_applied.is_empty() {
+            inbox_e::Entity::update_many()
+                .col_expr(inbox_e::Column::AppliedAt, Expr::value(ms(Utc::now())))
+                .filter(inbox_e::Column::Id.is_in(changes.inbox_applied.clone()))
+                .filter(inbox_e::Column::AppliedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        // The row must exist for the conditional update of the lease to have something to win.
+        let fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
+        proc_e::Entity::insert(fresh)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err)?;
+        lease::try_lease::<proc_e::Entity>(&self.db, member.as_str(), lease, now).await
+    }
+
+    async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError> {
+        lease::release::<proc_e::Entity>(&self.db, member.as_str(), holder).await
+    }
+
+    async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError> {
+        let res = inbox_e::Entity::insert(inbox_e::ActiveModel::received(event, received_at))
+            .on_conflict_do_nothing_on([inbox_e::Column::EventKey])
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err)?;
+        let row = inbox_e::Entity::find()
+            .filter(inbox_e::Column::EventKey.eq(inbox_e::event_key(event)))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::Database("inbox row vanished".into()))?;
+        Ok(match res {
+            sea_orm::TryInsertResult::Inserted(n) if n > 0 => InboxInsert::New(row.id),
+            _ => InboxInsert::Duplicate { id: row.id, applied: row.applied_at.is_some() },
+        })
+    }
+
+    async fn pending_inbox(&self, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        inbox_e::Entity::find()
+            .filter(inbox_e::Column::AppliedAt.is_null())
+            .order_by_asc(inbox_e::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(StoredEvent::try_from)
+            .collect()
+    }
+
+    async fn claim_due_face_flows(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<FaceFlow>, StoreError> {
+        lease::claim_due::<flow_e::Entity>(&self.db, now, lease, limit)
+            .await?
+            .into_iter()
+            .map(FaceFlow::try_from)
+            .collect()
+    }
+
+    async fn claim_due_authorizations(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        lease::claim_due::<auth_e::Entity>(&self.db, now, lease, limit)
+            .await?
+            .into_iter()
+            .map(|m| m.open(&self.cipher))
+            .collect()
+    }
+
+    async fn reschedule_face_flow(
+        &self,
+        flow_id: &FlowId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError> {
+        lease::reschedule::<flow_e::Entity>(&self.db, flow_id.as_str(), next_poll_at, attempts).await
+    }
+
+    async fn try_lease_authorization(
+        &self,
+        auth_id: &AuthId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        lease::try_lease::<auth_e::Entity>(&self.db, auth_id.as_str(), lease, now).await
+    }
+
+    async fn reschedule_authorization(
+        &self,
+        auth_id: &AuthId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError> {
+        lease::reschedule::<auth_e::Entity>(&self.db, auth_id.as_str(), next_poll_at, attempts).await
+    }
+
+    async fn backlog(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        // Callbacks stored but not applied (a crash in between) wait for the reconciler too.
+        let inbox = inbox_e::Entity::find()
+            .select_only()
+            .column_as(inbox_e::Column::ReceivedAt, lease::BACKLOG_AT)
+            .filter(inbox_e::Column::AppliedAt.is_null())
+            .into_query();
+        let mut pending = lease::backlog::<flow_e::Entity>();
+        pending.union(UnionType::All, lease::backlog::<auth_e::Entity>()).union(UnionType::All, inbox);
+        let at = || Expr::col(lease::BACKLOG_AT);
+        let count = Query::select()
+            .expr_as(Func::count(at()), "n")
+            .expr_as(Func::min(at()), "oldest")
+            .from_subquery(pending, "pending")
+            .to_owned();
+        let Some(row) = self.db.query_one(&count).await.map_err(db_err)? else { return Ok((0, None)) };
+        let n: i64 = row.try_get("", "n").map_err(db_err)?;
+        let oldest: Option<i64> = row.try_get("", "oldest").map_err(db_err)?;
+        Ok((u64::try_from(n).unwrap_or(0), opt_ms(oldest)?))
+    }
+}

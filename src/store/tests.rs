@@ -1,0 +1,116 @@
+//! The store on a real SQLite file: the leases every leased table shares, and the backlog counting
+//! exactly the rows the claims take.
+use chrono::{DateTime, Duration, Utc};
+
+use super::SeaStore;
+use super::cipher::{Cipher, DataKey};
+use crate::domain::model::{AuthType, Authorization, AuthorizationStatus};
+use crate::domain::ports::{ChangeSet, Lease, Store};
+use crate::domain::values::{AuthId, MemberNo};
+
+async fn store(dir: &tempfile::TempDir) -> SeaStore {
+    let key = DataKey::parse("k1", "ZXRjLWVzaWduLXRlc3QtZGF0YS1rZXktbm90cmVhbCE=").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = SeaStore::connect(&url, 2, Cipher::new(&[key]).unwrap()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+fn authorization(
+    id: &str,
+    status: AuthorizationStatus,
+    download_url: Option<&str>,
+    at: DateTime<Utc>,
+) -> Authorization {
+    Authorization {
+        auth_id: AuthId::parse("auth_id", id).unwrap(),
+        member_no: MemberNo::parse("ETC000000001").unwrap(),
+        request_id: id.to_owned(),
+        request_fingerprint: "f".into(),
+        organize_id: "org".into(),
+        auth_type: AuthType::Platform,
+        person_id: None,
+        authorizer_type: None,
+        legal_rep_id: None,
+        status,
+        auth_des: None,
+        download_url: download_url.map(str::to_owned),
+        download_url_expires_at: download_url.map(|_| at + Duration::hours(1)),
+        begin_at: None,
+        end_at: None,
+        created_at: at,
+        updated_at: at,
+        next_poll_at: at,
+        poll_attempts: 0,
+    }
+}
+
+fn lease(holder: &str, now: DateTime<Utc>) -> Lease {
+    Lease { holder: holder.into(), until: now + Duration::minutes(1) }
+}
+
+#[tokio::test]
+async fn the_backlog_counts_exactly_the_authorizations_a_claim_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let t0 = DateTime::from_timestamp_millis(1_900_000_000_000).unwrap();
+    let authorizations = vec![
+        authorization("in-progress", AuthorizationStatus::InProgress, None, t0),
+        // Signed, but the callback came before its letter: still to poll.
+        authorization("signed-no-letter", AuthorizationStatus::Succeeded, None, t0 + Duration::seconds(1)),
+        authorization("signed", AuthorizationStatus::Succeeded, Some("https://x/a.pdf"), t0),
+        authorization("refused", AuthorizationStatus::Failed, None, t0),
+        authorization("cancelled", AuthorizationStatus::Cancelled, None, t0),
+    ];
+    store.commit(ChangeSet { authorizations, ..Default::default() }).await.unwrap();
+
+    assert_eq!(store.backlog().await.unwrap(), (2, Some(t0)));
+    let now = t0 + Duration::seconds(5);
+    let mut claimed: Vec<String> = store
+        .claim_due_authorizations(now, &lease("a", now), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.auth_id.as_str().to_owned())
+        .collect();
+    claimed.sort();
+    assert_eq!(claimed, ["in-progress", "signed-no-letter"]);
+    // Leased rows stay in the backlog (they are not done) but are not claimed twice.
+    assert_eq!(store.backlog().await.unwrap().0, 2);
+    assert!(store.claim_due_authorizations(now, &lease("b", now), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lease_is_taken_once_released_by_reschedule_and_claimed_again_when_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let t0 = DateTime::from_timestamp_millis(1_900_000_000_000).unwrap();
+    let auth = authorization("a1", AuthorizationStatus::InProgress, None, t0);
+    store.commit(ChangeSet { authorizations: vec![auth.clone()], ..Default::default() }).await.unwrap();
+
+    assert!(store.try_lease_authorization(&auth.auth_id, &lease("a", t0), t0).await.unwrap());
+    assert!(!store.try_lease_authorization(&auth.auth_id, &lease("b", t0), t0).await.unwrap());
+    // An expired lease is anyone's.
+    let later = t0 + Duration::minutes(2);
+    assert!(store.try_lease_authorization(&auth.auth_id, &lease("b", later), later).await.unwrap());
+
+    store.reschedule_authorization(&auth.auth_id, later + Duration::seconds(10), 1).await.unwrap();
+    assert!(store.claim_due_authorizations(later, &lease("c", later), 10).await.unwrap().is_empty(), "not due yet");
+    let due = later + Duration::seconds(10);
+    let claimed = store.claim_due_authorizations(due, &lease("c", due), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|a| a.poll_attempts).collect::<Vec<_>>(), [1]);
+}
+
+#[tokio::test]
+async fn a_member_lease_is_released_only_by_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let member = MemberNo::parse("ETC000000002").unwrap();
+    let now = Utc::now();
+    assert!(store.try_lease_member(&member, &lease("a", now), now).await.unwrap());
+    store.release_member(&member, "b").await.unwrap();
+    assert!(!store.try_lease_member(&member, &lease("b", now), now).await.unwrap(), "b released nothing");
+    store.release_member(&member, "a").await.unwrap();
+    assert!(store.try_lease_member(&member, &lease("b", now), now).await.unwrap());
+    assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(1), "the lease made the row");
+}
