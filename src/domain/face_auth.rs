@@ -1,7 +1,7 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceFlowStatus, FaceResult, Handler, Process, ProcessStatus};
+use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus};
 use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
@@ -112,7 +112,7 @@ impl Service {
         let process = self
             .retry_on_conflict(|| async {
                 let mut process = self.process(&cmd.member_no).await?;
-                process.face_started(cmd.handler.clone(), account_id.clone(), now)?;
+                process.handler_flow_started(cmd.handler.clone(), account_id.clone(), now)?;
                 self.store
                     .commit(ChangeSet {
                         process: Some(process.clone()),
@@ -128,7 +128,11 @@ impl Service {
     }
 
     /// Applies a face flow's end exactly once; `inbox_id` is marked applied in the same commit.
-    pub async fn apply_face_result(&self, result: &FaceResult, inbox_id: Option<i64>) -> Result<Applied, DomainError> {
+    pub(crate) async fn apply_face_result(
+        &self,
+        result: &IdentityResult,
+        inbox_id: Option<i64>,
+    ) -> Result<Applied, DomainError> {
         self.retry_on_conflict(|| async {
             let mark = |changes: &mut ChangeSet| changes.inbox_applied.extend(inbox_id);
             let Some(mut flow) = self.store.face_flow(&result.flow_id).await? else {
@@ -155,9 +159,9 @@ impl Service {
             if latest.as_ref().is_some_and(|l| l.flow_id == flow.flow_id) {
                 let mut process = self.process(&flow.member_no).await?;
                 let moved = if result.success {
-                    process.face_passed(now)
+                    process.handler_passed(flow.flow_id.clone(), now)
                 } else {
-                    process.face_failed(result.fail_reason.clone(), now)
+                    process.handler_failed(result.fail_reason.clone(), now)
                 };
                 if moved.is_ok() {
                     changes.process = Some(process);
@@ -187,7 +191,7 @@ impl Service {
         };
         match outline.status {
             OutlineStatus::Success | OutlineStatus::Fail => {
-                let result = FaceResult {
+                let result = IdentityResult {
                     flow_id: flow.flow_id.clone(),
                     success: outline.status == OutlineStatus::Success,
                     fail_reason: outline.fail_reason,

@@ -1,9 +1,13 @@
 //! Verified e签宝 notifications: stored once per event, then applied (see `model::inbox`), and
 //! those stored but never applied (a crash in between) applied by the reconciler.
 use super::error::DomainError;
-use super::model::{FaceResult, InboxEvent, StoredEvent};
+use super::model::{IdentityResult, InboxEvent, StoredEvent};
 use super::ports::InboxInsert;
-use super::{Applied, Service};
+use super::{Applied, Service, chrono_dur};
+
+/// How long a stored event belongs to the receiver that stored it before the reconciler may apply
+/// it: far longer than an apply takes, far shorter than e签宝's next delivery of the same event.
+pub const INBOX_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Service {
     /// Stores a verified callback (once per event) and applies it. A duplicate of an applied event is
@@ -20,10 +24,10 @@ impl Service {
     /// Applies one stored event, marking it applied in the same commit.
     pub async fn apply_stored(&self, stored: &StoredEvent) -> Result<Applied, DomainError> {
         match &stored.event {
-            InboxEvent::FaceResult { flow_id, success, fail_reason, .. } => {
+            InboxEvent::IdentityResult { flow_id, success, fail_reason, .. } => {
                 let result =
-                    FaceResult { flow_id: flow_id.clone(), success: *success, fail_reason: fail_reason.clone() };
-                self.apply_face_result(&result, Some(stored.id)).await
+                    IdentityResult { flow_id: flow_id.clone(), success: *success, fail_reason: fail_reason.clone() };
+                self.apply_identity_result(&result, Some(stored.id)).await
             }
             InboxEvent::AuthorizationResult { auth_id, status, auth_des, .. } => {
                 self.apply_authorization_result(auth_id, *status, auth_des.clone(), Some(stored.id)).await
@@ -32,8 +36,11 @@ impl Service {
     }
 
     /// Applies events stored but not applied (the process died between storing and applying).
+    /// Only events older than `INBOX_GRACE`: a younger one is still being applied by the receiver
+    /// that stored it, and taking it over would only make that receiver report a duplicate.
     pub async fn drain_inbox(&self, limit: u64) -> Result<usize, DomainError> {
-        let pending = self.store.pending_inbox(limit).await?;
+        let received_before = self.now() - chrono_dur(INBOX_GRACE);
+        let pending = self.store.pending_inbox(received_before, limit).await?;
         for stored in &pending {
             self.apply_stored(stored).await?;
         }

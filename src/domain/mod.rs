@@ -8,6 +8,7 @@ mod authorization;
 mod detail;
 pub mod error;
 mod face_auth;
+mod identity;
 mod inbox;
 pub mod model;
 pub mod ports;
@@ -17,6 +18,7 @@ pub mod values;
 pub use authorization::CreateAuthorization;
 pub use error::DomainError;
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
+pub use identity::IdentityFlowKind;
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, Service, Settings, SystemClock, chrono_dur, record_member,
 };

@@ -247,8 +247,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a verified callback once per event key.
     async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError>;
-    /// Inbox events stored but not applied (a crash between store and apply), oldest first.
-    async fn pending_inbox(&self, limit: u64) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Inbox events received before `received_before` but not applied (a crash between store and
+    /// apply), oldest first.
+    async fn pending_inbox(&self, received_before: DateTime<Utc>, limit: u64) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// Leases up to `limit` running face flows whose next poll is due.
     async fn claim_due_face_flows(

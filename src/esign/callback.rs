@@ -18,6 +18,13 @@ pub const HEADER_NOTIFY_ALGORITHM: &str = "X-Tsign-Open-SIGNATURE-ALGORITHM";
 pub const ALGORITHM: &str = "hmac-sha256";
 
 pub const ACTION_FACE_RESULT: &str = "FACE_AUTH_RESULT";
+/// e签宝's end of a person's identity flow (face, SMS) when the application subscribes to actions.
+pub const ACTION_PSN_END: &str = "identity_psn_end";
+/// e签宝's end of a company's identity flow (4 factors, reverse payment), likewise.
+pub const ACTION_ORG_END: &str = "identity_org_end";
+/// What an identity result is called when e签宝 sent it without an `action` (no subscription to
+/// actions in its console, esign.md §11).
+pub const ACTION_NONE: &str = "";
 pub const ACTION_AUTHORIZATION_RESULT: &str = "AUTHORIZATION_RESULT";
 /// Sent when the person opens the face page: a notification without a result (esign.md §6).
 pub const ACTION_FACE_PAGE_OPENED: &str = "FACE_AUTH_PAGE_OPENED";
@@ -123,8 +130,8 @@ fn timestamp_to_instant(value: i64) -> Option<DateTime<Utc>> {
 /// What a verified callback body means to the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParsedCallback {
-    /// A result to store and apply.
-    Event(InboxEvent),
+    /// A result to store and apply, with the action it came as (`ACTION_NONE` when it had none).
+    Event { action: &'static str, event: InboxEvent },
     /// A notification to acknowledge and otherwise ignore (an unknown action, or no result yet).
     Ignored { action: String },
 }
@@ -151,9 +158,9 @@ pub fn parse_callback(body: &[u8]) -> Result<ParsedCallback, CallbackParseError>
         return Err(CallbackParseError::NotAnObject);
     };
     let action = match fields.get("action") {
-        Some(Value::String(a)) => a.as_str(),
+        Some(Value::String(a)) => Some(a.as_str()),
+        None | Some(Value::Null) => None,
         Some(_) => return Err(invalid("action", "must be a string")),
-        None => return Err(CallbackParseError::MissingField("action")),
     };
     let text = |name: &'static str| -> Result<Option<String>, CallbackParseError> {
         match fields.get(name) {
@@ -178,45 +185,49 @@ pub fn parse_callback(body: &[u8]) -> Result<ParsedCallback, CallbackParseError>
         timestamp_to_instant(integer("timestamp")?).ok_or_else(|| invalid("timestamp", "is out of range"))
     };
 
+    // Every form of an identity result (esign.md §5, §11) is read alike and applied by flow id.
+    let identity_result = |action: &'static str| -> Result<ParsedCallback, CallbackParseError> {
+        let flow_id = FlowId::parse("flowId", &required("flowId")?).map_err(|v| invalid("flowId", v.description))?;
+        let success = match fields.get("success") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            None | Some(Value::Null) => {
+                return Err(CallbackParseError::MissingField("success"));
+            }
+            Some(_) => return Err(invalid("success", "must be true or false")),
+        };
+        let fail_reason = if success { None } else { text("failReason")? };
+        // e签宝's identity notifications may carry no timestamp field; the header's was verified.
+        let occurred_at = match fields.get("timestamp") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(occurred_at()?),
+        };
+        let event = InboxEvent::IdentityResult { flow_id, success, fail_reason, occurred_at };
+        Ok(ParsedCallback::Event { action, event })
+    };
+
     match action {
-        ACTION_FACE_RESULT => {
-            let flow_id =
-                FlowId::parse("flowId", &required("flowId")?).map_err(|v| invalid("flowId", v.description))?;
-            let success = match fields.get("success") {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-                None | Some(Value::Null) => {
-                    return Err(CallbackParseError::MissingField("success"));
-                }
-                Some(_) => return Err(invalid("success", "must be true or false")),
-            };
-            let fail_reason = if success { None } else { text("failReason")? };
-            Ok(ParsedCallback::Event(InboxEvent::FaceResult {
-                flow_id,
-                success,
-                fail_reason,
-                occurred_at: occurred_at()?,
-            }))
-        }
-        ACTION_AUTHORIZATION_RESULT => {
+        Some(ACTION_FACE_RESULT) => identity_result(ACTION_FACE_RESULT),
+        Some(ACTION_PSN_END) => identity_result(ACTION_PSN_END),
+        Some(ACTION_ORG_END) => identity_result(ACTION_ORG_END),
+        // Without an action it is an identity result if it names a flow, and nothing known otherwise.
+        None if fields.contains_key("flowId") => identity_result(ACTION_NONE),
+        None => Err(CallbackParseError::MissingField("action")),
+        Some(ACTION_AUTHORIZATION_RESULT) => {
             let auth_id =
                 AuthId::parse("authId", &required("authId")?).map_err(|v| invalid("authId", v.description))?;
             let status = super::codes::auth_status(integer("status")?)
                 .ok_or_else(|| invalid("status", "must be 1, 2, 3 or 4"))?;
             if !status.is_final() {
                 // "In progress" is no result: acknowledge, apply nothing.
-                return Ok(ParsedCallback::Ignored { action: action.to_owned() });
+                return Ok(ParsedCallback::Ignored { action: ACTION_AUTHORIZATION_RESULT.to_owned() });
             }
             let auth_des = text("authDes")?;
-            Ok(ParsedCallback::Event(InboxEvent::AuthorizationResult {
-                auth_id,
-                status,
-                auth_des,
-                occurred_at: occurred_at()?,
-            }))
+            let event = InboxEvent::AuthorizationResult { auth_id, status, auth_des, occurred_at: occurred_at()? };
+            Ok(ParsedCallback::Event { action: ACTION_AUTHORIZATION_RESULT, event })
         }
-        other => Ok(ParsedCallback::Ignored { action: other.chars().take(MAX_ACTION_LEN).collect() }),
+        Some(other) => Ok(ParsedCallback::Ignored { action: other.chars().take(MAX_ACTION_LEN).collect() }),
     }
 }
 
@@ -365,32 +376,64 @@ mod tests {
         let parsed = parse_callback(C1_BODY.as_bytes()).unwrap();
         assert_eq!(
             parsed,
-            ParsedCallback::Event(InboxEvent::FaceResult {
-                flow_id: FlowId::parse("flowId", "803719636976683872").unwrap(),
+            ParsedCallback::Event {
+                action: ACTION_FACE_RESULT,
+                event: InboxEvent::IdentityResult {
+                    flow_id: FlowId::parse("flowId", "803719636976683872").unwrap(),
+                    success: true,
+                    fail_reason: None,
+                    occurred_at: Some(at_ms(1732262400100)),
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn parse_reads_identity_results_in_each_form_of_esign_md_11() {
+        let result = |action: &str| {
+            let action = if action.is_empty() { String::new() } else { format!(r#""action":"{action}","#) };
+            let body = format!(
+                r#"{{{action}"flowId":"f9","success":true,"accountId":"a1","contextId":"ETC1","agentFlowId":"f8"}}"#
+            );
+            parse_callback(body.as_bytes()).unwrap()
+        };
+        for (sent, named) in [
+            ("identity_psn_end", ACTION_PSN_END),
+            ("identity_org_end", ACTION_ORG_END),
+            ("", ACTION_NONE),
+            ("FACE_AUTH_RESULT", ACTION_FACE_RESULT),
+        ] {
+            let expected = InboxEvent::IdentityResult {
+                flow_id: FlowId::parse("flowId", "f9").unwrap(),
                 success: true,
                 fail_reason: None,
-                occurred_at: at_ms(1732262400100),
-            })
-        );
+                occurred_at: None,
+            };
+            assert_eq!(result(sent), ParsedCallback::Event { action: named, event: expected }, "{sent}");
+        }
+        // Without an action and without a flow it is nothing this service knows.
+        assert_eq!(parse_callback(br#"{"success":true}"#), Err(CallbackParseError::MissingField("action")));
+        assert_eq!(parse_callback(br#"{"flowId":"f9"}"#), Err(CallbackParseError::MissingField("success")));
     }
 
     #[test]
     fn parse_reads_a_failed_face_result_with_a_seconds_timestamp_and_unknown_fields() {
         let body = br#"{"action":"FACE_AUTH_RESULT","flowId":"f1","success":false,"failReason":"not the same person","timestamp":1732262400,"extra":{"a":[1]}}"#;
-        let ParsedCallback::Event(InboxEvent::FaceResult { success, fail_reason, occurred_at, .. }) =
-            parse_callback(body).unwrap()
+        let ParsedCallback::Event {
+            event: InboxEvent::IdentityResult { success, fail_reason, occurred_at, .. }, ..
+        } = parse_callback(body).unwrap()
         else {
             panic!("not a face result")
         };
         assert!(!success);
         assert_eq!(fail_reason.as_deref(), Some("not the same person"));
-        assert_eq!(occurred_at, at_ms(1732262400000));
+        assert_eq!(occurred_at, Some(at_ms(1732262400000)));
     }
 
     #[test]
     fn parse_reads_authorization_results_and_ignores_in_progress() {
         let body = br#"{"action":"AUTHORIZATION_RESULT","authId":"38713871111157525071","status":3,"authDes":"refused","timestamp":1732262400100}"#;
-        let ParsedCallback::Event(InboxEvent::AuthorizationResult { status, auth_des, .. }) =
+        let ParsedCallback::Event { event: InboxEvent::AuthorizationResult { status, auth_des, .. }, .. } =
             parse_callback(body).unwrap()
         else {
             panic!("not an authorization result")

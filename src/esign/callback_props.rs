@@ -58,7 +58,7 @@ proptest! {
         let body = serde_json::to_vec(&v).expect("serializable");
         match parse_callback(&body) {
             Ok(ParsedCallback::Ignored { action }) => prop_assert!(action.chars().count() <= 64),
-            Ok(ParsedCallback::Event(_)) => {}
+            Ok(ParsedCallback::Event { .. }) => {}
             Err(e) => {
                 let msg = e.to_string();
                 for field in ["flowId", "failReason"] {

@@ -18,9 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::domain::model::InboxEvent;
 use crate::domain::{Applied, Service};
-use crate::esign::callback::{ACTION_AUTHORIZATION_RESULT, ACTION_FACE_RESULT};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
 use crate::metrics::{CallbackOutcome, Metrics};
 
@@ -117,14 +115,6 @@ async fn receive_callback(
     response
 }
 
-/// e签宝's name of the notification an event came from.
-fn event_action(event: &InboxEvent) -> &'static str {
-    match event {
-        InboxEvent::FaceResult { .. } => ACTION_FACE_RESULT,
-        InboxEvent::AuthorizationResult { .. } => ACTION_AUTHORIZATION_RESULT,
-    }
-}
-
 async fn handle_callback(
     state: &CallbackState,
     uri: &Uri,
@@ -139,8 +129,8 @@ async fn handle_callback(
         return (CallbackOutcome::Rejected, answer(StatusCode::UNAUTHORIZED, "401", &why.to_string()));
     }
     let event = match parse_callback(body) {
-        Ok(ParsedCallback::Event(event)) => {
-            tracing::Span::current().record("action", event_action(&event));
+        Ok(ParsedCallback::Event { action, event }) => {
+            tracing::Span::current().record("action", action);
             event
         }
         Ok(ParsedCallback::Ignored { action }) => {

@@ -359,7 +359,9 @@ async fn face_page_pass_sends_a_signed_callback_that_verify_accepts() {
     assert!(done.text().await.unwrap().contains("https://etc.example.com/face/done"));
     let got = receiver.wait_for(2).await;
     assert_eq!(got[1].query.as_deref(), Some("memberNo=ETC000123456&kind=face"));
-    let ParsedCallback::Event(InboxEvent::FaceResult { flow_id, success, .. }) = assert_verified(&got[1]) else {
+    let ParsedCallback::Event { event: InboxEvent::IdentityResult { flow_id, success, .. }, .. } =
+        assert_verified(&got[1])
+    else {
         panic!("not a face result");
     };
     assert_eq!((flow_id, success), (started.flow_id.clone(), true));
@@ -395,7 +397,9 @@ async fn face_fail_form_carries_its_reason_into_the_callback() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let got = receiver.wait_for(1).await;
-    let ParsedCallback::Event(InboxEvent::FaceResult { success, fail_reason, .. }) = assert_verified(&got[0]) else {
+    let ParsedCallback::Event { event: InboxEvent::IdentityResult { success, fail_reason, .. }, .. } =
+        assert_verified(&got[0])
+    else {
         panic!("not a face result");
     };
     assert!(!success);
@@ -414,7 +418,7 @@ async fn authorization_letter_sign_sends_a_callback_and_serves_the_file() {
     assert!(page.contains("Sign") && page.contains("Refuse"));
     assert_eq!(http.post(format!("{page_url}/sign")).send().await.unwrap().status().as_u16(), 200);
     let got = receiver.wait_for(1).await;
-    let ParsedCallback::Event(InboxEvent::AuthorizationResult { auth_id: got_id, status, .. }) =
+    let ParsedCallback::Event { event: InboxEvent::AuthorizationResult { auth_id: got_id, status, .. }, .. } =
         assert_verified(&got[0])
     else {
         panic!("not an authorization result");

@@ -172,9 +172,10 @@ impl Store for SeaStore {
         })
     }
 
-    async fn pending_inbox(&self, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn pending_inbox(&self, received_before: DateTime<Utc>, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
         inbox_e::Entity::find()
             .filter(inbox_e::Column::AppliedAt.is_null())
+            .filter(inbox_e::Column::ReceivedAt.lt(ms(received_before)))
             .order_by_asc(inbox_e::Column::Id)
             .limit(limit)
             .all(&self.db)

@@ -38,11 +38,3 @@ pub struct FaceFlow {
     pub next_poll_at: DateTime<Utc>,
     pub poll_attempts: i32,
 }
-
-/// A face flow's end, from a callback or from the flow outline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaceResult {
-    pub flow_id: FlowId,
-    pub success: bool,
-    pub fail_reason: Option<String>,
-}

@@ -8,8 +8,11 @@ use crate::domain::values::{AuthId, FlowId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxEvent {
-    /// `FACE_AUTH_RESULT`: the face flow ended.
-    FaceResult { flow_id: FlowId, success: bool, fail_reason: Option<String>, occurred_at: DateTime<Utc> },
+    /// An identity flow ended (face, SMS, the company's 4 factors or payment), whichever form the
+    /// callback took (`FACE_AUTH_RESULT`, `identity_psn_end`, `identity_org_end`, or no `action`):
+    /// applied by flow id to whichever kind of flow it is.
+    /// `occurred_at` is the body's `timestamp`, which e签宝's identity notifications may leave out.
+    IdentityResult { flow_id: FlowId, success: bool, fail_reason: Option<String>, occurred_at: Option<DateTime<Utc>> },
     /// `AUTHORIZATION_RESULT`: the authorization ended (succeeded, failed or cancelled).
     AuthorizationResult {
         auth_id: AuthId,

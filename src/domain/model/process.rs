@@ -3,7 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
-use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
+use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
@@ -161,6 +161,8 @@ pub struct Process {
     pub handler: Option<Handler>,
     pub org: Option<OrgInfo>,
     pub esign_account_id: Option<AccountId>,
+    /// The identity flow (face or SMS) the handler passed; the company's verification names it.
+    pub handler_flow_id: Option<FlowId>,
     pub needs_pub_payment: bool,
     pub fail_reason: Option<String>,
     pub origin_sign_file_url: Option<String>,
@@ -180,6 +182,7 @@ impl Process {
             handler: None,
             org: None,
             esign_account_id: None,
+            handler_flow_id: None,
             needs_pub_payment: false,
             fail_reason: None,
             origin_sign_file_url: None,
@@ -227,8 +230,8 @@ impl Process {
         Ok(())
     }
 
-    /// A face flow started for the handler (also a new flow after the previous link expired).
-    pub fn face_started(
+    /// An identity flow (face) started for the handler (also a new flow after the previous link expired).
+    pub fn handler_flow_started(
         &mut self,
         handler: Handler,
         account: AccountId,
@@ -241,13 +244,15 @@ impl Process {
         Ok(())
     }
 
-    pub fn face_passed(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+    /// The handler passed the identity flow `flow`.
+    pub fn handler_passed(&mut self, flow: FlowId, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthed, now)?;
+        self.handler_flow_id = Some(flow);
         self.fail_reason = None;
         Ok(())
     }
 
-    pub fn face_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+    pub fn handler_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthFailed, now)?;
         self.fail_reason = reason;
         Ok(())
@@ -305,6 +310,10 @@ impl Process {
 mod tests {
     use super::*;
 
+    fn flow() -> FlowId {
+        FlowId::parse("flow_id", "f1").unwrap()
+    }
+
     fn member() -> MemberNo {
         MemberNo::parse("ETC000123456").unwrap()
     }
@@ -341,29 +350,30 @@ mod tests {
         let now = Utc::now();
         let mut p = Process::not_started(member());
         assert!(p.authorization_started(now).is_err());
-        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
         assert_eq!(p.status(), ProcessStatus::HandlerAuthing);
-        p.face_passed(now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
         assert_eq!((p.node(), p.next_node()), (Some(Node::HandlerAuth), Some(Node::OrgAuth)));
+        assert_eq!(p.handler_flow_id, Some(flow()), "the company's verification names the passed flow");
         // A late failure of the same flow cannot undo a pass.
-        assert_eq!(p.face_failed(None, now), Err(IllegalTransition { current: ProcessStatus::HandlerAuthed }));
+        assert_eq!(p.handler_failed(None, now), Err(IllegalTransition { current: ProcessStatus::HandlerAuthed }));
         p.authorization_started(now).unwrap();
         assert_eq!((p.node(), p.next_node()), (Some(Node::Authorized), None));
         p.authorization_finished(Some(("https://x/y.pdf".into(), now)), now).unwrap();
         assert_eq!(p.status(), ProcessStatus::AuthorizeFinish);
         assert!(p.authorization_failed(None, now).is_err());
-        assert!(p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
+        assert!(p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
     }
 
     #[test]
     fn failures_may_be_retried() {
         let now = Utc::now();
         let mut p = Process::not_started(member());
-        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
-        p.face_failed(Some("face mismatch".into()), now).unwrap();
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_failed(Some("face mismatch".into()), now).unwrap();
         assert_eq!(p.fail_reason.as_deref(), Some("face mismatch"));
-        p.face_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
-        p.face_passed(now).unwrap();
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
         p.authorization_started(now).unwrap();
         p.authorization_failed(Some("refused".into()), now).unwrap();
         p.authorization_started(now).unwrap();

@@ -49,7 +49,7 @@ struct Identity<'a> {
 
 fn identity(event: &InboxEvent) -> Identity<'_> {
     match event {
-        InboxEvent::FaceResult { flow_id, success, .. } => Identity {
+        InboxEvent::IdentityResult { flow_id, success, .. } => Identity {
             kind: FACE_RESULT,
             prefix: "face",
             subject: flow_id.as_str(),
@@ -75,7 +75,9 @@ impl ActiveModel {
     /// A new row for `event`, not yet applied.
     pub fn received(event: &InboxEvent, received_at: DateTime<Utc>) -> Self {
         let (reason, occurred_at) = match event {
-            InboxEvent::FaceResult { fail_reason, occurred_at, .. } => (fail_reason.clone(), *occurred_at),
+            InboxEvent::IdentityResult { fail_reason, occurred_at, .. } => {
+                (fail_reason.clone(), occurred_at.unwrap_or(received_at))
+            }
             InboxEvent::AuthorizationResult { auth_des, occurred_at, .. } => (auth_des.clone(), *occurred_at),
         };
         let id = identity(event);
@@ -99,11 +101,11 @@ impl TryFrom<Model> for StoredEvent {
     fn try_from(m: Model) -> Result<Self, StoreError> {
         let occurred_at = from_ms(m.occurred_at)?;
         let event = match m.kind.as_str() {
-            FACE_RESULT => InboxEvent::FaceResult {
+            FACE_RESULT => InboxEvent::IdentityResult {
                 flow_id: FlowId::parse("flow_id", &m.subject_id)?,
                 success: m.outcome == SUCCESS,
                 fail_reason: m.reason,
-                occurred_at,
+                occurred_at: Some(occurred_at),
             },
             AUTHORIZATION_RESULT => InboxEvent::AuthorizationResult {
                 auth_id: AuthId::parse("auth_id", &m.subject_id)?,
@@ -130,11 +132,11 @@ mod tests {
     #[test]
     fn event_keys_are_spelled_as_earlier_versions_stored_them() {
         let at = Utc::now();
-        let face = |success| InboxEvent::FaceResult {
+        let face = |success| InboxEvent::IdentityResult {
             flow_id: FlowId::parse("flow_id", "803719636976683872").unwrap(),
             success,
             fail_reason: None,
-            occurred_at: at,
+            occurred_at: Some(at),
         };
         assert_eq!(event_key(&face(true)), "face:803719636976683872:SUCCESS");
         assert_eq!(event_key(&face(false)), "face:803719636976683872:FAIL");

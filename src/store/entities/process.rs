@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::domain::model::{Handler, OrgInfo, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
-use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
 use crate::store::columns::{aad, ms, opt_ms};
 use crate::store::lease::Leased;
@@ -35,6 +35,7 @@ pub struct Model {
     pub updated_at: Option<i64>,
     pub lease_holder: Option<String>,
     pub lease_until: Option<i64>,
+    pub handler_flow_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -87,6 +88,7 @@ impl Model {
             });
         }
         p.esign_account_id = m.esign_account_id.map(|a| AccountId::parse("esign_account_id", &a)).transpose()?;
+        p.handler_flow_id = m.handler_flow_id.map(|f| FlowId::parse("handler_flow_id", &f)).transpose()?;
         p.needs_pub_payment = m.needs_pub_payment;
         p.fail_reason = m.fail_reason;
         p.origin_sign_file_url = m.origin_sign_file_url;
@@ -127,6 +129,7 @@ impl ActiveModel {
             updated_at: Set(p.updated_at.map(ms)),
             lease_holder: NotSet,
             lease_until: NotSet,
+            handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
         })
     }
 }
