@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use etc_esign::config::DEV_APP_ID as APP_ID;
 use etc_esign::domain::model::{Handler, Process, ProcessStatus};
 use etc_esign::domain::ports::{ChangeSet, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest, Store};
 use etc_esign::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
@@ -53,7 +54,6 @@ const FACE_CALLS: usize = 100;
 const START_DEADLINE: Duration = Duration::from_secs(30);
 const RSS_SETTLE: Duration = Duration::from_secs(1);
 
-const APP_ID: &str = "7438000001";
 const APP_SECRET: &str = "etc-esign-bench-secret-not-real-1";
 const SYS_ID: &str = "BENCH";
 const TOKEN: &str = "bench-token-0123456789";

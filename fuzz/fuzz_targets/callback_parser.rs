@@ -17,5 +17,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let now = chrono::Utc::now();
-    let _ = etc_esign::esign::verify_callback(b"fuzz-secret-not-real", "7438000001", &headers, None, body, now);
+    let app_id = etc_esign::config::DEV_APP_ID;
+    let _ = etc_esign::esign::verify_callback(b"fuzz-secret-not-real", app_id, &headers, None, body, now);
 });

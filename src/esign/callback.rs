@@ -241,10 +241,10 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::config::DEV_APP_ID as APP_ID;
     use crate::domain::model::AuthorizationStatus;
 
     const SECRET: &[u8] = b"etc-esign-demo-secret-not-real-01";
-    const APP_ID: &str = "7438000001";
     const C1_BODY: &str = r#"{"action":"FACE_AUTH_RESULT","flowId":"803719636976683872","accountId":"6b3e1a9f0c2d4e5f8a7b9c0d1e2f3a4b","success":true,"contextId":"ETC000123456","timestamp":1732262400100}"#;
     const C1_SIG: &str = "143c9fbfbc23dc8e2bfa6eca17924b938d2244be4946f7a50043e014971c19d3";
     const C2_SIG: &str = "c5aafd062d1bec1ffaf345bcbc2fd88862c3c48fb3bd5145fd11e7dd144a0640";

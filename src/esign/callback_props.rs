@@ -6,9 +6,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::callback::*;
+use crate::config::DEV_APP_ID as APP_ID;
 
 const SECRET: &[u8] = b"etc-esign-prop-secret-not-real-01";
-const APP_ID: &str = "7438000001";
 
 /// JSON of any shape, bounded.
 fn any_json() -> impl Strategy<Value = Value> {

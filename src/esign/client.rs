@@ -390,7 +390,9 @@ mod tests {
     use super::*;
     use crate::domain::model::{AuthType, AuthorizationStatus};
     use crate::domain::ports::{OutlineStatus, Refusal};
-    use crate::sim::tests::{account_request, authorization_request, client, face_request, settings, start_sim};
+    use crate::sim::testing::{
+        SECRET, account_request, authorization_request, client, face_request, settings, start_sim,
+    };
     use crate::sim::{Chaos, Endpoint, FaultKind, FaultTrigger, codes as sim_codes};
 
     const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
@@ -637,10 +639,10 @@ mod tests {
     #[test]
     fn settings_and_client_debug_never_print_the_secret() {
         let s = settings("http://127.0.0.1:1");
-        assert!(!format!("{s:?}").contains(crate::sim::tests::SECRET));
+        assert!(!format!("{s:?}").contains(SECRET));
         let _ = rustls::crypto::ring::default_provider().install_default();
         let c = EsignClient::new(s).unwrap();
-        assert!(!format!("{c:?}").contains(crate::sim::tests::SECRET));
+        assert!(!format!("{c:?}").contains(SECRET));
         assert!(matches!(EsignClient::new(settings("ftp://x")), Err(ClientBuildError::BaseUrl)));
     }
 

@@ -267,4 +267,6 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

@@ -7,27 +7,10 @@ use etc_esign::sim::FaultTrigger;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::common::*;
+use crate::helpers::*;
 
 /// A change that makes one field of a valid request invalid.
 type Mutation = Box<dyn Fn(&mut pb::CreateOrgAuthorizationRequest)>;
-
-pub(crate) fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequest {
-    pb::CreateOrgAuthorizationRequest {
-        etc_member_no: member.into(),
-        request_id: request_id.into(),
-        organize_id: "AD12C9BFA89BABDF6E8FA".into(),
-        contact: "15300001111".into(),
-        send_notice: None,
-        auth_type: pb::AuthType::Platform as i32,
-        handler_person_id: String::new(),
-        // Fixed: "now + 1 year" could tick over between a request and its retry with the same id.
-        valid_date: Some(prost_types::Timestamp { seconds: 2556057600, nanos: 0 }), // 2050-12-31
-        seal_scope: "合同专用章".into(),
-        file_type: "物流条款".into(),
-        redirect_url: "https://etc.example.com/auth/done".into(),
-    }
-}
 
 async fn create(
     app: &TestApp,

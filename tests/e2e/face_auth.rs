@@ -7,7 +7,7 @@ use etc_esign::sim::{CallbackFault, Endpoint, FaultKind, FaultTrigger};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::common::*;
+use crate::helpers::*;
 
 /// A change that makes one field of a valid request invalid.
 type Mutation = Box<dyn Fn(&mut pb::StartFaceAuthRequest)>;
@@ -15,24 +15,6 @@ type Mutation = Box<dyn Fn(&mut pb::StartFaceAuthRequest)>;
 async fn version(app: &TestApp, member: &str) -> i64 {
     let store = app.app.as_ref().expect("running").service.store().clone();
     store.process(&MemberNo::parse(member).unwrap()).await.unwrap().expect("stored").version()
-}
-
-/// Posts a callback signed with `secret`, as e签宝 would.
-pub(crate) async fn post_callback(app: &TestApp, secret: &str, body: &str) -> reqwest::StatusCode {
-    let ts = chrono::Utc::now().timestamp_millis().to_string();
-    let sig = etc_esign::esign::callback_signature(secret.as_bytes(), &ts, None, body.as_bytes());
-    reqwest::Client::new()
-        .post(app.callback_url())
-        .header("X-Tsign-Open-App-Id", APP_ID)
-        .header("X-Tsign-Open-TIMESTAMP", ts)
-        .header("X-Tsign-Open-SIGNATURE", sig)
-        .header("X-Tsign-Open-SIGNATURE-ALGORITHM", "hmac-sha256")
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("callback delivered")
-        .status()
 }
 
 fn face_body(flow_id: &str, success: bool) -> String {

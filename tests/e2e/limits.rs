@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::common::*;
+use crate::helpers::*;
 
 #[tokio::test]
 async fn a_flood_beyond_the_concurrency_limit_is_refused_at_once_while_health_keeps_answering() {
@@ -108,7 +108,7 @@ async fn an_authentic_callback_of_an_unknown_type_is_acknowledged_and_applies_no
     let app = spawn_app().await;
     let started = app.start_face("ETC000000903").await;
     let body = format!(r#"{{"action":"SOMETHING_NEW","flowId":"{}","success":true}}"#, started.flow_id);
-    assert_eq!(crate::face_auth::post_callback(&app, APP_SECRET, &body).await, reqwest::StatusCode::OK);
+    assert_eq!(post_callback(&app, APP_SECRET, &body).await, reqwest::StatusCode::OK);
     let p = app.process("ETC000000903").await;
     assert_eq!(p.status, S::HandlerAuthing as i32, "nothing applied");
     app.finish().await;

@@ -13,8 +13,7 @@ use etc_esign::http::{CALLBACK_PATH, METRICS_PATH};
 use serde_json::Value;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::authorization::create_request;
-use crate::common::*;
+use crate::helpers::*;
 
 // ---------------------------------------------------------------------------------------------
 // Metrics

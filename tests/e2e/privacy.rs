@@ -1,19 +1,13 @@
 //! Personal data protection: identity numbers and mobiles are encrypted at rest under rotating
 //! keys, never appear in logs, and `serve` refuses the dev secrets.
-use std::time::Duration;
-
 use etc_esign::config::{DEV_APP_SECRET, DEV_DATA_KEYS, DEV_TOKEN, EXIT_CONFIG};
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
 use etc_esign::store::cipher::parse_keys;
 use sea_orm::{Database, FromQueryResult, JsonValue, Statement};
 use tonic::Code;
 
-use crate::authorization::create_request;
-use crate::child::{ServeProcess, free_addr, serve_env, serve_until_exit, set_env};
-use crate::common::*;
+use crate::helpers::*;
 
-/// The contact mobile `create_request` sends.
-const CONTACT: &str = "15300001111";
 /// A second test key, for rotation.
 const NEW_KEY: &str = "t2=ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU=";
 
@@ -169,27 +163,10 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
     // The whole walk, callbacks included.
     let started = c.start_face_auth(authed(face_request(member))).await.expect("started").into_inner();
     sim.pass_face(&started.flow_id).expect("pass");
-    let reader = c.clone();
-    let get = || {
-        let mut c = reader.clone();
-        async move {
-            let r = c.get_process_detail(authed(pb::GetProcessDetailRequest {
-                etc_member_no: member.into(),
-                refresh: false,
-            }));
-            r.await.expect("detail").into_inner().process.expect("process").status
-        }
-    };
-    eventually(Duration::from_secs(15), "HANDLER_AUTHED", || async {
-        (get().await == S::HandlerAuthed as i32).then_some(())
-    })
-    .await;
+    wait_status_of(&c, member, S::HandlerAuthed).await;
     let created = c.create_org_authorization(authed(create_request(member, "req-logs"))).await.expect("created");
     sim.sign_authorization(&created.into_inner().auth_id).expect("sign");
-    eventually(Duration::from_secs(15), "AUTHORIZE_FINISH", || async {
-        (get().await == S::AuthorizeFinish as i32).then_some(())
-    })
-    .await;
+    wait_status_of(&c, member, S::AuthorizeFinish).await;
 
     let (status, log) = server.terminate().await;
     assert!(status.success(), "SIGTERM stops serve cleanly: {status}\n{log}");

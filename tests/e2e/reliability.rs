@@ -14,8 +14,7 @@ use etc_esign::sim::{CallbackFault, Chaos, DeliveryState, Endpoint, FaultKind, F
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 
-use crate::child::{ServeProcess, free_addr, serve_env, set_env};
-use crate::common::*;
+use crate::helpers::*;
 
 // ------------------------------------------------------------------ shared pieces
 

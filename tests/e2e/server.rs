@@ -4,7 +4,7 @@ use tonic::{Code, Request};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt;
 
-use crate::common::*;
+use crate::helpers::*;
 
 #[tokio::test]
 async fn health_is_serving_for_the_service_and_overall_once_migrated() {

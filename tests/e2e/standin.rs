@@ -8,8 +8,7 @@ use etc_esign::esign::content_md5;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
 use serde_json::Value;
 
-use crate::authorization::create_request;
-use crate::common::*;
+use crate::helpers::*;
 
 struct StandIn {
     child: Child,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use etc_esign::grpc::SERVICE_NAME;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use crate::common::*;
+use super::{APP_ID, APP_SECRET, DATA_KEYS, SYS_ID, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_etc-esign");
 
@@ -118,8 +119,7 @@ impl ServeProcess {
                 .expect("uri")
                 .connect()
                 .await
-                && let Ok(r) =
-                    HealthClient::new(ch).check(HealthCheckRequest { service: "etc.esign.v1.AuthService".into() }).await
+                && let Ok(r) = HealthClient::new(ch).check(HealthCheckRequest { service: SERVICE_NAME.into() }).await
                 && r.into_inner().status == ServingStatus::Serving as i32
             {
                 return true;

@@ -1,0 +1,36 @@
+//! Valid requests, each filled the way a caller fills it; tests change one field at a time.
+use etc_esign::grpc::pb;
+
+use super::{ID_NUMBER, MOBILE};
+
+pub fn face_request(member: &str) -> pb::StartFaceAuthRequest {
+    pb::StartFaceAuthRequest {
+        etc_member_no: member.into(),
+        name: "张三".into(),
+        id_number: ID_NUMBER.into(),
+        mobile: MOBILE.into(),
+        valid_period: "2019.01.01-2039.01.01".into(),
+        redirect_url: "https://etc.example.com/face/done".into(),
+        face_auth_mode: 0,
+    }
+}
+
+/// The contact mobile `create_request` sends.
+pub const CONTACT: &str = "15300001111";
+
+pub fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequest {
+    pb::CreateOrgAuthorizationRequest {
+        etc_member_no: member.into(),
+        request_id: request_id.into(),
+        organize_id: "AD12C9BFA89BABDF6E8FA".into(),
+        contact: CONTACT.into(),
+        send_notice: None,
+        auth_type: pb::AuthType::Platform as i32,
+        handler_person_id: String::new(),
+        // Fixed: "now + 1 year" could tick over between a request and its retry with the same id.
+        valid_date: Some(prost_types::Timestamp { seconds: 2556057600, nanos: 0 }), // 2050-12-31
+        seal_scope: "合同专用章".into(),
+        file_type: "物流条款".into(),
+        redirect_url: "https://etc.example.com/auth/done".into(),
+    }
+}
