@@ -183,6 +183,23 @@ async fn an_older_event_after_a_newer_one_never_moves_the_process_backwards() {
 }
 
 #[tokio::test]
+async fn a_face_result_is_applied_in_each_form_e_sign_sends_it() {
+    let app = spawn_app().await;
+    // esign.md §11: `identity_psn_end` when the application subscribes to actions, no `action` when
+    // it does not; both carry the flow id and whether it succeeded, with no body timestamp.
+    for (member, action) in [("ETC000000031", r#""action":"identity_psn_end","#), ("ETC000000032", "")] {
+        let started = app.start_face(member).await;
+        let body = format!(
+            r#"{{{action}"flowId":"{}","success":true,"accountId":"{}","contextId":"{member}"}}"#,
+            started.flow_id, started.esign_account_id
+        );
+        assert_eq!(post_callback(&app, APP_SECRET, &body).await, reqwest::StatusCode::OK, "{action}");
+        assert_eq!(app.status(member).await, S::HandlerAuthed, "{action}");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn a_page_opened_notification_is_acknowledged_and_applies_nothing() {
     let app = spawn_app().await;
     let started = app.start_face("ETC000000019").await;
