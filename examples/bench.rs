@@ -141,6 +141,24 @@ mod baseline {
         ) -> Result<Response<pb::QueryAuthorizationResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn start_org_auth(
+            &self,
+            _: Request<pb::StartOrgAuthRequest>,
+        ) -> Result<Response<pb::StartOrgAuthResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn start_reverse_payment(
+            &self,
+            _: Request<pb::StartReversePaymentRequest>,
+        ) -> Result<Response<pb::StartReversePaymentResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn get_reverse_payment(
+            &self,
+            _: Request<pb::GetReversePaymentRequest>,
+        ) -> Result<Response<pb::GetReversePaymentResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
     }
 
     pub async fn serve(addr: SocketAddr) {

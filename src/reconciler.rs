@@ -51,7 +51,7 @@ async fn report_backlog(service: &Service, metrics: &Metrics) {
     }
 }
 
-/// One pass over the inbox, due face flows and due authorizations.
+/// One pass over the inbox, due face flows, due company flows and due authorizations.
 pub async fn round(service: &Service, settings: &ReconcilerSettings) {
     if let Err(e) = service.drain_inbox(settings.batch).await {
         tracing::warn!(error = %e, "inbox drain failed");
@@ -67,6 +67,16 @@ pub async fn round(service: &Service, settings: &ReconcilerSettings) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "claiming due face flows failed"),
+    }
+    match service.store().claim_due_org_flows(now, &lease, settings.batch).await {
+        Ok(flows) => {
+            for flow in flows {
+                if let Err(e) = service.reconcile_org_flow(&flow).await {
+                    tracing::warn!(flow_id = %flow.flow_id, error = %e, "company flow poll failed; retried later");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "claiming due company flows failed"),
     }
     match service.store().claim_due_authorizations(now, &lease, settings.batch).await {
         Ok(auths) => {

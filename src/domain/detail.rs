@@ -21,6 +21,13 @@ impl Service {
                     self.reconcile_face_flow(&flow).await?;
                 }
             }
+            ProcessStatus::OrgAuthing => {
+                if let Some(flow) = self.store.latest_org_flow(member).await?
+                    && !flow.status.is_final()
+                {
+                    self.reconcile_org_flow(&flow).await?;
+                }
+            }
             ProcessStatus::Authorizing | ProcessStatus::AuthorizeFinish => {
                 if let Some(auth) = self.store.latest_authorization(member).await?
                     && auth.needs_refresh(self.now())

@@ -12,6 +12,8 @@ use super::{Applied, Service};
 pub enum IdentityFlowKind {
     /// The handler's face recognition (node HANDLER_AUTH).
     Face,
+    /// The company's 4-factor verification and its reverse payment (nodes ORG_AUTH, PUB_PAYMENT_AUTH).
+    Org,
 }
 
 impl Service {
@@ -20,6 +22,9 @@ impl Service {
         // One lookup per kind, each by primary key; a new kind adds its own here.
         if self.store.face_flow(flow_id).await?.is_some() {
             return Ok(Some(IdentityFlowKind::Face));
+        }
+        if self.store.org_flow(flow_id).await?.is_some() {
+            return Ok(Some(IdentityFlowKind::Org));
         }
         Ok(None)
     }
@@ -33,6 +38,7 @@ impl Service {
     ) -> Result<Applied, DomainError> {
         match self.identity_flow_kind(&result.flow_id).await? {
             Some(IdentityFlowKind::Face) => self.apply_face_result(result, inbox_id).await,
+            Some(IdentityFlowKind::Org) => self.apply_org_result(result, inbox_id, None).await,
             None => {
                 tracing::warn!(flow_id = %result.flow_id, "result for a flow this service never started; ignored");
                 self.commit_if_any(ChangeSet { inbox_applied: inbox_id.into_iter().collect(), ..Default::default() })

@@ -3,7 +3,7 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `authorization`, `inbox`.
+//! `authorization`, `org_auth`, `inbox`.
 mod authorization;
 mod detail;
 pub mod error;
@@ -11,6 +11,7 @@ mod face_auth;
 mod identity;
 mod inbox;
 pub mod model;
+mod org_auth;
 pub mod ports;
 mod service;
 pub mod values;
@@ -19,6 +20,8 @@ pub use authorization::CreateAuthorization;
 pub use error::DomainError;
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use identity::IdentityFlowKind;
+pub use org_auth::{OrgAuthOutcome, PaymentView, StartOrgAuth};
 pub use service::{
-    Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, Service, Settings, SystemClock, chrono_dur, record_member,
+    Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,
+    record_member,
 };

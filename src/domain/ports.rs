@@ -4,9 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, Process, StoredEvent,
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, OrgFlow, PaymentProcess,
+    PaymentProgress, Process, ReceivingAccount, StoredEvent,
 };
-use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, mask_mobile};
+use super::values::{
+    AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, mask_mobile,
+};
 
 // ---------------------------------------------------------------- e签宝
 
@@ -35,6 +38,12 @@ pub enum UpstreamError {
 pub enum Refusal {
     /// The flow asked about does not exist: nothing will ever finish it.
     FlowNotFound,
+    /// The flow has ended already (its result is in its outline).
+    FlowEnded,
+    /// The flow outlived its 30 days.
+    FlowExpired,
+    /// The company's information does not match the registry: its flow is FAIL.
+    InfoMismatch,
     /// Any other refusal: e签宝's considered answer, passed on with its code.
     Other,
 }
@@ -156,6 +165,37 @@ pub struct AuthorizationInfo {
     pub end_date: Option<DateTime<Utc>>,
 }
 
+/// Create (or reuse) the company's e签宝 organization account; the four factors live on it.
+#[derive(Debug, Clone)]
+pub struct OrgAccountRequest {
+    /// `thirdPartyUserId`: the ETC member number.
+    pub third_party_user_id: MemberNo,
+    /// `creator`: the handler's person account.
+    pub creator: AccountId,
+    pub name: OrgName,
+    pub id_number: OrgIdNumber,
+    pub legal_name: PersonName,
+    pub legal_id_number: ResidentId,
+}
+
+/// The company account e签宝 holds for a `thirdPartyUserId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub org_id: AccountId,
+    pub name: String,
+    pub id_number: String,
+}
+
+/// Start the company's 4-factor verification, naming the handler's passed flow (`frAuthEnable`).
+#[derive(Debug, Clone)]
+pub struct FourFactorsRequest {
+    pub org_id: AccountId,
+    pub agent_account_id: AccountId,
+    pub agent_flow_id: FlowId,
+    pub context_id: String,
+    pub notify_url: String,
+}
+
 /// e签宝, whichever one: the sandbox, production, or the simulator.
 #[async_trait]
 pub trait ESign: Send + Sync + 'static {
@@ -169,6 +209,18 @@ pub trait ESign: Send + Sync + 'static {
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError>;
     /// Query an authorization (seed 002; an idempotent read: retried).
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError>;
+    /// `POST /v1/organizations/createByThirdPartyUserId`; an account that exists already (53000000)
+    /// is read back with `getByThirdId`.
+    async fn create_org_account(&self, req: &OrgAccountRequest) -> Result<OrgAccount, UpstreamError>;
+    /// `POST /v2/identity/auth/api/organization/enterprise/{orgId}/fourFactors`: the flow id.
+    async fn start_org_four_factors(&self, req: &FourFactorsRequest) -> Result<FlowId, UpstreamError>;
+    /// `POST /v2/identity/auth/pub/organization/{flowId}/reversePayment`: the account to pay into.
+    async fn start_reverse_payment(&self, flow_id: &FlowId) -> Result<ReceivingAccount, UpstreamError>;
+    /// `GET .../{flowId}/query/reversePaymentProcess` (an idempotent read: retried).
+    async fn reverse_payment_progress(
+        &self,
+        flow_id: &FlowId,
+    ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError>;
 }
 
 // ---------------------------------------------------------------- the store
@@ -197,6 +249,8 @@ pub struct ChangeSet {
     pub face_flows: Vec<FaceFlow>,
     /// Authorizations to insert or replace (by authorization id).
     pub authorizations: Vec<Authorization>,
+    /// Company flows to insert or replace (by flow id).
+    pub org_flows: Vec<OrgFlow>,
     /// Inbox events that this change applies.
     pub inbox_applied: Vec<i64>,
 }
@@ -228,6 +282,9 @@ pub trait Store: Send + Sync + 'static {
     async fn face_flow(&self, flow_id: &FlowId) -> Result<Option<FaceFlow>, StoreError>;
     /// The member's newest face flow.
     async fn latest_face_flow(&self, member: &MemberNo) -> Result<Option<FaceFlow>, StoreError>;
+    async fn org_flow(&self, flow_id: &FlowId) -> Result<Option<OrgFlow>, StoreError>;
+    /// The member's newest company flow.
+    async fn latest_org_flow(&self, member: &MemberNo) -> Result<Option<OrgFlow>, StoreError>;
     async fn authorization(&self, auth_id: &AuthId) -> Result<Option<Authorization>, StoreError>;
     /// The member's newest authorization.
     async fn latest_authorization(&self, member: &MemberNo) -> Result<Option<Authorization>, StoreError>;
@@ -258,6 +315,20 @@ pub trait Store: Send + Sync + 'static {
         lease: &Lease,
         limit: u64,
     ) -> Result<Vec<FaceFlow>, StoreError>;
+    /// Leases up to `limit` running company flows whose next poll is due.
+    async fn claim_due_org_flows(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<OrgFlow>, StoreError>;
+    /// Moves a company flow's next poll and releases its lease, touching nothing else of it.
+    async fn reschedule_org_flow(
+        &self,
+        flow_id: &FlowId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError>;
     /// Leases up to `limit` in-progress authorizations whose next poll is due.
     async fn claim_due_authorizations(
         &self,

@@ -40,6 +40,8 @@ pub struct Settings {
     pub poll_max: Duration,
     /// How long the reconciler keeps polling a face flow whose link has expired before giving up on it.
     pub face_flow_give_up_after: Duration,
+    /// How long e签宝 keeps a company flow (30 days); the reconciler gives up on it after that.
+    pub org_flow_life: Duration,
 }
 
 impl Default for Settings {
@@ -52,12 +54,15 @@ impl Default for Settings {
             poll_initial: Duration::from_secs(5),
             poll_max: Duration::from_secs(300),
             face_flow_give_up_after: Duration::from_secs(24 * 3600),
+            org_flow_life: ORG_FLOW_TTL,
         }
     }
 }
 
 /// e签宝's face link lives 30 minutes from its creation.
 pub const FACE_LINK_TTL: Duration = Duration::from_secs(30 * 60);
+/// e签宝 keeps a company identity flow 30 days.
+pub const ORG_FLOW_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// e签宝's authorization download URL lives 60 minutes from when it is answered.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(60 * 60);
 
@@ -178,6 +183,7 @@ impl Service {
         if changes.process.is_some()
             || !changes.face_flows.is_empty()
             || !changes.authorizations.is_empty()
+            || !changes.org_flows.is_empty()
             || !changes.inbox_applied.is_empty()
         {
             self.store.commit(changes).await?;

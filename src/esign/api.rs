@@ -1,4 +1,4 @@
-//! e签宝's wire format for the five calls this service makes (esign.md §4): camelCase JSON bodies,
+//! e签宝's wire format for the calls this service makes (esign.md §4, §7): camelCase JSON bodies,
 //! the `{code, message, data}` envelope, and — in [`paths`] — the one place the endpoint paths live.
 use std::fmt;
 
@@ -13,6 +13,27 @@ pub mod paths {
     pub const FLOW_OUTLINE: &str = "/v2/identity/auth/api/common/{flowId}/outline";
     pub const CREATE_AUTHORIZATION: &str = "/v1/authorizations";
     pub const QUERY_AUTHORIZATION: &str = "/v1/authorizations/{authId}";
+    pub const CREATE_ORG: &str = "/v1/organizations/createByThirdPartyUserId";
+    pub const ORG_BY_THIRD_ID: &str = "/v1/organizations/getByThirdId";
+    pub const ORG_FOUR_FACTORS: &str = "/v2/identity/auth/api/organization/enterprise/{orgId}/fourFactors";
+    pub const REVERSE_PAYMENT: &str = "/v2/identity/auth/pub/organization/{flowId}/reversePayment";
+    pub const REVERSE_PAYMENT_PROCESS: &str = "/v2/identity/auth/pub/organization/{flowId}/query/reversePaymentProcess";
+
+    pub fn org_by_third_id(third_party_user_id: &str) -> String {
+        format!("{ORG_BY_THIRD_ID}?thirdPartyUserId={third_party_user_id}")
+    }
+
+    pub fn org_four_factors(org_id: &str) -> String {
+        ORG_FOUR_FACTORS.replace("{orgId}", org_id)
+    }
+
+    pub fn reverse_payment(flow_id: &str) -> String {
+        REVERSE_PAYMENT.replace("{flowId}", flow_id)
+    }
+
+    pub fn reverse_payment_process(flow_id: &str) -> String {
+        REVERSE_PAYMENT_PROCESS.replace("{flowId}", flow_id)
+    }
 
     /// `FACE_START` for one account. Ids are domain ids (no `/ ? # %`), so no escaping is needed.
     pub fn face_start(account_id: &str) -> String {
@@ -28,7 +49,7 @@ pub mod paths {
     }
 }
 
-/// The five endpoints, named once: the client's metric labels and the simulator's counters, faults
+/// The endpoints, named once: the client's metric labels and the simulator's counters, faults
 /// and control API use these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,10 +64,31 @@ pub enum Endpoint {
     AuthCreate,
     /// `GET /v1/authorizations/{authId}`
     AuthQuery,
+    /// `POST /v1/organizations/createByThirdPartyUserId`
+    OrgAccount,
+    /// `GET /v1/organizations/getByThirdId`
+    OrgGet,
+    /// `POST /v2/identity/auth/api/organization/enterprise/{orgId}/fourFactors`
+    FourFactors,
+    /// `POST /v2/identity/auth/pub/organization/{flowId}/reversePayment`
+    ReversePayment,
+    /// `GET /v2/identity/auth/pub/organization/{flowId}/query/reversePaymentProcess`
+    PaymentProcess,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [Self::Account, Self::Face, Self::Outline, Self::AuthCreate, Self::AuthQuery];
+    pub const ALL: [Endpoint; 10] = [
+        Self::Account,
+        Self::Face,
+        Self::Outline,
+        Self::AuthCreate,
+        Self::AuthQuery,
+        Self::OrgAccount,
+        Self::OrgGet,
+        Self::FourFactors,
+        Self::ReversePayment,
+        Self::PaymentProcess,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -55,6 +97,11 @@ impl Endpoint {
             Self::Outline => "outline",
             Self::AuthCreate => "auth_create",
             Self::AuthQuery => "auth_query",
+            Self::OrgAccount => "org_account",
+            Self::OrgGet => "org_get",
+            Self::FourFactors => "four_factors",
+            Self::ReversePayment => "reverse_payment",
+            Self::PaymentProcess => "payment_process",
         }
     }
 }
@@ -287,6 +334,130 @@ pub struct AuthorizationData {
     pub begin_date: Option<i64>,
     #[serde(default)]
     pub end_date: Option<i64>,
+}
+
+/// `POST /v1/organizations/createByThirdPartyUserId` (esign.md §7).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrgBody {
+    pub third_party_user_id: String,
+    pub creator: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: String,
+    pub org_legal_name: String,
+    pub org_legal_id_number: String,
+}
+
+impl fmt::Debug for CreateOrgBody {
+    // The legal person's identity number never reaches a log line in full.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateOrgBody")
+            .field("third_party_user_id", &self.third_party_user_id)
+            .field("id_type", &self.id_type)
+            .field("org_legal_id_number", &crate::domain::values::mask_id(&self.org_legal_id_number))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgIdData {
+    pub org_id: String,
+}
+
+/// `GET /v1/organizations/getByThirdId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgData {
+    pub org_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub id_type: Option<String>,
+    #[serde(default)]
+    pub id_number: Option<String>,
+    #[serde(default)]
+    pub third_party_user_id: Option<String>,
+}
+
+/// `POST .../enterprise/{orgId}/fourFactors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FourFactorsBody {
+    pub agent_account_id: String,
+    pub agent_flow_id: String,
+    pub fr_auth_enable: bool,
+    pub repetition: bool,
+    #[serde(default)]
+    pub context_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowIdData {
+    pub flow_id: String,
+}
+
+/// `POST .../{flowId}/reversePayment`: the account to pay into.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReversePaymentData {
+    pub main_account_name: String,
+    pub sub_account_no: String,
+    pub main_account_bank: String,
+    pub payment_amount: String,
+}
+
+impl fmt::Debug for ReversePaymentData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReversePaymentData")
+            .field("sub_account_no", &crate::domain::values::mask_account(&self.sub_account_no))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET .../{flowId}/query/reversePaymentProcess`: strings, any may be null.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentProcessData {
+    #[serde(default)]
+    pub process: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub sub_account: Option<String>,
+    #[serde(default)]
+    pub sub_account_channel_name: Option<String>,
+    #[serde(default)]
+    pub main_account_name: Option<String>,
+    #[serde(default)]
+    pub opp_account_no: Option<String>,
+    #[serde(default)]
+    pub opp_account_name: Option<String>,
+    #[serde(default)]
+    pub opp_bank_name: Option<String>,
+    #[serde(default)]
+    pub pay_amount: Option<String>,
+    #[serde(default)]
+    pub trade_time: Option<String>,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default)]
+    pub modify_time: Option<String>,
+    #[serde(default)]
+    pub biz_flow_no: Option<String>,
+}
+
+impl fmt::Debug for PaymentProcessData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaymentProcessData")
+            .field("process", &self.process)
+            .field("opp_account_no", &self.opp_account_no.as_deref().map(crate::domain::values::mask_account))
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

@@ -23,10 +23,13 @@ use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
     HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
+use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount};
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
-    PersonAccountRequest, UpstreamError,
+    FourFactorsRequest, OrgAccount, OrgAccountRequest, PersonAccountRequest, UpstreamError,
 };
+
+mod org;
 use crate::domain::values::{AccountId, AuthId, FlowId};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
@@ -378,6 +381,25 @@ impl ESign for EsignClient {
             })
         })
         .await
+    }
+
+    async fn create_org_account(&self, req: &OrgAccountRequest) -> Result<OrgAccount, UpstreamError> {
+        self.org_account(req).await
+    }
+
+    async fn start_org_four_factors(&self, req: &FourFactorsRequest) -> Result<FlowId, UpstreamError> {
+        self.four_factors(req).await
+    }
+
+    async fn start_reverse_payment(&self, flow_id: &FlowId) -> Result<ReceivingAccount, UpstreamError> {
+        self.reverse_payment(flow_id).await
+    }
+
+    async fn reverse_payment_progress(
+        &self,
+        flow_id: &FlowId,
+    ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError> {
+        self.payment_process(flow_id).await
     }
 }
 

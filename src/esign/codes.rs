@@ -10,10 +10,30 @@ pub const FLOW_NOT_FOUND: i64 = 30500001;
 /// Refused: a person account exists already for this `thirdPartyUserId`; `data.accountId` holds it.
 pub const ACCOUNT_EXISTS: i64 = 53000000;
 
+/// Refused: the identity flow has ended already (esign.md §7).
+pub const FLOW_ENDED: i64 = 30500002;
+/// Refused: the identity flow is older than 30 days.
+pub const FLOW_EXPIRED: i64 = 30500003;
+/// Refused: no company identity flow with this id.
+pub const ORG_FLOW_NOT_FOUND: i64 = 30500004;
+/// Refused: the handler's account has not passed personal verification.
+pub const AGENT_NOT_VERIFIED: i64 = 30502008;
+/// Refused: a factor is missing on the company account.
+pub const FACTOR_MISSING: i64 = 30500100;
+/// Refused: the company's information does not match (the flow is FAIL).
+pub const INFO_MISMATCH: i64 = 30504001;
+
+/// `idType` of a unified social credit code and of a registration number.
+pub const ID_TYPE_USCC: &str = "CRED_ORG_USCC";
+pub const ID_TYPE_REGCODE: &str = "CRED_ORG_REGCODE";
+
 /// What a refusal means to the process. A code not listed is `Other` and keeps its number.
 pub fn refusal(code: i64) -> Refusal {
     match code {
-        FLOW_NOT_FOUND => Refusal::FlowNotFound,
+        FLOW_NOT_FOUND | ORG_FLOW_NOT_FOUND => Refusal::FlowNotFound,
+        FLOW_ENDED => Refusal::FlowEnded,
+        FLOW_EXPIRED => Refusal::FlowExpired,
+        INFO_MISMATCH => Refusal::InfoMismatch,
         _ => Refusal::Other,
     }
 }

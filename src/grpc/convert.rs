@@ -12,7 +12,7 @@ use crate::domain::model::{
 use crate::domain::ports::FaceAuthMode;
 use crate::domain::values::{
     AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
-    mask_id, parse_http_url, parse_optional_text,
+    mask_id, mask_mobile, parse_http_url, parse_optional_text,
 };
 use crate::domain::{CreateAuthorization, DomainError, FaceAuthOutcome, StartFaceAuth};
 
@@ -231,7 +231,7 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
         etc_member_no: p.member_no().as_str().to_owned(),
         member_info,
         esign_account_id: p.esign_account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
-        // Certificates, seal and licence OCR come from nodes this service does not run yet.
+        // Certificates and the seal come from nodes this service does not run yet.
         cert_info: None,
         status: status(p.status()) as i32,
         node: node(p.node()) as i32,
@@ -245,7 +245,17 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
             valid_period: h.valid_period.to_string(),
             cert_image: None,
         }),
-        org_ocr_info: None,
+        org_ocr_info: p.org_profile.as_ref().map(|o| pb::OrgOcrInfo {
+            org_abbreviation: o.org_abbreviation.clone(),
+            org_contact: o.org_contact.clone(),
+            location: o.location.clone(),
+            address: o.address.clone(),
+            valid_period: o.valid_period.clone(),
+            org_type: o.org_type.clone(),
+            contact_name: o.contact_name.clone(),
+            contact_mobile: if o.contact_mobile.is_empty() { String::new() } else { mask_mobile(&o.contact_mobile) },
+            cert_image: None,
+        }),
         fail_reason: p.fail_reason.clone().unwrap_or_default(),
         update_time: p.updated_at.map(ts),
     }

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, status::to_status};
+use super::{convert, convert_org, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::{DomainError, Service, record_member};
 
@@ -87,5 +87,39 @@ impl AuthService for AuthServiceImpl {
         Ok(Response::new(pb::QueryAuthorizationResponse {
             authorization: Some(convert::authorization(&auth, self.now())),
         }))
+    }
+
+    async fn start_org_auth(
+        &self,
+        req: Request<pb::StartOrgAuthRequest>,
+    ) -> Result<Response<pb::StartOrgAuthResponse>, Status> {
+        let cmd = convert_org::start_org_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let outcome = detached(async move { service.start_org_auth(cmd).await }).await?;
+        Ok(Response::new(convert_org::org_start(&outcome, self.now())))
+    }
+
+    async fn start_reverse_payment(
+        &self,
+        req: Request<pb::StartReversePaymentRequest>,
+    ) -> Result<Response<pb::StartReversePaymentResponse>, Status> {
+        let pb::StartReversePaymentRequest { etc_member_no } = req.into_inner();
+        let member = convert_org::member_no(&etc_member_no).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let (account, view) = detached(async move { service.start_reverse_payment(&member).await }).await?;
+        Ok(Response::new(convert_org::payment_started(&account, &view)))
+    }
+
+    async fn get_reverse_payment(
+        &self,
+        req: Request<pb::GetReversePaymentRequest>,
+    ) -> Result<Response<pb::GetReversePaymentResponse>, Status> {
+        let pb::GetReversePaymentRequest { etc_member_no, refresh } = req.into_inner();
+        let member = convert_org::member_no(&etc_member_no).map_err(to_status)?;
+        record_member(&member);
+        let view = self.service.reverse_payment(&member, refresh).await.map_err(to_status)?;
+        Ok(Response::new(convert_org::payment(&view)))
     }
 }

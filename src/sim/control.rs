@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-use super::state::{CallCounts, SimAccount, SimAuthorization, SimFlow};
+use super::state::{CallCounts, SimAccount, SimAuthorization, SimFlow, SimOrg, SimOrgFlow};
 use super::{Shared, SimError};
 use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_SUCCEEDED};
 
@@ -26,6 +26,11 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/control/flows/{flowId}", get(flow))
         .route("/sim/control/flows/{flowId}/pass", post(flow_pass))
         .route("/sim/control/flows/{flowId}/fail", post(flow_fail))
+        .route("/sim/control/orgs", get(orgs))
+        .route("/sim/control/org-flows", get(org_flows))
+        .route("/sim/control/org-flows/{flowId}/pay-company", post(pay_company))
+        .route("/sim/control/org-flows/{flowId}/pay-other", post(pay_other))
+        .route("/sim/control/registry/mismatches", post(set_mismatch))
         .route("/sim/control/authorizations", get(authorizations))
         .route("/sim/control/authorizations/{authId}", get(authorization))
         .route("/sim/control/authorizations/{authId}/sign", post(auth_sign))
@@ -129,6 +134,40 @@ async fn flow_fail(State(sim): Sim, Path(flow_id): Path<String>, body: Bytes) ->
         Ok(r) => answer(sim.finish_face(&flow_id, false, r.fail_reason)),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
+}
+
+async fn orgs(State(sim): Sim) -> Json<Vec<SimOrg>> {
+    Json(sim.lock().orgs.values().cloned().collect())
+}
+
+async fn org_flows(State(sim): Sim) -> Json<Vec<SimOrgFlow>> {
+    Json(sim.lock().org_flows.values().cloned().collect())
+}
+
+async fn pay_company(State(sim): Sim, Path(flow_id): Path<String>) -> Response {
+    answer(sim.pay(&flow_id, true))
+}
+
+async fn pay_other(State(sim): Sim, Path(flow_id): Path<String>) -> Response {
+    answer(sim.pay(&flow_id, false))
+}
+
+/// `{"idNumber": "...", "mismatch": true}`: the registry's answer for that company from now on.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MismatchRequest {
+    id_number: String,
+    #[serde(default = "yes")]
+    mismatch: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn set_mismatch(State(sim): Sim, Json(req): Json<MismatchRequest>) -> StatusCode {
+    sim.set_company_mismatch(&req.id_number, req.mismatch);
+    StatusCode::NO_CONTENT
 }
 
 async fn authorizations(State(sim): Sim) -> Json<Vec<SimAuthorization>> {

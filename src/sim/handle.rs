@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
-use super::state::{CallCounts, CallbackRecord, SimAccount, SimAuthorization, SimFlow};
+use super::state::{CallCounts, CallbackRecord, SimAccount, SimAuthorization, SimFlow, SimOrg, SimOrgFlow};
 use super::{Shared, SimError};
 use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_SUCCEEDED};
 
@@ -92,6 +92,23 @@ impl SimHandle {
         self.shared.finish_authorization(auth_id, AUTH_CANCELLED, None)
     }
 
+    /// The company pays 0.01 from its own account: ORGANFINISHED, the flow SUCCESS, and an
+    /// `identity_org_end` callback.
+    pub fn pay_from_company(&self, flow_id: &str) -> Result<SimOrgFlow, SimError> {
+        self.shared.pay(flow_id, true)
+    }
+
+    /// Someone pays from another account: PAY_FAILED; the flow keeps running.
+    pub fn pay_from_other_account(&self, flow_id: &str) -> Result<SimOrgFlow, SimError> {
+        self.shared.pay(flow_id, false)
+    }
+
+    /// The company registry: `mismatch` makes the 4 factors of the company with this document
+    /// number fail (30504001) from now on; `false` makes them match again.
+    pub fn set_company_mismatch(&self, id_number: &str, mismatch: bool) {
+        self.shared.set_company_mismatch(id_number, mismatch);
+    }
+
     // ------------------------------------------------------------ state
 
     pub fn accounts(&self) -> Vec<SimAccount> {
@@ -112,6 +129,18 @@ impl SimHandle {
 
     pub fn flows_for_account(&self, account_id: &str) -> Vec<SimFlow> {
         self.shared.lock().flows.values().filter(|f| f.account_id == account_id).cloned().collect()
+    }
+
+    pub fn orgs(&self) -> Vec<SimOrg> {
+        self.shared.lock().orgs.values().cloned().collect()
+    }
+
+    pub fn org_flows(&self) -> Vec<SimOrgFlow> {
+        self.shared.lock().org_flows.values().cloned().collect()
+    }
+
+    pub fn org_flow(&self, flow_id: &str) -> Option<SimOrgFlow> {
+        self.shared.lock().org_flows.get(flow_id).cloned()
     }
 
     pub fn authorizations(&self) -> Vec<SimAuthorization> {

@@ -1,7 +1,8 @@
 //! The e签宝 simulator, part of the product: it serves the same endpoints the client calls and
 //! checks every request the way e签宝's gateway does (app id, auth mode, timestamp window,
 //! Content-MD5 of the received bytes, signature over the reconstructed string to sign), keeps
-//! accounts, face flows and authorizations in memory, serves the face and authorization pages a
+//! accounts, face flows, companies (with a registry), company flows and their reverse payments, and
+//! authorizations in memory, serves the face, payment and authorization pages a
 //! person (or a test) completes, sends signed callbacks, and injects faults on demand.
 //!
 //! It powers `dev` mode and the tests. Its control API (`/sim/control/...`) is unauthenticated:
@@ -10,6 +11,7 @@ mod control;
 pub mod faults;
 mod handle;
 mod notify;
+mod org;
 mod pages;
 pub mod state;
 mod upstream;
@@ -28,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
 pub use handle::SimHandle;
-pub use state::{CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow};
+pub use state::{
+    CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow, SimOrg, SimOrgFlow, SimPayment,
+};
 
 use crate::esign::api::{FlowStatus, paths};
 use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
@@ -261,6 +265,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::FLOW_OUTLINE, get(upstream::flow_outline))
         .route(paths::CREATE_AUTHORIZATION, post(upstream::create_authorization))
         .route(paths::QUERY_AUTHORIZATION, get(upstream::query_authorization))
+        .route(paths::CREATE_ORG, post(org::create_org))
+        .route(paths::ORG_BY_THIRD_ID, get(org::org_by_third_id))
+        .route(paths::ORG_FOUR_FACTORS, post(org::four_factors))
+        .route(paths::REVERSE_PAYMENT, post(org::reverse_payment))
+        .route(paths::REVERSE_PAYMENT_PROCESS, get(org::payment_process))
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)

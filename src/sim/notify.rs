@@ -96,7 +96,7 @@ impl Shared {
     }
 
     /// Queues a callback (the body is serialized once, here), applying the next callback fault.
-    fn notify<B: Serialize>(&self, url: Option<&str>, action: &str, subject: &str, body: &B) {
+    pub(crate) fn notify<B: Serialize>(&self, url: Option<&str>, action: &str, subject: &str, body: &B) {
         let Some(url) = url.filter(|u| !u.is_empty()) else {
             return;
         };

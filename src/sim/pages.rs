@@ -1,5 +1,5 @@
 //! The pages a person sees: the simulator's index, the face-check page (Pass / Fail), the
-//! authorization letter (Sign / Refuse) and the signed letter's file.
+//! reverse payment (pay from the company's account / from another), the authorization letter (Sign / Refuse) and the signed letter's file.
 use std::sync::Arc;
 
 use axum::Router;
@@ -25,6 +25,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/auth/{authId}/sign", post(auth_sign))
         .route("/sim/auth/{authId}/refuse", post(auth_refuse))
         .route("/sim/files/{file}", get(file))
+        .route("/sim/pay/{flowId}", get(pay_page))
+        .route("/sim/pay/{flowId}/company", post(pay_company))
+        .route("/sim/pay/{flowId}/other", post(pay_other))
 }
 
 pub(crate) fn escape(s: &str) -> String {
@@ -105,6 +108,21 @@ async fn index(State(sim): Sim) -> Html<String> {
             )
         })
         .collect();
+    let mut recent_orgs: Vec<_> = st.org_flows.values().collect();
+    recent_orgs.sort_by_key(|f| std::cmp::Reverse(f.create_time));
+    let org_flows: String = recent_orgs
+        .into_iter()
+        .take(50)
+        .map(|f| {
+            format!(
+                "<tr><td><a href=\"/sim/pay/{id}\">{id}</a></td><td>{ctx}</td><td>{s}</td><td>{p}</td></tr>",
+                id = escape(&f.flow_id),
+                ctx = escape(&f.context_id),
+                s = f.status.as_str(),
+                p = escape(f.payment.as_ref().map_or("-", |p| p.process.as_str()))
+            )
+        })
+        .collect();
     let c = st.calls;
     page(
         "e签宝 simulator",
@@ -112,6 +130,7 @@ async fn index(State(sim): Sim) -> Html<String> {
             "<p>Accounts: {}. Calls: account {}, face {}, outline {}, auth_create {}, auth_query {}; refused {}. \
              Callbacks sent: {}. Control API: <code>/sim/control/state</code>.</p>\
              <h2>Face flows</h2><table><tr><th>flowId</th><th>contextId</th><th>status</th></tr>{flows}</table>\
+             <h2>Company flows</h2><table><tr><th>flowId</th><th>contextId</th><th>status</th><th>payment</th></tr>{org_flows}</table>\
              <h2>Authorizations</h2><table><tr><th>authId</th><th>organizeId</th><th>status</th></tr>{auths}</table>",
             st.accounts.len(),
             c.account,
@@ -210,6 +229,50 @@ async fn auth_sign(State(sim): Sim, Path(auth_id): Path<String>) -> Response {
 async fn auth_refuse(State(sim): Sim, Path(auth_id): Path<String>, body: Bytes) -> Response {
     match sim.finish_authorization(&auth_id, AUTH_FAILED, form_field(&body, "authDes")) {
         Ok(auth) => done_page("已拒绝 (refused)", "The letter was refused.", auth.redirect_url.as_deref()),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The reverse payment page: what to pay where, and the two ways a payment can arrive.
+async fn pay_page(State(sim): Sim, Path(flow_id): Path<String>) -> Response {
+    let Some(flow) = sim.lock().org_flows.get(&flow_id).cloned() else {
+        return not_found("company flow");
+    };
+    let id = escape(&flow.flow_id);
+    let body = match &flow.payment {
+        None => format!("<p>Company flow {id} ({}): no receiving account yet.</p>", flow.status.as_str()),
+        Some(p) => {
+            let account = format!(
+                "<p>Pay <b>{amount}</b> to <b>{name}</b>, {bank}, account <code>{no}</code> (flow {id}).</p><p>Progress: {process}.</p>",
+                amount = escape(&p.payment_amount),
+                name = escape(&p.main_account_name),
+                bank = escape(&p.main_account_bank),
+                no = escape(&p.sub_account_no),
+                process = escape(&p.process),
+            );
+            if flow.status.is_final() {
+                format!("{account}<p>Flow {id} is finished: {}.</p>", flow.status.as_str())
+            } else {
+                format!(
+                    "{account}<form method=\"post\" action=\"/sim/pay/{id}/company\"><button type=\"submit\">Pay 0.01 from the company's account</button></form>\
+                     <form method=\"post\" action=\"/sim/pay/{id}/other\"><button type=\"submit\">Pay from another account</button></form>"
+                )
+            }
+        }
+    };
+    page("对公打款 (reverse payment)", &body).into_response()
+}
+
+async fn pay_company(State(sim): Sim, Path(flow_id): Path<String>) -> Response {
+    match sim.pay(&flow_id, true) {
+        Ok(_) => done_page("打款成功 (paid)", "The payment from the company's account arrived.", None),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn pay_other(State(sim): Sim, Path(flow_id): Path<String>) -> Response {
+    match sim.pay(&flow_id, false) {
+        Ok(_) => done_page("打款失败 (wrong account)", "A payment from another account arrived: PAY_FAILED.", None),
         Err(e) => error_page(e),
     }
 }

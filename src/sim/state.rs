@@ -1,6 +1,6 @@
 //! What the simulator remembers, in memory: accounts, face flows, authorizations, call counters
 //! and the callbacks it sent. Identity data is kept masked only: the simulator has no use for more.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
 use serde::Serialize;
@@ -20,6 +20,10 @@ pub struct SimAccount {
     /// Masked (`138****8000`).
     pub mobile: String,
     pub create_time: i64,
+    /// SHA-256 of the identity number: enough to tell whether this person is a company's legal
+    /// person, without keeping the number.
+    #[serde(skip)]
+    pub id_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +68,64 @@ pub struct SimAuthorization {
     pub modify_time: i64,
 }
 
+/// A company account (esign.md §7). The company's numbers are public; the legal person's identity
+/// number is kept masked and hashed only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimOrg {
+    pub org_id: String,
+    pub third_party_user_id: String,
+    /// The person account that created it.
+    pub creator: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: String,
+    pub org_legal_name: String,
+    /// Masked.
+    pub org_legal_id_number: String,
+    #[serde(skip)]
+    pub legal_id_hash: String,
+    pub create_time: i64,
+}
+
+/// A company's reverse payment: the receiving account and, once paid, the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimPayment {
+    /// `CREATED`, `UN_RECEIVED`, `PAY_FAILED` or `ORGANFINISHED`.
+    pub process: String,
+    pub main_account_name: String,
+    pub sub_account_no: String,
+    pub main_account_bank: String,
+    pub payment_amount: String,
+    pub opp_account_no: Option<String>,
+    pub opp_account_name: Option<String>,
+    pub opp_bank_name: Option<String>,
+    pub pay_amount: Option<String>,
+    pub trade_time: Option<i64>,
+    pub biz_flow_no: Option<String>,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+/// A company identity flow: 4 factors, then (unless the handler is the legal person) the payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimOrgFlow {
+    pub flow_id: String,
+    pub org_id: String,
+    pub context_id: String,
+    pub notify_url: Option<String>,
+    pub agent_account_id: String,
+    pub agent_flow_id: String,
+    pub status: FlowStatus,
+    pub fail_reason: Option<String>,
+    /// One receiving account per flow, once asked for.
+    pub payment: Option<SimPayment>,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
 /// Requests that reached each endpoint (signed correctly or not), and how many were refused with 401.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +135,11 @@ pub struct CallCounts {
     pub outline: u64,
     pub auth_create: u64,
     pub auth_query: u64,
+    pub org_account: u64,
+    pub org_get: u64,
+    pub four_factors: u64,
+    pub reverse_payment: u64,
+    pub payment_process: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
     /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
@@ -87,6 +154,11 @@ impl CallCounts {
             Endpoint::Outline => self.outline,
             Endpoint::AuthCreate => self.auth_create,
             Endpoint::AuthQuery => self.auth_query,
+            Endpoint::OrgAccount => self.org_account,
+            Endpoint::OrgGet => self.org_get,
+            Endpoint::FourFactors => self.four_factors,
+            Endpoint::ReversePayment => self.reverse_payment,
+            Endpoint::PaymentProcess => self.payment_process,
         }
     }
 
@@ -97,6 +169,11 @@ impl CallCounts {
             Endpoint::Outline => &mut self.outline,
             Endpoint::AuthCreate => &mut self.auth_create,
             Endpoint::AuthQuery => &mut self.auth_query,
+            Endpoint::OrgAccount => &mut self.org_account,
+            Endpoint::OrgGet => &mut self.org_get,
+            Endpoint::FourFactors => &mut self.four_factors,
+            Endpoint::ReversePayment => &mut self.reverse_payment,
+            Endpoint::PaymentProcess => &mut self.payment_process,
         };
         *slot += 1;
     }
@@ -144,6 +221,12 @@ pub(crate) struct SimState {
     pub accounts: BTreeMap<String, SimAccount>,
     pub flows: BTreeMap<String, SimFlow>,
     pub authorizations: BTreeMap<String, SimAuthorization>,
+    /// Company accounts, by `thirdPartyUserId`.
+    pub orgs: BTreeMap<String, SimOrg>,
+    /// Company identity flows (4 factors and reverse payment), by flow id.
+    pub org_flows: BTreeMap<String, SimOrgFlow>,
+    /// The company registry's declared mismatches: document numbers whose 4 factors never match.
+    pub mismatches: BTreeSet<String>,
     pub calls: CallCounts,
     pub faults: FaultBook,
     pub callbacks: Vec<CallbackRecord>,
@@ -171,7 +254,7 @@ impl SimState {
     pub fn new_flow_id(&self) -> String {
         loop {
             let id = rand::rng().random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000).to_string();
-            if !self.flows.contains_key(&id) {
+            if !self.flows.contains_key(&id) && !self.org_flows.contains_key(&id) {
                 return id;
             }
         }

@@ -1,4 +1,4 @@
-//! The five e签宝 endpoints. Every request passes the gateway checks first, computed from what was
+//! The person and authorization endpoints (the company's are in `org`). Every request passes the gateway checks first, computed from what was
 //! actually received (never from what the client claims): a body altered after signing fails the
 //! Content-MD5 check, a header or path altered after signing fails the signature check.
 use std::sync::Arc;
@@ -76,25 +76,25 @@ pub(crate) fn check_request(
     Ok(())
 }
 
-fn envelope<T: Serialize>(status: StatusCode, env: Envelope<T>) -> Response {
+pub(crate) fn envelope<T: Serialize>(status: StatusCode, env: Envelope<T>) -> Response {
     (status, Json(env)).into_response()
 }
 
-fn ok<T: Serialize>(data: T) -> Response {
+pub(crate) fn ok<T: Serialize>(data: T) -> Response {
     envelope(StatusCode::OK, Envelope::ok(data))
 }
 
-fn refuse(code: i64, message: impl Into<String>) -> Response {
+pub(crate) fn refuse(code: i64, message: impl Into<String>) -> Response {
     envelope(StatusCode::OK, Envelope::<()>::refused(code, message))
 }
 
-fn bad_param(what: &str) -> Response {
+pub(crate) fn bad_param(what: &str) -> Response {
     refuse(codes::BAD_PARAM, format!("参数错误: {what}"))
 }
 
 impl Shared {
     /// Counts the call, runs the gateway checks (401), then the armed fault, if any.
-    async fn gate(
+    pub(crate) async fn gate(
         &self,
         endpoint: Endpoint,
         method: &Method,
@@ -199,6 +199,7 @@ pub(crate) async fn create_account(
             id_number: id_number.masked(),
             mobile: mask_mobile(&req.mobile),
             create_time: Shared::now_ms(),
+            id_hash: super::org::id_hash(id_number.expose()),
         },
     );
     ok(AccountData { account_id })
@@ -267,7 +268,14 @@ pub(crate) async fn flow_outline(
     if let Err(r) = sim.gate(Endpoint::Outline, &method, &uri, &headers, &body).await {
         return r;
     }
-    let Some(flow) = sim.lock().flows.get(&flow_id).cloned() else {
+    let (flow, org_flow) = {
+        let st = sim.lock();
+        (st.flows.get(&flow_id).cloned(), st.org_flows.get(&flow_id).cloned())
+    };
+    if let Some(org_flow) = org_flow {
+        return ok(super::org::outline(org_flow));
+    }
+    let Some(flow) = flow else {
         return refuse(FLOW_NOT_FOUND, "认证流程不存在");
     };
     // A sub-flow exists once the person reached the face check.

@@ -10,9 +10,11 @@ use sea_orm::{
 
 use super::SeaStore;
 use super::columns::{db_err, ms, opt_ms};
-use super::entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};
+use super::entities::{
+    authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, org_flow as org_e, process as proc_e,
+};
 use super::lease;
-use crate::domain::model::{Authorization, FaceFlow, InboxEvent, Process, StoredEvent};
+use crate::domain::model::{Authorization, FaceFlow, InboxEvent, OrgFlow, OrgFlowStatus, Process, StoredEvent};
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AuthId, FlowId, MemberNo};
 
@@ -51,6 +53,24 @@ impl Store for SeaStore {
             .await
             .map_err(db_err)?
             .map(FaceFlow::try_from)
+            .transpose()
+    }
+
+    async fn org_flow(&self, flow_id: &FlowId) -> Result<Option<OrgFlow>, StoreError> {
+        first(org_e::Entity::find_by_id(flow_id.as_str().to_owned()).all(&self.db).await)?
+            .map(|m| m.open(&self.cipher))
+            .transpose()
+    }
+
+    async fn latest_org_flow(&self, member: &MemberNo) -> Result<Option<OrgFlow>, StoreError> {
+        org_e::Entity::find()
+            .filter(org_e::Column::MemberNo.eq(member.as_str()))
+            .order_by_desc(org_e::Column::CreatedAt)
+            .order_by_desc(org_e::Column::FlowId)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(|m| m.open(&self.cipher))
             .transpose()
     }
 
@@ -119,6 +139,29 @@ impl Store for SeaStore {
                 .exec_without_returning(&txn)
                 .await
                 .map_err(db_err)?;
+        }
+        for f in &changes.org_flows {
+            // A new flow is inserted; a known one is rewritten only while it still runs or by a copy
+            // with its own final status, so a stale copy (a poll racing a callback) never undoes its end.
+            let row = org_e::ActiveModel::seal(f, &self.cipher)?;
+            let inserted = org_e::Entity::insert(row.clone())
+                .on_conflict_do_nothing()
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+            if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+                org_e::Entity::update_many()
+                    .set(row)
+                    .filter(org_e::Column::FlowId.eq(f.flow_id.as_str()))
+                    .filter(
+                        sea_orm::Condition::any()
+                            .add(org_e::Column::Status.eq(org_e::status_name(OrgFlowStatus::Running)))
+                            .add(org_e::Column::Status.eq(org_e::status_name(f.status))),
+                    )
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+            }
         }
         for a in &changes.authorizations {
             auth_e::Entity::insert(auth_e::ActiveModel::seal(a, &self.cipher)?)
@@ -199,6 +242,28 @@ impl Store for SeaStore {
             .collect()
     }
 
+    async fn claim_due_org_flows(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: u64,
+    ) -> Result<Vec<OrgFlow>, StoreError> {
+        lease::claim_due::<org_e::Entity>(&self.db, now, lease, limit)
+            .await?
+            .into_iter()
+            .map(|m| m.open(&self.cipher))
+            .collect()
+    }
+
+    async fn reschedule_org_flow(
+        &self,
+        flow_id: &FlowId,
+        next_poll_at: DateTime<Utc>,
+        attempts: i32,
+    ) -> Result<(), StoreError> {
+        lease::reschedule::<org_e::Entity>(&self.db, flow_id.as_str(), next_poll_at, attempts).await
+    }
+
     async fn claim_due_authorizations(
         &self,
         now: DateTime<Utc>,
@@ -247,7 +312,10 @@ impl Store for SeaStore {
             .filter(inbox_e::Column::AppliedAt.is_null())
             .into_query();
         let mut pending = lease::backlog::<flow_e::Entity>();
-        pending.union(UnionType::All, lease::backlog::<auth_e::Entity>()).union(UnionType::All, inbox);
+        pending
+            .union(UnionType::All, lease::backlog::<auth_e::Entity>())
+            .union(UnionType::All, lease::backlog::<org_e::Entity>())
+            .union(UnionType::All, inbox);
         let at = || Expr::col(lease::BACKLOG_AT);
         let count = Query::select()
             .expr_as(Func::count(at()), "n")

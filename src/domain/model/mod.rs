@@ -5,10 +5,12 @@ pub mod authorization;
 pub mod face_flow;
 pub mod identity;
 pub mod inbox;
+pub mod org_flow;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use face_flow::{FaceFlow, FaceFlowStatus};
 pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};
-pub use process::{Handler, IllegalTransition, Node, OrgInfo, Process, ProcessStatus};
+pub use org_flow::{OrgFlow, OrgFlowStatus, PaymentProcess, PaymentProgress, ReceivingAccount};
+pub use process::{Handler, IllegalTransition, Node, OrgInfo, OrgProfile, Process, ProcessStatus};

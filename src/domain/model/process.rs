@@ -83,6 +83,32 @@ impl ProcessStatus {
         matches!(self, HandlerAuthed | OrgAuthed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed)
     }
 
+    /// Statuses from which the company's verification may (re)start: the handler is authenticated and
+    /// the company is not verified yet. From ORG_AUTHING only once its flow is dead (the use case checks).
+    fn may_start_org(self) -> bool {
+        use ProcessStatus::*;
+        matches!(self, HandlerAuthed | OrgNotAuth | OrgAuthFailed | OrgAuthing)
+    }
+
+    /// Whether the company has been verified (every status from ORG_AUTHED on, for a process whose
+    /// company was verified: see `Process::org_verified`).
+    fn after_org_auth(self) -> bool {
+        use ProcessStatus::*;
+        matches!(
+            self,
+            OrgAuthed
+                | CertUnconfirmed
+                | CertConfirmed
+                | OrgSealUnsave
+                | OrgSealSaved
+                | OrgSealSaveFailed
+                | Unauthorized
+                | Authorizing
+                | AuthorizeFailed
+                | AuthorizeFinish
+        )
+    }
+
     fn may_start_face(self) -> bool {
         use ProcessStatus::*;
         matches!(self, NotStarted | HandlerNotAuth | HandlerAuthFailed | HandlerAuthing)
@@ -127,7 +153,7 @@ pub struct Handler {
     pub valid_period: ValidPeriod,
 }
 
-/// ETC会员所属主体信息 (not yet supplied by any RPC; stored and answered when present).
+/// ETC会员所属主体信息, as StartOrgAuth gave it.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct OrgInfo {
     pub name: String,
@@ -152,6 +178,32 @@ impl std::fmt::Debug for OrgInfo {
     }
 }
 
+/// 企业证件识别信息 as the caller declared it (StartOrgAuth's profile), already validated; an empty
+/// field was not given. The contact mobile is stored encrypted and answered masked.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct OrgProfile {
+    pub org_abbreviation: String,
+    pub org_contact: String,
+    pub location: String,
+    pub address: String,
+    /// `yyyy.MM.dd-yyyy.MM.dd` or `yyyy.MM.dd-长期`.
+    pub valid_period: String,
+    pub org_type: String,
+    pub contact_name: String,
+    pub contact_mobile: String,
+}
+
+impl std::fmt::Debug for OrgProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgProfile")
+            .field("org_abbreviation", &self.org_abbreviation)
+            .field("location", &self.location)
+            .field("org_type", &self.org_type)
+            .field("contact_mobile", &mask_id(&self.contact_mobile))
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     member_no: MemberNo,
@@ -160,6 +212,9 @@ pub struct Process {
     version: i64,
     pub handler: Option<Handler>,
     pub org: Option<OrgInfo>,
+    pub org_profile: Option<OrgProfile>,
+    /// The company's e签宝 organization account (orgId), once created.
+    pub org_account_id: Option<AccountId>,
     pub esign_account_id: Option<AccountId>,
     /// The identity flow (face or SMS) the handler passed; the company's verification names it.
     pub handler_flow_id: Option<FlowId>,
@@ -181,6 +236,8 @@ impl Process {
             version: 0,
             handler: None,
             org: None,
+            org_profile: None,
+            org_account_id: None,
             esign_account_id: None,
             handler_flow_id: None,
             needs_pub_payment: false,
@@ -206,8 +263,17 @@ impl Process {
     pub fn version(&self) -> i64 {
         self.version
     }
+    /// The node of the current status; PUB_PAYMENT_AUTH while the company's payment runs.
     pub fn node(&self) -> Option<Node> {
+        if self.status == ProcessStatus::OrgAuthing && self.needs_pub_payment {
+            return Some(Node::PubPaymentAuth);
+        }
         self.status.node()
+    }
+
+    /// Whether the company was verified (ORG_AUTHED or any later status, with its e签宝 account).
+    pub fn org_verified(&self) -> bool {
+        self.status.after_org_auth() && self.org_account_id.is_some()
     }
     pub fn node_list(&self) -> Vec<Node> {
         node_list(self.needs_pub_payment)
@@ -254,6 +320,57 @@ impl Process {
 
     pub fn handler_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthFailed, now)?;
+        self.fail_reason = reason;
+        Ok(())
+    }
+
+    /// Checks, without moving, that the company's verification may start now.
+    pub fn check_may_start_org(&self) -> Result<(), IllegalTransition> {
+        if self.status.may_start_org() { Ok(()) } else { Err(IllegalTransition { current: self.status }) }
+    }
+
+    /// The company's e签宝 account exists with the information given: ORG_NOT_AUTH (its flow not
+    /// started yet). A restart from ORG_AUTHING (its old flow dead) stays ORG_AUTHING.
+    pub fn org_account_created(
+        &mut self,
+        org: OrgInfo,
+        profile: OrgProfile,
+        org_account: AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        let to = if self.status == ProcessStatus::OrgAuthing {
+            ProcessStatus::OrgAuthing
+        } else {
+            ProcessStatus::OrgNotAuth
+        };
+        self.go(self.status.may_start_org(), to, now)?;
+        self.org = Some(org);
+        self.org_profile = Some(profile);
+        self.org_account_id = Some(org_account);
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    /// The company's flow runs; `needs_payment` when its legal person is not the handler.
+    pub fn org_flow_started(&mut self, needs_payment: bool, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        let allowed = matches!(self.status, ProcessStatus::OrgNotAuth | ProcessStatus::OrgAuthing);
+        self.go(allowed, ProcessStatus::OrgAuthing, now)?;
+        self.needs_pub_payment = needs_payment;
+        Ok(())
+    }
+
+    /// The company is verified (its flow ended SUCCESS).
+    pub fn org_passed(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        let allowed = matches!(self.status, ProcessStatus::OrgNotAuth | ProcessStatus::OrgAuthing);
+        self.go(allowed, ProcessStatus::OrgAuthed, now)?;
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    /// The company's verification failed (its flow ended FAIL, or its information did not match).
+    pub fn org_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        let allowed = matches!(self.status, ProcessStatus::OrgNotAuth | ProcessStatus::OrgAuthing);
+        self.go(allowed, ProcessStatus::OrgAuthFailed, now)?;
         self.fail_reason = reason;
         Ok(())
     }
@@ -363,6 +480,63 @@ mod tests {
         assert_eq!(p.status(), ProcessStatus::AuthorizeFinish);
         assert!(p.authorization_failed(None, now).is_err());
         assert!(p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
+    }
+
+    fn org() -> (OrgInfo, OrgProfile, AccountId) {
+        let info = OrgInfo {
+            name: "房友".into(),
+            id_number: "91350100M000100Y43".into(),
+            id_type: "CRED_ORG_USCC".into(),
+            legal_name: "张三".into(),
+            legal_id_number: "11010519491231002X".into(),
+        };
+        (info, OrgProfile::default(), AccountId::parse("o", "org1").unwrap())
+    }
+
+    fn authed() -> Process {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_company_walks_through_its_payment_node_forward_only() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        let (info, profile, acc) = org();
+        assert!(p.org_account_created(info.clone(), profile.clone(), acc.clone(), now).is_err());
+        let mut p2 = authed();
+        p2.org_account_created(info.clone(), profile.clone(), acc.clone(), now).unwrap();
+        assert_eq!((p2.status(), p2.node()), (ProcessStatus::OrgNotAuth, Some(Node::OrgAuth)));
+        p2.org_flow_started(true, now).unwrap();
+        assert_eq!(p2.status(), ProcessStatus::OrgAuthing);
+        assert_eq!((p2.node(), p2.next_node()), (Some(Node::PubPaymentAuth), Some(Node::SaveOrgSeal)));
+        assert!(p2.node_list().contains(&Node::PubPaymentAuth));
+        p2.org_passed(now).unwrap();
+        assert!(p2.org_verified());
+        assert_eq!(p2.node(), Some(Node::OrgAuth));
+        assert!(p2.org_failed(None, now).is_err(), "never backwards");
+        assert!(p2.check_may_start_org().is_err());
+        p = p2;
+        assert!(p.handler_failed(None, now).is_err());
+    }
+
+    #[test]
+    fn a_failed_company_may_start_again_and_a_legal_person_needs_no_payment() {
+        let now = Utc::now();
+        let (info, profile, acc) = org();
+        let mut p = authed();
+        p.org_account_created(info.clone(), profile.clone(), acc.clone(), now).unwrap();
+        p.org_failed(Some("mismatch".into()), now).unwrap();
+        assert_eq!(p.status(), ProcessStatus::OrgAuthFailed);
+        p.org_account_created(info, profile, acc, now).unwrap();
+        assert_eq!(p.fail_reason, None);
+        p.org_flow_started(false, now).unwrap();
+        assert_eq!(p.node(), Some(Node::OrgAuth));
+        p.org_passed(now).unwrap();
+        assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod text;
 
 pub use ids::{AccountId, AuthId, FlowId, MemberNo, RequestId};
 pub use mask::{mask_digit_runs, mask_id, mask_mobile};
-pub use org::CreditCode;
+pub use org::{CreditCode, OrgIdNumber, OrgIdType, OrgName, RegCode, mask_account};
 pub use period::ValidPeriod;
 pub use person::{Contact, Mobile, PersonName, ResidentId};
 pub use text::{parse_http_url, parse_optional_text};

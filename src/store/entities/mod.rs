@@ -4,4 +4,5 @@
 pub mod authorization;
 pub mod face_flow;
 pub mod inbox_event;
+pub mod org_flow;
 pub mod process;

@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, Process, ProcessStatus};
+use crate::domain::model::{Handler, OrgInfo, OrgProfile, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
@@ -36,6 +36,9 @@ pub struct Model {
     pub lease_holder: Option<String>,
     pub lease_until: Option<i64>,
     pub handler_flow_id: Option<String>,
+    pub org_account_id: Option<String>,
+    /// The declared company profile as JSON, sealed (it holds a mobile).
+    pub org_profile: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -88,6 +91,12 @@ impl Model {
             });
         }
         p.esign_account_id = m.esign_account_id.map(|a| AccountId::parse("esign_account_id", &a)).transpose()?;
+        if let Some(json) = open("org_profile", m.org_profile.clone())? {
+            let stored: StoredProfile =
+                serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("org profile".into()))?;
+            p.org_profile = Some(stored.into());
+        }
+        p.org_account_id = m.org_account_id.map(|a| AccountId::parse("org_account_id", &a)).transpose()?;
         p.handler_flow_id = m.handler_flow_id.map(|f| FlowId::parse("handler_flow_id", &f)).transpose()?;
         p.needs_pub_payment = m.needs_pub_payment;
         p.fail_reason = m.fail_reason;
@@ -107,6 +116,12 @@ impl ActiveModel {
         let o = p.org.as_ref();
         let member = p.member_no().as_str();
         let seal = |col: &str, v: Option<&str>| v.map(|v| cipher.seal(&aad(TABLE, col, member), v)).transpose();
+        let profile = p
+            .org_profile
+            .as_ref()
+            .map(|o| serde_json::to_string(&StoredProfile::from(o)))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("org profile".into()))?;
         Ok(Self {
             member_no: Set(member.to_owned()),
             status: Set(p.status().as_str().to_owned()),
@@ -130,6 +145,51 @@ impl ActiveModel {
             lease_holder: NotSet,
             lease_until: NotSet,
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
+            org_account_id: Set(p.org_account_id.as_ref().map(|a| a.as_str().to_owned())),
+            org_profile: Set(seal("org_profile", profile.as_deref())?),
         })
+    }
+}
+
+/// The company profile as stored JSON: its own, frozen field names.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredProfile {
+    org_abbreviation: String,
+    org_contact: String,
+    location: String,
+    address: String,
+    valid_period: String,
+    org_type: String,
+    contact_name: String,
+    contact_mobile: String,
+}
+
+impl From<&OrgProfile> for StoredProfile {
+    fn from(o: &OrgProfile) -> Self {
+        Self {
+            org_abbreviation: o.org_abbreviation.clone(),
+            org_contact: o.org_contact.clone(),
+            location: o.location.clone(),
+            address: o.address.clone(),
+            valid_period: o.valid_period.clone(),
+            org_type: o.org_type.clone(),
+            contact_name: o.contact_name.clone(),
+            contact_mobile: o.contact_mobile.clone(),
+        }
+    }
+}
+
+impl From<StoredProfile> for OrgProfile {
+    fn from(s: StoredProfile) -> Self {
+        Self {
+            org_abbreviation: s.org_abbreviation,
+            org_contact: s.org_contact,
+            location: s.location,
+            address: s.address,
+            valid_period: s.valid_period,
+            org_type: s.org_type,
+            contact_name: s.contact_name,
+            contact_mobile: s.contact_mobile,
+        }
     }
 }
