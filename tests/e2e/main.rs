@@ -11,6 +11,7 @@ mod authorization;
 mod face_auth;
 mod limits;
 mod ops;
+mod org_auth;
 mod privacy;
 mod reliability;
 mod server;
