@@ -1,5 +1,6 @@
-//! The pages a person sees: the simulator's index, the face-check page (Pass / Fail), the
-//! reverse payment (pay from the company's account / from another), the authorization letter (Sign / Refuse) and the signed letter's file.
+//! The pages a person sees: the simulator's index, the face-check page (Pass / Fail), the reverse
+//! payment (pay from the company's account / from another), the authorization letter (Sign /
+//! Refuse) and the signed letter's file.
 use std::sync::Arc;
 
 use axum::Router;

