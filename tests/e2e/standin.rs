@@ -38,6 +38,11 @@ impl StandIn {
         let r = reqwest::Client::new().post(format!("{}{path}", self.base_url)).send().await.expect("stand-in");
         r.json().await.expect("json")
     }
+
+    async fn delete(&self, path: &str) -> Value {
+        let r = reqwest::Client::new().delete(format!("{}{path}", self.base_url)).send().await.expect("stand-in");
+        r.json().await.expect("json")
+    }
 }
 
 impl Drop for StandIn {
@@ -121,5 +126,90 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
     let refusals = standin.get("/standin/refusals").await;
     assert_eq!(refusals[0]["check"], "content md5", "{refusals}");
     assert_eq!(refusals[1]["check"], "signature", "{refusals}");
+    app.finish().await;
+}
+
+/// StartOrgAuth with the test handler as the company's legal person, or (`paying`) someone else.
+fn org_request(member: &str, paying: bool) -> pb::StartOrgAuthRequest {
+    let (legal_name, legal_id) = if paying { ("王五", "310104198001011239") } else { ("张三", ID_NUMBER) };
+    pb::StartOrgAuthRequest {
+        etc_member_no: member.into(),
+        name: "房友科技有限公司".into(),
+        id_type: pb::OrgIdType::Uscc as i32,
+        id_number: "91350100M000100Y43".into(),
+        org_legal_name: legal_name.into(),
+        org_legal_id_number: legal_id.into(),
+        profile: None,
+    }
+}
+
+#[tokio::test]
+async fn the_company_calls_are_accepted_by_the_independent_stand_in() {
+    let standin = StandIn::start();
+    let base = standin.base_url.clone();
+    let app = spawn_app_with(move |c| c.esign.base_url = base).await;
+    let mut c = app.client.clone();
+    for member in ["ETC000000611", "ETC000000612", "ETC000000613"] {
+        let started = app.start_face(member).await;
+        standin.control(&format!("/standin/face/{}/pass", started.flow_id)).await;
+        app.wait_status(member, S::HandlerAuthed).await;
+    }
+
+    // The legal person: the stand-in's outline says SUCCESS at once.
+    let legal = c.start_org_auth(authed(org_request("ETC000000611", false))).await.expect("legal person").into_inner();
+    assert_eq!(legal.process.expect("process").status, S::OrgAuthed as i32);
+
+    // The payer: the account, the payment, its result posted without an `action`, the progress.
+    let paying = c.start_org_auth(authed(org_request("ETC000000612", true))).await.expect("payer").into_inner();
+    assert!(paying.payment_required);
+    let account = c
+        .start_reverse_payment(authed(pb::StartReversePaymentRequest { etc_member_no: "ETC000000612".into() }))
+        .await
+        .expect("account")
+        .into_inner();
+    assert_eq!((account.sub_account_no.as_str(), account.payment_amount.as_str()), ("6225880212345678901", "0.01"));
+    let paid = standin.control(&format!("/standin/pay/{}", paying.flow_id)).await;
+    assert_eq!(paid["callbackStatus"], 200, "our receiver accepts the stand-in's signature");
+    app.wait_status("ETC000000612", S::OrgAuthed).await;
+    let progress = c
+        .get_reverse_payment(authed(pb::GetReversePaymentRequest {
+            etc_member_no: "ETC000000612".into(),
+            refresh: true,
+        }))
+        .await
+        .expect("progress")
+        .into_inner()
+        .payment
+        .expect("payment");
+    assert_eq!(progress.process, pb::ReversePaymentProcess::Organfinished as i32);
+    assert_eq!(progress.opp_account_no, "************2233");
+
+    // A mismatch, then a new start that reuses the account (53000000, then getByThirdId).
+    standin.control("/standin/mismatch/91350100M000100Y43").await;
+    let err = c.start_org_auth(authed(org_request("ETC000000613", false))).await.expect_err("mismatch");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(app.status("ETC000000613").await, S::OrgAuthFailed);
+    standin.delete("/standin/mismatch/91350100M000100Y43").await;
+    let again = c.start_org_auth(authed(org_request("ETC000000613", false))).await.expect("again").into_inner();
+    assert_eq!(again.process.expect("process").status, S::OrgAuthed as i32);
+
+    let refusals = standin.get("/standin/refusals").await;
+    assert_eq!(refusals, Value::Array(vec![]), "the stand-in refused none of the service's calls");
+    let requests = standin.get("/standin/requests").await;
+    let called: Vec<String> = requests
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or("")))
+        .collect();
+    for expected in [
+        "POST /v1/organizations/createByThirdPartyUserId",
+        "GET /v1/organizations/getByThirdId?thirdPartyUserId=ETC000000613",
+        "/fourFactors",
+        "/reversePayment",
+        "/query/reversePaymentProcess",
+    ] {
+        assert!(called.iter().any(|c| c.contains(expected)), "{expected} was called: {called:?}");
+    }
     app.finish().await;
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """An e签宝 stand-in written from ../shared/docs/esign.md alone, sharing no code with the service or
 its Rust simulator: it checks every request's App ID, auth mode, timestamp window, Accept,
-Content-Type, Content-MD5 and signature as e签宝's gateway does, answers the five endpoints the
-service calls, and signs its callbacks the way e签宝 does. A bug mirrored in the Rust signer and the
+Content-Type, Content-MD5 and signature as e签宝's gateway does, answers the endpoints the service
+calls (person account, face, outline, authorization; the company's account, 4 factors and reverse
+payment of esign.md §7), and signs its callbacks the way e签宝 does. A bug mirrored in the Rust signer and the
 Rust simulator cannot pass here.
 
     python3 esign_standin.py --app-id 7438000001 --secret S [--port 0]
 
 Prints `listening on http://127.0.0.1:PORT` once ready. Standard library only; loopback only.
 Control (unsigned, for tests): POST /standin/face/{flowId}/{pass|fail}, POST /standin/auth/{authId}/sign,
-GET /standin/requests (every request received, raw), GET /standin/refusals.
+POST /standin/pay/{flowId} (the company pays 0.01; the result is posted without an `action`, esign.md
+§11), POST /standin/mismatch/{idNumber} and DELETE it (the registry), GET /standin/requests (every
+request received, raw), GET /standin/refusals.
 """
 
 import argparse
@@ -61,6 +64,10 @@ class State:
         self.app_id, self.secret = app_id, secret
         self.lock = threading.Lock()
         self.accounts = {}  # thirdPartyUserId -> accountId
+        self.people = {}  # accountId -> (name, idNumber)
+        self.orgs = {}  # thirdPartyUserId -> dict
+        self.org_flows = {}  # flowId -> dict
+        self.mismatches = set()  # company idNumbers whose 4 factors never match
         self.flows = {}  # flowId -> dict
         self.auths = {}  # authId -> dict
         self.requests = []  # every request, raw
@@ -139,16 +146,36 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path).path.strip("/").split("/")
         with self.state.lock:
             if parts[:5] == ["v2", "identity", "auth", "api", "common"] and len(parts) == 7 and parts[6] == "outline":
+                org_flow = self.state.org_flows.get(parts[5])
+                if org_flow is not None:
+                    return self.envelope({k: org_flow[k] for k in ("flowId", "flowStatus", "contextId", "failReason", "createTime", "modifyTime")} | {"objectType": "ORGANIZATION", "subFlows": [], "relatedFlows": []})
                 flow = self.state.flows.get(parts[5])
                 if flow is None:
                     return self.envelope(None, 30500001, "认证流程不存在")
                 return self.envelope({k: flow[k] for k in ("flowId", "flowStatus", "contextId", "failReason", "createTime", "modifyTime")} | {"objectType": "INDIVIDUAL", "subFlows": [], "relatedFlows": []})
+            if parts == ["v1", "organizations", "getByThirdId"]:
+                query = dict(p.split("=", 1) for p in urlsplit(self.path).query.split("&") if "=" in p)
+                org = self.state.orgs.get(query.get("thirdPartyUserId", ""))
+                if org is None:
+                    return self.envelope(None, 1435203, "机构不存在")
+                return self.envelope({k: org[k] for k in ("orgId", "name", "idType", "idNumber", "thirdPartyUserId")})
+            if parts[:5] == ["v2", "identity", "auth", "pub", "organization"] and parts[6:] == ["query", "reversePaymentProcess"]:
+                flow = self.state.org_flows.get(parts[5])
+                if flow is None:
+                    return self.envelope(None, 30500004, "认证流程不存在")
+                pay = flow.get("payment") or {"process": "INIT"}
+                return self.envelope({k: pay.get(k) for k in ("process", "message", "subAccount", "subAccountChannelName", "mainAccountName", "oppAccountNo", "oppAccountName", "oppBankName", "payAmount", "tradeTime", "createTime", "modifyTime", "bizFlowNo")})
             if parts[:2] == ["v1", "authorizations"] and len(parts) == 3:
                 auth = self.state.auths.get(parts[2])
                 if auth is None:
                     return self.envelope(None, 1436201, "授权不存在")
                 return self.envelope(dict(auth))
         self.envelope(None, 404, "no such endpoint")
+
+    def do_DELETE(self):
+        if self.path.startswith("/standin/"):
+            return self.control(b"")
+        self.reply(404, {"error": "no such endpoint"})
 
     def do_POST(self):
         body = self.body()
@@ -171,7 +198,43 @@ class Handler(BaseHTTPRequestHandler):
                 if existing:
                     return self.envelope({"accountId": existing}, 53000000, "账号已存在")
                 st.accounts[req["thirdPartyUserId"]] = account = uuid.uuid4().hex
+                st.people[account] = (req["name"], req["idNumber"].upper())
                 return self.envelope({"accountId": account})
+            if self.path == "/v1/organizations/createByThirdPartyUserId":
+                keys = ("thirdPartyUserId", "creator", "name", "idType", "idNumber", "orgLegalName", "orgLegalIdNumber")
+                if req.get("idType") not in ("CRED_ORG_USCC", "CRED_ORG_REGCODE") or not all(req.get(k) for k in keys):
+                    return self.envelope(None, 1435002, "参数错误")
+                if req["creator"] not in st.people:
+                    return self.envelope(None, 1435203, "创建人不存在")
+                if req["thirdPartyUserId"] in st.orgs:
+                    # esign.md §7: the existing account is read back with getByThirdId.
+                    return self.envelope(None, 53000000, "账号已存在")
+                org = {k: req[k] for k in keys} | {"orgId": uuid.uuid4().hex}
+                st.orgs[req["thirdPartyUserId"]] = org
+                return self.envelope({"orgId": org["orgId"]})
+            if parts[:6] == ["v2", "identity", "auth", "api", "organization", "enterprise"] and len(parts) == 8 and parts[7] == "fourFactors":
+                org = next((o for o in st.orgs.values() if o["orgId"] == parts[6]), None)
+                if org is None or req.get("frAuthEnable") is not True or not req.get("notifyUrl"):
+                    return self.envelope(None, 1435002, "参数错误")
+                agent_flow = st.flows.get(req.get("agentFlowId", ""))
+                if agent_flow is None or agent_flow["accountId"] != req.get("agentAccountId") or agent_flow["flowStatus"] != "SUCCESS":
+                    return self.envelope(None, 30502008, "经办人未实名")
+                if org["idNumber"] in st.mismatches:
+                    return self.envelope(None, 30504001, "企业信息不一致")
+                legal = st.people.get(req["agentAccountId"]) == (org["orgLegalName"], org["orgLegalIdNumber"].upper())
+                flow_id = str(900000000000000000 + len(st.org_flows) + 1)
+                st.org_flows[flow_id] = {"flowId": flow_id, "flowStatus": "SUCCESS" if legal else "ING", "contextId": req.get("contextId"), "failReason": None, "createTime": now_ms(), "modifyTime": now_ms(), "notifyUrl": req["notifyUrl"], "orgId": org["orgId"], "orgName": org["name"], "payment": None}
+                return self.envelope({"flowId": flow_id})
+            if parts[:5] == ["v2", "identity", "auth", "pub", "organization"] and len(parts) == 7 and parts[6] == "reversePayment":
+                flow = st.org_flows.get(parts[5])
+                if flow is None:
+                    return self.envelope(None, 30500004, "认证流程不存在")
+                if flow["flowStatus"] in ("SUCCESS", "FAIL"):
+                    return self.envelope(None, 30500002, "认证流程已结束")
+                if flow["payment"] is None:
+                    flow["payment"] = {"process": "CREATED", "message": "收款账户已创建", "subAccount": "6225880212345678901", "subAccountChannelName": "招商银行", "mainAccountName": "e签宝收款户", "mainAccountBank": "招商银行杭州分行", "createTime": str(now_ms()), "modifyTime": str(now_ms())}
+                pay = flow["payment"]
+                return self.envelope({"mainAccountName": pay["mainAccountName"], "subAccountNo": pay["subAccount"], "mainAccountBank": pay["mainAccountBank"], "paymentAmount": "0.01"})
             if parts[:5] == ["v2", "identity", "auth", "api", "individual"] and len(parts) == 7 and parts[6] == "face":
                 if parts[5] not in st.accounts.values() or not req.get("notifyUrl"):
                     return self.envelope(None, 1435002, "参数错误")
@@ -215,6 +278,22 @@ class Handler(BaseHTTPRequestHandler):
                 event = {"action": "AUTHORIZATION_RESULT", "authId": auth["authId"], "status": 2, "authDes": "已签署", "timestamp": now_ms()}
                 url = auth["notifyUrl"]
             return self.reply(200, {"callbackStatus": self.notify(url, event)})
+        if len(parts) == 3 and parts[1] == "pay" and self.command == "POST":
+            with st.lock:
+                flow = st.org_flows.get(parts[2])
+                if flow is None or flow["payment"] is None:
+                    return self.reply(404, {"error": "no such payment"})
+                flow["payment"].update(process="ORGANFINISHED", message="打款成功", oppAccountNo="6222020200112233", oppAccountName=flow["orgName"], oppBankName="中国工商银行", payAmount="0.01", tradeTime=str(now_ms()), bizFlowNo="B1", modifyTime=str(now_ms()))
+                flow.update(flowStatus="SUCCESS", modifyTime=now_ms())
+                # esign.md §11: a company's end without an `action`, as e签宝 sends it to an
+                # application that subscribed to none.
+                event = {"flowId": flow["flowId"], "success": True, "accountId": flow["orgId"], "contextId": flow["contextId"], "agentFlowId": "a", "agentAccountId": "b", "timestamp": now_ms()}
+                url = flow["notifyUrl"]
+            return self.reply(200, {"callbackStatus": self.notify(url, event)})
+        if len(parts) == 3 and parts[1] == "mismatch":
+            with st.lock:
+                (st.mismatches.discard if self.command == "DELETE" else st.mismatches.add)(parts[2])
+            return self.reply(200, {"mismatches": sorted(st.mismatches)})
         self.reply(404, {"error": "unknown control path"})
 
     def notify(self, url: str, event: dict) -> int:
