@@ -205,6 +205,8 @@ impl EsignClient {
         }
         .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        // The path without its query: a query may name a member (getByThirdId), which logs mask.
+        let signed_path = signed_path.split('?').next().unwrap_or_default();
         match &result {
             Ok(answer) => {
                 tracing::debug!(endpoint, %method, path = %signed_path, code = answer.code, elapsed_ms, "e签宝 answered")

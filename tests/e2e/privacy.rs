@@ -15,7 +15,7 @@ const NEW_KEY: &str = "t2=ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU=";
 async fn raw_rows(url: &str) -> Vec<String> {
     let db = Database::connect(url).await.expect("connect");
     let mut rows = Vec::new();
-    for table in ["processes", "face_flows", "authorizations", "inbox_events"] {
+    for table in ["processes", "face_flows", "org_flows", "authorizations", "inbox_events"] {
         let sql = Statement::from_string(db.get_database_backend(), format!("SELECT * FROM {table}"));
         let found = JsonValue::find_by_statement(sql).all(&db).await.expect("read table");
         rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
@@ -76,6 +76,57 @@ async fn after_a_full_walk_no_identity_number_or_mobile_is_stored_in_plaintext()
             }
         }
         assert!(scanned > 0, "the SQLite file was read");
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_company_that_paid_leaves_no_account_number_or_identity_number_in_plaintext() {
+    let app = spawn_app().await;
+    let member = "ETC000000705";
+    app.authenticated_member(member).await;
+    let mut c = app.client.clone();
+    let legal_id = "310104198001011239";
+    let contact_mobile = "13021221998";
+    let started = c
+        .start_org_auth(authed(pb::StartOrgAuthRequest {
+            etc_member_no: member.into(),
+            name: "房友科技有限公司".into(),
+            id_type: pb::OrgIdType::Uscc as i32,
+            id_number: "91350100M000100Y43".into(),
+            org_legal_name: "王五".into(),
+            org_legal_id_number: legal_id.into(),
+            profile: Some(pb::OrgProfile { contact_mobile: contact_mobile.into(), ..Default::default() }),
+        }))
+        .await
+        .expect("started")
+        .into_inner();
+    let account = c
+        .start_reverse_payment(authed(pb::StartReversePaymentRequest { etc_member_no: member.into() }))
+        .await
+        .expect("account")
+        .into_inner();
+    let paid = app.sim.pay_from_company(&started.flow_id).expect("pay");
+    let payer = paid.payment.and_then(|p| p.opp_account_no).expect("payer account");
+    app.wait_status(member, S::OrgAuthed).await;
+    // The progress (with the payer's account) is read and stored.
+    let progress = c
+        .get_reverse_payment(authed(pb::GetReversePaymentRequest { etc_member_no: member.into(), refresh: true }))
+        .await
+        .expect("progress")
+        .into_inner()
+        .payment
+        .expect("payment");
+    assert!(progress.opp_account_no.ends_with(&payer[payer.len() - 4..]) && !progress.opp_account_no.contains(&payer));
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let rows = raw_rows(&url).await.join("\n");
+    assert!(rows.contains("org_flows"), "the company flow was read");
+    for plain in [legal_id, contact_mobile, account.sub_account_no.as_str(), payer.as_str()] {
+        assert!(!rows.contains(plain), "a table holds {plain} in plaintext:\n{rows}");
+    }
+    for column in ["org_legal_id_number", "org_profile"] {
+        let v = stored_column(&url, member, column).await;
+        assert!(v.starts_with("v1:t1:"), "{column} is stored as {v}");
     }
     app.finish().await;
 }
@@ -164,6 +215,30 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
     let started = c.start_face_auth(authed(face_request(member))).await.expect("started").into_inner();
     sim.pass_face(&started.flow_id).expect("pass");
     wait_status_of(&c, member, S::HandlerAuthed).await;
+    // The company pays: its legal person's identity number and both account numbers stay out.
+    let org = c
+        .start_org_auth(authed(pb::StartOrgAuthRequest {
+            etc_member_no: member.into(),
+            name: "房友科技有限公司".into(),
+            id_type: pb::OrgIdType::Uscc as i32,
+            id_number: "91350100M000100Y43".into(),
+            org_legal_name: "王五".into(),
+            org_legal_id_number: "310104198001011239".into(),
+            profile: Some(pb::OrgProfile { contact_mobile: "13021221998".into(), ..Default::default() }),
+        }))
+        .await
+        .expect("company started")
+        .into_inner();
+    let account = c
+        .start_reverse_payment(authed(pb::StartReversePaymentRequest { etc_member_no: member.into() }))
+        .await
+        .expect("account")
+        .into_inner();
+    let payer = sim.pay_from_company(&org.flow_id).expect("pay").payment.and_then(|p| p.opp_account_no).expect("payer");
+    wait_status_of(&c, member, S::OrgAuthed).await;
+    c.get_reverse_payment(authed(pb::GetReversePaymentRequest { etc_member_no: member.into(), refresh: true }))
+        .await
+        .expect("progress");
     let created = c.create_org_authorization(authed(create_request(member, "req-logs"))).await.expect("created");
     sim.sign_authorization(&created.into_inner().auth_id).expect("sign");
     wait_status_of(&c, member, S::AuthorizeFinish).await;
@@ -172,13 +247,26 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
     assert!(status.success(), "SIGTERM stops serve cleanly: {status}\n{log}");
     // The log is real: JSON lines covering the RPCs, the callbacks and the e签宝 calls.
     assert!(log.lines().filter(|l| l.starts_with('{')).count() > 10, "JSON log lines:\n{log}");
-    for expected in ["StartFaceAuth", "CreateOrgAuthorization", "callback handled", "esign"] {
+    for expected in
+        ["StartFaceAuth", "StartOrgAuth", "StartReversePayment", "CreateOrgAuthorization", "callback handled", "esign"]
+    {
         assert!(log.contains(expected), "the log mentions {expected}:\n{log}");
     }
     let data_key = DATA_KEYS.split_once('=').map(|(_, k)| k).expect("key");
-    for secret in
-        [ID_NUMBER, "110105194912310021", MOBILE, CONTACT, APP_SECRET, TOKEN, "wrong-token-0000000000", data_key]
-    {
+    for secret in [
+        ID_NUMBER,
+        "110105194912310021",
+        MOBILE,
+        CONTACT,
+        APP_SECRET,
+        TOKEN,
+        "wrong-token-0000000000",
+        data_key,
+        "310104198001011239",
+        "13021221998",
+        account.sub_account_no.as_str(),
+        payer.as_str(),
+    ] {
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
     assert!(!log.contains("forgedSignatureValue"), "the log holds a signature");
