@@ -109,6 +109,17 @@ impl SimHandle {
         self.shared.set_company_mismatch(id_number, mismatch);
     }
 
+    /// Moves a company flow's creation back by `by`, so that tests see it outlive e签宝's 30 days.
+    pub fn age_org_flow(&self, flow_id: &str, by: Duration) -> Result<SimOrgFlow, SimError> {
+        let mut st = self.shared.lock();
+        let flow = st
+            .org_flows
+            .get_mut(flow_id)
+            .ok_or_else(|| SimError::NotFound { what: "company flow", id: flow_id.into() })?;
+        flow.create_time -= i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        Ok(flow.clone())
+    }
+
     // ------------------------------------------------------------ state
 
     pub fn accounts(&self) -> Vec<SimAccount> {

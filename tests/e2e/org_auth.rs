@@ -414,3 +414,19 @@ async fn get_process_detail_with_refresh_finishes_a_paid_company() {
     assert_eq!(p.status, S::OrgAuthed as i32);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_company_flow_past_its_30_days_is_given_up_and_a_new_start_makes_a_new_flow() {
+    let app = spawn_app().await;
+    app.authenticated_member("ETC000000123").await;
+    let first = start_org(&app, paying_request("ETC000000123")).await.expect("StartOrgAuth");
+    app.sim.age_org_flow(&first.flow_id, Duration::from_secs(31 * 24 * 3600)).expect("aged");
+    let err = start_payment(&app, "ETC000000123").await.expect_err("expired");
+    let info = err.get_error_details().error_info().expect("error info").clone();
+    assert_eq!(info.metadata.get("code").map(String::as_str), Some("30500003"));
+    let second = start_org(&app, paying_request("ETC000000123")).await.expect("a new start");
+    assert_ne!(second.flow_id, first.flow_id);
+    assert_eq!(second.process.expect("process").status, S::OrgAuthing as i32);
+    start_payment(&app, "ETC000000123").await.expect("the new flow's account");
+    app.finish().await;
+}

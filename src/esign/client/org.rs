@@ -164,7 +164,123 @@ fn time_string(field: &str, s: Option<String>) -> Result<Option<DateTime<Utc>>, 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::domain::ports::{ESign, OutlineStatus, Refusal};
+    use crate::domain::values::{MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
+    use crate::sim::testing::{account_request, client, face_request, start_sim};
+
+    const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
+    const CODE: &str = "91350100M000100Y43";
+
+    fn org_request(member: &str, creator: &AccountId, legal: (&str, &str)) -> OrgAccountRequest {
+        OrgAccountRequest {
+            third_party_user_id: MemberNo::parse(member).unwrap(),
+            creator: creator.clone(),
+            name: OrgName::parse("name", "房友科技有限公司").unwrap(),
+            id_number: OrgIdNumber::parse("id_number", OrgIdType::Uscc, CODE).unwrap(),
+            legal_name: PersonName::parse("n", legal.0).unwrap(),
+            legal_id_number: ResidentId::parse("i", legal.1).unwrap(),
+        }
+    }
+
+    /// A handler (张三, 11010519491231002X) who passed face recognition: its account and flow.
+    async fn passed_handler(sim: &crate::sim::SimHandle, c: &EsignClient, member: &str) -> (AccountId, FlowId) {
+        let account = c.create_person_account(&account_request(member)).await.unwrap();
+        let flow = c.start_face_auth(&face_request(&account, NOTIFY)).await.unwrap().flow_id;
+        sim.pass_face(flow.as_str()).unwrap();
+        (account, flow)
+    }
+
+    fn four(org: &OrgAccount, agent: &AccountId, flow: &FlowId) -> FourFactorsRequest {
+        FourFactorsRequest {
+            org_id: org.org_id.clone(),
+            agent_account_id: agent.clone(),
+            agent_flow_id: flow.clone(),
+            context_id: "ETC1".into(),
+            notify_url: NOTIFY.into(),
+        }
+    }
+
+    fn code_of(e: UpstreamError) -> i64 {
+        match e {
+            UpstreamError::Refused { code, .. } => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_legal_person_ends_the_flow_at_once_and_the_account_is_reused_on_53000000() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let (agent, flow) = passed_handler(&sim, &c, "ETC1").await;
+        let req = org_request("ETC1", &agent, ("张三", "11010519491231002X"));
+        let org = c.create_org_account(&req).await.unwrap();
+        let again = c.create_org_account(&req).await.unwrap();
+        assert_eq!((again.org_id, again.id_number.as_str()), (org.org_id.clone(), CODE));
+        assert_eq!((sim.calls().org_account, sim.calls().org_get), (2, 1));
+        let flow_id = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap();
+        assert_eq!(c.flow_outline(&flow_id).await.unwrap().status, OutlineStatus::Success);
+        let err = c.start_reverse_payment(&flow_id).await.unwrap_err();
+        assert_eq!(code_of(err), codes::FLOW_ENDED);
+    }
+
+    #[tokio::test]
+    async fn a_payment_flow_answers_one_account_and_its_progress_to_the_end() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let (agent, flow) = passed_handler(&sim, &c, "ETC2").await;
+        let org = c.create_org_account(&org_request("ETC2", &agent, ("王五", "310104198001011239"))).await.unwrap();
+        let flow_id = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap();
+        assert_eq!(c.flow_outline(&flow_id).await.unwrap().status, OutlineStatus::Ing);
+        assert_eq!(c.reverse_payment_progress(&flow_id).await.unwrap().0, PaymentProcess::Init);
+        let account = c.start_reverse_payment(&flow_id).await.unwrap();
+        assert_eq!(c.start_reverse_payment(&flow_id).await.unwrap(), account, "one account per flow");
+        assert_eq!(account.payment_amount, "0.01");
+        assert_eq!(c.reverse_payment_progress(&flow_id).await.unwrap().0, PaymentProcess::UnReceived);
+        sim.pay_from_other_account(flow_id.as_str()).unwrap();
+        let (process, progress) = c.reverse_payment_progress(&flow_id).await.unwrap();
+        assert_eq!(process, PaymentProcess::PayFailed);
+        assert!(progress.opp_account_no.is_some() && progress.trade_time.is_some());
+        assert_eq!(c.flow_outline(&flow_id).await.unwrap().status, OutlineStatus::Ing);
+        sim.pay_from_company(flow_id.as_str()).unwrap();
+        let (process, progress) = c.reverse_payment_progress(&flow_id).await.unwrap();
+        assert_eq!(
+            (process, progress.opp_account_name.as_deref()),
+            (PaymentProcess::OrganFinished, Some("房友科技有限公司"))
+        );
+        assert_eq!(c.flow_outline(&flow_id).await.unwrap().status, OutlineStatus::Success);
+        assert!(sim.pay_from_company(flow_id.as_str()).is_err(), "a finished flow takes no payment");
+    }
+
+    #[tokio::test]
+    async fn the_simulator_refuses_with_e_signs_codes() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let (agent, flow) = passed_handler(&sim, &c, "ETC3").await;
+        let org = c.create_org_account(&org_request("ETC3", &agent, ("王五", "310104198001011239"))).await.unwrap();
+        // An agent flow that did not pass.
+        let failed = c.start_face_auth(&face_request(&agent, NOTIFY)).await.unwrap().flow_id;
+        let err = c.start_org_four_factors(&four(&org, &agent, &failed)).await.unwrap_err();
+        assert_eq!(code_of(err), codes::AGENT_NOT_VERIFIED);
+        // The registry's mismatch.
+        sim.set_company_mismatch(CODE, true);
+        let err = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap_err();
+        assert!(matches!(
+            err,
+            UpstreamError::Refused { code: codes::INFO_MISMATCH, reason: Refusal::InfoMismatch, .. }
+        ));
+        sim.set_company_mismatch(CODE, false);
+        // An unknown flow, and one older than 30 days.
+        let unknown = FlowId::parse("f", "404").unwrap();
+        let err = c.start_reverse_payment(&unknown).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }), "{err:?}");
+        let flow_id = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap();
+        sim.age_org_flow(flow_id.as_str(), Duration::from_secs(31 * 24 * 3600)).unwrap();
+        let err = c.start_reverse_payment(&flow_id).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Refused { code: codes::FLOW_EXPIRED, reason: Refusal::FlowExpired, .. }));
+    }
 
     #[test]
     fn payment_times_read_as_milliseconds_or_china_time() {
