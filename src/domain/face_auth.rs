@@ -1,7 +1,7 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus};
+use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus, Source};
 use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
@@ -27,7 +27,7 @@ pub enum FaceAuthOutcome {
 }
 
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
+    pub async fn start_face_auth(&self, cmd: StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
         // Fast path without the lease: most repeated calls find a final answer or a live link.
         if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
             return Ok(answer);
@@ -38,7 +38,7 @@ impl Service {
             if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
                 return Ok(answer);
             }
-            self.start_new_face_flow(&cmd).await
+            self.start_new_face_flow(&cmd, by).await
         })
         .await
     }
@@ -72,7 +72,7 @@ impl Service {
         Ok(Some(FaceAuthOutcome::Link { flow, process }))
     }
 
-    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
+    async fn start_new_face_flow(&self, cmd: &StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
@@ -117,6 +117,7 @@ impl Service {
                     .commit(ChangeSet {
                         process: Some(process.clone()),
                         face_flows: vec![flow.clone()],
+                        source: Some(by.clone()),
                         ..Default::default()
                     })
                     .await?;
@@ -132,6 +133,7 @@ impl Service {
         &self,
         result: &IdentityResult,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         self.retry_on_conflict(|| async {
             let mark = |changes: &mut ChangeSet| changes.inbox_applied.extend(inbox_id);
@@ -165,6 +167,7 @@ impl Service {
                 };
                 if moved.is_ok() {
                     changes.process = Some(process);
+                    changes.source = Some(by.clone());
                 }
             }
             changes.face_flows.push(flow.clone());
@@ -177,7 +180,7 @@ impl Service {
 
     /// Asks e签宝 for a running flow's outline and applies a final answer; otherwise schedules the
     /// next poll (with backoff), or gives up on a flow that never ends.
-    pub async fn reconcile_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
+    pub async fn reconcile_face_flow(&self, flow: &FaceFlow, by: &Source) -> Result<Applied, DomainError> {
         let outline = match self.esign.flow_outline(&flow.flow_id).await {
             Ok(o) => o,
             Err(UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }) => {
@@ -196,7 +199,7 @@ impl Service {
                     success: outline.status == OutlineStatus::Success,
                     fail_reason: outline.fail_reason,
                 };
-                self.apply_face_result(&result, None).await
+                self.apply_face_result(&result, None, by).await
             }
             OutlineStatus::Init | OutlineStatus::Ing => {
                 let give_up_at = flow.expires_at + chrono_dur(self.settings.face_flow_give_up_after);

@@ -4,7 +4,7 @@
 use super::error::DomainError;
 use super::model::{
     IdentityResult, OrgFlow, OrgFlowStatus, OrgInfo, OrgProfile, PaymentProcess, PaymentProgress, Process,
-    ProcessStatus, ReceivingAccount,
+    ProcessStatus, ReceivingAccount, Source,
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
 use super::values::{AccountId, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
@@ -49,7 +49,7 @@ pub struct PaymentView {
 }
 
 impl Service {
-    pub async fn start_org_auth(&self, cmd: StartOrgAuth) -> Result<OrgAuthOutcome, DomainError> {
+    pub async fn start_org_auth(&self, cmd: StartOrgAuth, by: &Source) -> Result<OrgAuthOutcome, DomainError> {
         if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
             return Ok(answer);
         }
@@ -59,7 +59,7 @@ impl Service {
             if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
                 return Ok(answer);
             }
-            self.start_new_org_flow(&cmd).await
+            self.start_new_org_flow(&cmd, by).await
         })
         .await
     }
@@ -96,7 +96,7 @@ impl Service {
         Ok(Some(OrgAuthOutcome { org_id: flow.org_id.clone(), flow: Some(flow), process }))
     }
 
-    async fn start_new_org_flow(&self, cmd: &StartOrgAuth) -> Result<OrgAuthOutcome, DomainError> {
+    async fn start_new_org_flow(&self, cmd: &StartOrgAuth, by: &Source) -> Result<OrgAuthOutcome, DomainError> {
         let process = self.process(&cmd.member_no).await?;
         let (Some(agent), Some(agent_flow), Some(handler)) =
             (process.esign_account_id.clone(), process.handler_flow_id.clone(), process.handler.clone())
@@ -145,7 +145,9 @@ impl Service {
                     if reason.is_some() {
                         process.org_failed(reason.clone(), now)?;
                     }
-                    self.store.commit(ChangeSet { process: Some(process), ..Default::default() }).await?;
+                    self.store
+                        .commit(ChangeSet { process: Some(process), source: Some(by.clone()), ..Default::default() })
+                        .await?;
                     Ok(())
                 })
                 .await?;
@@ -199,6 +201,7 @@ impl Service {
                     .commit(ChangeSet {
                         process: Some(process.clone()),
                         org_flows: vec![flow.clone()],
+                        source: Some(by.clone()),
                         ..Default::default()
                     })
                     .await?;
@@ -213,7 +216,10 @@ impl Service {
     async fn payment_view(&self, member: &MemberNo) -> Result<PaymentView, DomainError> {
         let process = self.process(member).await?;
         match self.store.latest_org_flow(member).await? {
-            Some(flow) if flow.needs_payment => Ok(PaymentView { flow, process }),
+            // The process's own company (a cancelled process forgot it, and its old flows with it).
+            Some(flow) if flow.needs_payment && process.org_account_id.as_ref() == Some(&flow.org_id) => {
+                Ok(PaymentView { flow, process })
+            }
             _ => Err(precondition(&process, "no company verification with a payment; call StartOrgAuth first")),
         }
     }
@@ -256,13 +262,18 @@ impl Service {
     }
 
     /// GetReversePayment: the stored payment, or (with `refresh`) e签宝's progress applied first.
-    pub async fn reverse_payment(&self, member: &MemberNo, refresh: bool) -> Result<PaymentView, DomainError> {
+    pub async fn reverse_payment(
+        &self,
+        member: &MemberNo,
+        refresh: bool,
+        by: &Source,
+    ) -> Result<PaymentView, DomainError> {
         let view = self.payment_view(member).await?;
         if !refresh || view.flow.receiving.is_none() && view.flow.status.is_final() {
             return Ok(view);
         }
         if !view.flow.status.is_final() {
-            self.check_org_flow(&view.flow, false).await?;
+            self.check_org_flow(&view.flow, false, by).await?;
         } else if view.flow.status == OrgFlowStatus::Succeeded {
             // Ended by a callback, which carries no payment details: read them once.
             let (process, progress) = self.esign.reverse_payment_progress(&view.flow.flow_id).await?;
@@ -277,6 +288,7 @@ impl Service {
         result: &IdentityResult,
         inbox_id: Option<i64>,
         progress: Option<(PaymentProcess, PaymentProgress)>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         self.retry_on_conflict(|| async {
             let mut changes = ChangeSet { inbox_applied: inbox_id.into_iter().collect(), ..Default::default() };
@@ -308,6 +320,7 @@ impl Service {
                     if result.success { process.org_passed(now) } else { process.org_failed(result.fail_reason.clone(), now) };
                 if moved.is_ok() {
                     changes.process = Some(process);
+                    changes.source = Some(by.clone());
                 }
             }
             changes.org_flows.push(flow.clone());
@@ -320,11 +333,11 @@ impl Service {
 
     /// The reconciler's poll of a running company flow: its payment progress, then its outline;
     /// a final answer is applied, otherwise the next poll is scheduled with backoff.
-    pub async fn reconcile_org_flow(&self, flow: &OrgFlow) -> Result<Applied, DomainError> {
-        self.check_org_flow(flow, true).await
+    pub async fn reconcile_org_flow(&self, flow: &OrgFlow, by: &Source) -> Result<Applied, DomainError> {
+        self.check_org_flow(flow, true, by).await
     }
 
-    async fn check_org_flow(&self, flow: &OrgFlow, schedule: bool) -> Result<Applied, DomainError> {
+    async fn check_org_flow(&self, flow: &OrgFlow, schedule: bool, by: &Source) -> Result<Applied, DomainError> {
         let back_off = || async {
             if schedule {
                 let attempts = flow.poll_attempts + 1;
@@ -336,7 +349,9 @@ impl Service {
             match self.esign.reverse_payment_progress(&flow.flow_id).await {
                 Ok((PaymentProcess::OrganFinished, progress)) => {
                     let result = IdentityResult { flow_id: flow.flow_id.clone(), success: true, fail_reason: None };
-                    return self.apply_org_result(&result, None, Some((PaymentProcess::OrganFinished, progress))).await;
+                    return self
+                        .apply_org_result(&result, None, Some((PaymentProcess::OrganFinished, progress)), by)
+                        .await;
                 }
                 Ok((process, progress)) => self.record_progress(flow, process, progress).await?,
                 Err(UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }) => {
@@ -363,7 +378,7 @@ impl Service {
                     success: outline.status == OutlineStatus::Success,
                     fail_reason: outline.fail_reason,
                 };
-                self.apply_org_result(&result, None, None).await
+                self.apply_org_result(&result, None, None, by).await
             }
             OutlineStatus::Init | OutlineStatus::Ing => {
                 if self.now() >= flow.expires_at {

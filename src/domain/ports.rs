@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, OrgFlow, PaymentProcess,
-    PaymentProgress, Process, ReceivingAccount, StoredEvent,
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, OrgFlow,
+    PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
 };
 use super::values::{
     AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, mask_mobile,
@@ -237,6 +237,10 @@ pub enum StoreError {
     /// A stored value could not be read back (corrupt or written by a newer version).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A change moved the process but did not say what made it: a bug, refused so that no move
+    /// is ever stored without its history entry.
+    #[error("a change moved the process without naming its source")]
+    Unsourced,
 }
 
 /// What one atomic write changes. Everything in it commits together or not at all.
@@ -253,6 +257,9 @@ pub struct ChangeSet {
     pub org_flows: Vec<OrgFlow>,
     /// Inbox events that this change applies.
     pub inbox_applied: Vec<i64>,
+    /// What made the change: each of the process's moves is written to its history with it. A
+    /// change that moves the process without a source is refused (`StoreError::Unsourced`).
+    pub source: Option<Source>,
 }
 
 /// Whether an inbox insert was new.
@@ -294,6 +301,11 @@ pub trait Store: Send + Sync + 'static {
         request_id: &str,
     ) -> Result<Option<Authorization>, StoreError>;
 
+    /// Up to `limit` entries of the member's history after `after` (a `seq`; from the start when
+    /// `None`), oldest first.
+    async fn history(&self, member: &MemberNo, after: Option<i64>, limit: u64)
+    -> Result<Vec<HistoryEntry>, StoreError>;
+
     /// Writes a change set atomically; `Conflict` when the process version moved.
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
 
@@ -302,8 +314,13 @@ pub trait Store: Send + Sync + 'static {
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError>;
 
-    /// Stores a verified callback once per event key.
-    async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError>;
+    /// Stores a verified callback, received with `action`, once per event key.
+    async fn insert_inbox(
+        &self,
+        event: &InboxEvent,
+        action: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<InboxInsert, StoreError>;
     /// Inbox events received before `received_before` but not applied (a crash between store and
     /// apply), oldest first.
     async fn pending_inbox(&self, received_before: DateTime<Utc>, limit: u64) -> Result<Vec<StoredEvent>, StoreError>;

@@ -4,9 +4,11 @@ use std::future::Future;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::auth::Caller;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, status::to_status};
+use super::{convert, convert_org, history, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
+use crate::domain::model::Source;
 use crate::domain::{DomainError, Service, record_member};
 
 /// Runs a state-changing use case to its end even when the caller disconnects or its deadline
@@ -18,6 +20,12 @@ async fn detached<T: Send + 'static>(
         Ok(result) => result.map_err(to_status),
         Err(_) => Err(Status::internal("the call failed inside the service")),
     }
+}
+
+/// What a change made by this call records as its source: the RPC and the authenticated caller.
+fn by<T>(req: &Request<T>, method: &str) -> Source {
+    let caller = req.extensions().get::<Caller>().map(|c| c.sys_id.clone()).unwrap_or_default();
+    Source::Rpc { method: method.to_owned(), caller }
 }
 
 #[derive(Clone)]
@@ -41,10 +49,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::GetProcessDetailRequest>,
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
+        let by = by(&req, "GetProcessDetail");
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
         let process = if query.refresh {
-            self.service.refreshed_process(&query.member_no).await
+            self.service.refreshed_process(&query.member_no, &by).await
         } else {
             self.service.process(&query.member_no).await
         }
@@ -56,10 +65,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
+        let by = by(&req, "StartFaceAuth");
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_face_auth(cmd).await }).await?;
+        let outcome = detached(async move { service.start_face_auth(cmd, &by).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
     }
 
@@ -67,10 +77,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
+        let by = by(&req, "CreateOrgAuthorization");
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let auth = detached(async move { service.create_authorization(cmd).await }).await?;
+        let auth = detached(async move { service.create_authorization(cmd, &by).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),
@@ -81,8 +92,9 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::QueryAuthorizationRequest>,
     ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
+        let by = by(&req, "QueryAuthorization");
         let id = convert::authorization_query(req.into_inner()).map_err(to_status)?;
-        let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
+        let auth = self.service.query_authorization(&id, &by).await.map_err(to_status)?;
         record_member(&auth.member_no);
         Ok(Response::new(pb::QueryAuthorizationResponse {
             authorization: Some(convert::authorization(&auth, self.now())),
@@ -93,10 +105,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartOrgAuthRequest>,
     ) -> Result<Response<pb::StartOrgAuthResponse>, Status> {
+        let by = by(&req, "StartOrgAuth");
         let cmd = convert_org::start_org_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_org_auth(cmd).await }).await?;
+        let outcome = detached(async move { service.start_org_auth(cmd, &by).await }).await?;
         Ok(Response::new(convert_org::org_start(&outcome, self.now())))
     }
 
@@ -116,10 +129,36 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::GetReversePaymentRequest>,
     ) -> Result<Response<pb::GetReversePaymentResponse>, Status> {
+        let by = by(&req, "GetReversePayment");
         let pb::GetReversePaymentRequest { etc_member_no, refresh } = req.into_inner();
         let member = convert_org::member_no(&etc_member_no).map_err(to_status)?;
         record_member(&member);
-        let view = self.service.reverse_payment(&member, refresh).await.map_err(to_status)?;
+        let view = self.service.reverse_payment(&member, refresh, &by).await.map_err(to_status)?;
         Ok(Response::new(convert_org::payment(&view)))
+    }
+
+    async fn cancel_process(
+        &self,
+        req: Request<pb::CancelProcessRequest>,
+    ) -> Result<Response<pb::CancelProcessResponse>, Status> {
+        let by = by(&req, "CancelProcess");
+        let member = history::cancel_query(req.into_inner()).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let (process, applied) = detached(async move { service.cancel_process(&member, &by).await }).await?;
+        Ok(Response::new(pb::CancelProcessResponse {
+            process: Some(convert::process(&process, self.now())),
+            cancelled: applied == crate::domain::Applied::Changed,
+        }))
+    }
+
+    async fn get_process_history(
+        &self,
+        req: Request<pb::GetProcessHistoryRequest>,
+    ) -> Result<Response<pb::GetProcessHistoryResponse>, Status> {
+        let query = history::history_query(req.into_inner()).map_err(to_status)?;
+        record_member(&query.member_no);
+        let page = self.service.history(&query.member_no, query.after, query.page_size).await.map_err(to_status)?;
+        Ok(Response::new(history::history_page(&page)))
     }
 }

@@ -162,6 +162,32 @@ async fn a_company_that_pays_from_its_own_account_is_org_authed_by_the_callback(
     assert!(p.opp_account_no.starts_with('*') && p.opp_account_no.len() > 4, "{}", p.opp_account_no);
     assert_eq!(p.opp_account_name, "房友科技有限公司");
     assert!(p.trade_time.is_some());
+
+    // The history names what made each move of the company's node.
+    let mut c = app.client.clone();
+    let history = c
+        .get_process_history(authed(pb::GetProcessHistoryRequest {
+            etc_member_no: "ETC000000102".into(),
+            page_size: 0,
+            page_token: String::new(),
+        }))
+        .await
+        .expect("history")
+        .into_inner();
+    let company: Vec<_> = history
+        .transitions
+        .iter()
+        .filter(|t| t.from_status >= S::HandlerAuthed as i32)
+        .map(|t| (t.from_status, t.to_status, t.method.as_str(), t.action.as_str()))
+        .collect();
+    assert_eq!(
+        company,
+        vec![
+            (S::HandlerAuthed as i32, S::OrgNotAuth as i32, "StartOrgAuth", ""),
+            (S::OrgNotAuth as i32, S::OrgAuthing as i32, "StartOrgAuth", ""),
+            (S::OrgAuthing as i32, S::OrgAuthed as i32, "", "identity_org_end"),
+        ]
+    );
     app.finish().await;
 }
 
@@ -428,5 +454,29 @@ async fn a_company_flow_past_its_30_days_is_given_up_and_a_new_start_makes_a_new
     assert_ne!(second.flow_id, first.flow_id);
     assert_eq!(second.process.expect("process").status, S::OrgAuthing as i32);
     start_payment(&app, "ETC000000123").await.expect("the new flow's account");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn after_a_cancel_the_old_payment_is_forgotten_and_its_late_result_changes_nothing() {
+    let app = spawn_app().await;
+    let (started, _) = paying_member(&app, "ETC000000124").await;
+    let mut c = app.client.clone();
+    c.cancel_process(authed(pb::CancelProcessRequest { etc_member_no: "ETC000000124".into() }))
+        .await
+        .expect("cancelled");
+    let err = start_payment(&app, "ETC000000124").await.expect_err("no payment after a cancel");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    app.sim.pay_from_company(&started.flow_id).expect("a late payment");
+    eventually(Duration::from_secs(10), "the late callback delivered", || async {
+        let delivered = app
+            .sim
+            .callbacks()
+            .iter()
+            .any(|cb| cb.subject == started.flow_id && cb.state == etc_esign::sim::DeliveryState::Delivered);
+        delivered.then_some(())
+    })
+    .await;
+    assert_eq!(app.status("ETC000000124").await, S::NotStarted);
     app.finish().await;
 }

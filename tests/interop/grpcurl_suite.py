@@ -159,6 +159,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "GetReversePayment",
             "CreateOrgAuthorization",
             "QueryAuthorization",
+            "GetProcessHistory",
+            "CancelProcess",
         ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
@@ -296,5 +298,26 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 a.get("authId") == auth_id and a.get("status") == "AUTHORIZATION_STATUS_SUCCEEDED" and bool(a.get("authDownloadUrl")),
                 out,
             )
+        elif rpc.endswith("/GetProcessHistory"):
+            moves = [(t.get("fromStatus"), t.get("toStatus"), t.get("source")) for t in as_json(r.stdout).get("transitions", [])]
+            want = [
+                ("AUTH_PROCESS_STATUS_NOT_STARTED", "AUTH_PROCESS_STATUS_HANDLER_AUTHING", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_HANDLER_AUTHING", "AUTH_PROCESS_STATUS_HANDLER_AUTHED", "TRANSITION_SOURCE_CALLBACK"),
+                # StartOrgAuth with the handler as the legal person: three moves in one commit.
+                ("AUTH_PROCESS_STATUS_HANDLER_AUTHED", "AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "AUTH_PROCESS_STATUS_ORG_AUTHING", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_ORG_AUTHING", "AUTH_PROCESS_STATUS_ORG_AUTHED", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_ORG_AUTHED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_AUTHORIZING", "AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", "TRANSITION_SOURCE_CALLBACK"),
+            ]
+            rec.check(name + " answers the walk's moves in order, with their sources", moves == want, out)
+        elif rpc.endswith("/CancelProcess"):
+            answer = as_json(r.stdout)
+            rec.check(
+                name + " answers NOT_STARTED and cancelled",
+                answer.get("cancelled") is True and answer.get("process", {}).get("status") == "AUTH_PROCESS_STATUS_NOT_STARTED",
+                out,
+            )
+            rec.transitions += 1
         else:
             raise CheckFailed(f"a README grpcurl example this suite does not know how to check: {command}")
