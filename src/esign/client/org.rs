@@ -255,6 +255,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_control_api_and_the_payment_page_drive_the_same_actions() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let http = reqwest::Client::new();
+        let (agent, flow) = passed_handler(&sim, &c, "ETC4").await;
+        let org = c.create_org_account(&org_request("ETC4", &agent, ("王五", "310104198001011239"))).await.unwrap();
+        let url = |p: &str| format!("{}{p}", sim.base_url());
+        let r = http
+            .post(url("/sim/control/registry/mismatches"))
+            .json(&serde_json::json!({"idNumber": CODE}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let err = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap_err();
+        assert_eq!(code_of(err), codes::INFO_MISMATCH);
+        http.post(url("/sim/control/registry/mismatches"))
+            .json(&serde_json::json!({"idNumber": CODE, "mismatch": false}))
+            .send()
+            .await
+            .unwrap();
+        let flow_id = c.start_org_four_factors(&four(&org, &agent, &flow)).await.unwrap();
+        let account = c.start_reverse_payment(&flow_id).await.unwrap();
+        // The page a person sees: the account, and both buttons.
+        let page = http.get(url(&format!("/sim/pay/{flow_id}"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&account.sub_account_no) && page.contains("Pay from another account"), "{page}");
+        let r = http.post(url(&format!("/sim/pay/{flow_id}/other"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(c.reverse_payment_progress(&flow_id).await.unwrap().0, PaymentProcess::PayFailed);
+        let r = http.post(url(&format!("/sim/control/org-flows/{flow_id}/pay-company"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(c.reverse_payment_progress(&flow_id).await.unwrap().0, PaymentProcess::OrganFinished);
+        let r = http.post(url(&format!("/sim/control/org-flows/{flow_id}/pay-company"))).send().await.unwrap();
+        assert_eq!(r.status(), 409, "a finished flow takes no second payment");
+        let flows: serde_json::Value =
+            http.get(url("/sim/control/org-flows")).send().await.unwrap().json().await.unwrap();
+        let mut statuses: Vec<&str> =
+            flows.as_array().unwrap().iter().map(|f| f["status"].as_str().unwrap_or_default()).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, ["FAIL", "SUCCESS"], "the mismatch's flow is FAIL (esign.md §7): {flows}");
+    }
+
+    #[tokio::test]
     async fn the_simulator_refuses_with_e_signs_codes() {
         let sim = start_sim().await;
         let c = client(&sim);
