@@ -3,7 +3,7 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `authorization`, `inbox`, `history` (starting over and the member's history).
+//! `sms_auth`, `authorization`, `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
 pub mod error;
@@ -14,6 +14,7 @@ mod inbox;
 pub mod model;
 pub mod ports;
 mod service;
+mod sms_auth;
 pub mod values;
 
 pub use authorization::CreateAuthorization;
@@ -24,3 +25,4 @@ pub use identity::IdentityFlowKind;
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, Service, Settings, SystemClock, chrono_dur, record_member,
 };
+pub use sms_auth::{StartSmsAuth, VerifySmsCode};

@@ -7,7 +7,7 @@ use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, Process, Source,
     StoredEvent,
 };
-use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, mask_mobile};
+use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, SmsCode, mask_mobile};
 
 // ---------------------------------------------------------------- e签宝
 
@@ -36,6 +36,10 @@ pub enum UpstreamError {
 pub enum Refusal {
     /// The flow asked about does not exist: nothing will ever finish it.
     FlowNotFound,
+    /// Too many wrong SMS codes: e签宝 failed the flow.
+    TooManyWrongCodes,
+    /// The flow has ended already (its outline says how).
+    FlowEnded,
     /// Any other refusal: e签宝's considered answer, passed on with its code.
     Other,
 }
@@ -83,6 +87,18 @@ pub struct FaceAuthStarted {
     pub flow_id: FlowId,
     pub auth_url: String,
     pub original_url: String,
+}
+
+/// Start the handler's telecom 3-factor flow for an account: e签宝 checks the account's name and
+/// identity number against `mobile` and sends the code to it.
+#[derive(Debug, Clone)]
+pub struct SmsAuthRequest {
+    pub account_id: AccountId,
+    pub mobile: Mobile,
+    /// `contextId`: the member number.
+    pub context_id: String,
+    /// `notifyUrl`: the service's own callback receiver.
+    pub notify_url: String,
 }
 
 /// `flowStatus` of a flow outline.
@@ -164,6 +180,10 @@ pub trait ESign: Send + Sync + 'static {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError>;
     /// `POST /v2/identity/auth/api/individual/{accountId}/face`.
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError>;
+    /// `POST …/individual/{accountId}/telecom3Factors`: the flow id; the code goes to the mobile.
+    async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError>;
+    /// `PUT …/individual/{flowId}/telecom3Factors`: Ok when the code was right and the flow passed.
+    async fn verify_sms_code(&self, flow_id: &FlowId, code: &SmsCode) -> Result<(), UpstreamError>;
     /// `GET /v2/identity/auth/api/common/{flowId}/outline` (an idempotent read: retried).
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError>;
     /// Create an authorization (seed 004).

@@ -16,7 +16,8 @@ use tracing::field::Empty;
 use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
-    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, SmsStartBody, SmsStartData,
+    SmsVerifyBody, paths,
 };
 use super::codes;
 use super::sign::{
@@ -25,9 +26,9 @@ use super::sign::{
 };
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
-    PersonAccountRequest, UpstreamError,
+    PersonAccountRequest, SmsAuthRequest, UpstreamError,
 };
-use crate::domain::values::{AccountId, AuthId, FlowId};
+use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
@@ -302,6 +303,40 @@ impl ESign for EsignClient {
                 auth_url: data.auth_url,
                 original_url: data.original_url,
             })
+        })
+        .await
+    }
+
+    async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SmsStart.as_str();
+        let body = SmsStartBody {
+            mobile_no: req.mobile.expose().to_owned(),
+            repetition: true,
+            context_id: req.context_id.clone(),
+            notify_url: Some(req.notify_url.clone()),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        let path = paths::sms_start(req.account_id.as_str());
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: SmsStartData = answer.data(ENDPOINT)?;
+            upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)
+        })
+        .await
+    }
+
+    async fn verify_sms_code(&self, flow_id: &FlowId, code: &SmsCode) -> Result<(), UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SmsVerify.as_str();
+        let bytes = serialize(ENDPOINT, &SmsVerifyBody { authcode: code.expose().to_owned() })?;
+        let path = paths::sms_verify(flow_id.as_str());
+        // `data` is null on success: the code alone says it.
+        self.exchange(ENDPOINT, Method::PUT, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            Ok(())
         })
         .await
     }

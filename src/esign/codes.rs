@@ -10,10 +10,23 @@ pub const FLOW_NOT_FOUND: i64 = 30500001;
 /// Refused: a person account exists already for this `thirdPartyUserId`; `data.accountId` holds it.
 pub const ACCOUNT_EXISTS: i64 = 53000000;
 
+/// Refused (esign.md §10): the SMS code is wrong; the flow goes on.
+pub const SMS_CODE_WRONG: i64 = 30503002;
+/// Refused: too many wrong SMS codes; the flow has failed (start again).
+pub const SMS_CODE_TOO_MANY_WRONG: i64 = 30503004;
+/// Refused: the SMS code expired (15 minutes).
+pub const SMS_CODE_EXPIRED: i64 = 30503006;
+/// Refused: name, identity number and mobile do not belong together (telecom 3 factors).
+pub const THREE_FACTORS_MISMATCH: i64 = 30501005;
+/// Refused: the flow has ended already.
+pub const FLOW_ENDED: i64 = 30500002;
+
 /// What a refusal means to the process. A code not listed is `Other` and keeps its number.
 pub fn refusal(code: i64) -> Refusal {
     match code {
         FLOW_NOT_FOUND => Refusal::FlowNotFound,
+        SMS_CODE_TOO_MANY_WRONG => Refusal::TooManyWrongCodes,
+        FLOW_ENDED => Refusal::FlowEnded,
         _ => Refusal::Other,
     }
 }

@@ -73,6 +73,30 @@ impl AuthService for AuthServiceImpl {
         Ok(Response::new(convert::face_start(&outcome)))
     }
 
+    async fn start_sms_auth(
+        &self,
+        req: Request<pb::StartSmsAuthRequest>,
+    ) -> Result<Response<pb::StartSmsAuthResponse>, Status> {
+        let by = by(&req, "StartSmsAuth");
+        let cmd = convert::start_sms_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let outcome = detached(async move { service.start_sms_auth(cmd, &by).await }).await?;
+        Ok(Response::new(convert::sms_start(&outcome)))
+    }
+
+    async fn verify_sms_code(
+        &self,
+        req: Request<pb::VerifySmsCodeRequest>,
+    ) -> Result<Response<pb::VerifySmsCodeResponse>, Status> {
+        let by = by(&req, "VerifySmsCode");
+        let cmd = convert::verify_sms_code(req.into_inner()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let process = detached(async move { service.verify_sms_code(cmd, &by).await }).await?;
+        Ok(Response::new(pb::VerifySmsCodeResponse { process: Some(convert::process(&process, self.now())) }))
+    }
+
     async fn create_org_authorization(
         &self,
         req: Request<pb::CreateOrgAuthorizationRequest>,

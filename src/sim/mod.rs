@@ -1,8 +1,8 @@
 //! The e签宝 simulator, part of the product: it serves the same endpoints the client calls and
 //! checks every request the way e签宝's gateway does (app id, auth mode, timestamp window,
 //! Content-MD5 of the received bytes, signature over the reconstructed string to sign), keeps
-//! accounts, face flows and authorizations in memory, serves the face and authorization pages a
-//! person (or a test) completes, sends signed callbacks, and injects faults on demand.
+//! accounts, face and SMS flows and authorizations in memory, serves the face and authorization pages a
+//! person (or a test) completes, lists the SMS codes it sent, sends signed callbacks, and injects faults on demand.
 //!
 //! It powers `dev` mode and the tests. Its control API (`/sim/control/...`) is unauthenticated:
 //! bind it to a loopback or private address only.
@@ -11,6 +11,7 @@ pub mod faults;
 mod handle;
 mod notify;
 mod pages;
+mod sms;
 pub mod state;
 mod upstream;
 
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaultRule, FaultKind, FaultTrigger};
 pub use handle::SimHandle;
-pub use state::{CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow};
+pub use state::{CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow, SimSms};
 
 use crate::esign::api::{FlowStatus, paths};
 use crate::esign::codes::{AUTH_CANCELLED, AUTH_FAILED, AUTH_IN_PROGRESS, AUTH_SUCCEEDED};
@@ -261,6 +262,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::FLOW_OUTLINE, get(upstream::flow_outline))
         .route(paths::CREATE_AUTHORIZATION, post(upstream::create_authorization))
         .route(paths::QUERY_AUTHORIZATION, get(upstream::query_authorization))
+        .route(paths::SMS_START, post(sms::start_sms))
+        .route(paths::SMS_VERIFY, axum::routing::put(sms::verify_sms))
+        .route("/sim/sms", get(sms::outbox))
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)

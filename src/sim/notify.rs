@@ -14,8 +14,8 @@ use super::faults::CallbackFault;
 use super::state::{CallbackRecord, DeliveryState, SimAuthorization, SimFlow, SimState};
 use crate::esign::api::FlowStatus;
 use crate::esign::callback::{
-    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_NOTIFY_ALGORITHM,
-    HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
+    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ACTION_PSN_END, ALGORITHM,
+    HEADER_NOTIFY_ALGORITHM, HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
 };
 use crate::esign::sign::{CONTENT_TYPE, HEADER_APP_ID};
 
@@ -82,6 +82,20 @@ impl Shared {
             timestamp: flow.modify_time,
         };
         self.notify(flow.notify_url.as_deref(), ACTION_FACE_RESULT, &flow.flow_id, &body);
+    }
+
+    /// The end of a person's identity flow in e签宝's own form (esign.md §11): `identity_psn_end`.
+    pub(crate) fn notify_person_end(&self, flow: &SimFlow) {
+        let body = FaceResultBody {
+            action: ACTION_PSN_END,
+            flow_id: &flow.flow_id,
+            account_id: &flow.account_id,
+            success: flow.status == FlowStatus::Success,
+            fail_reason: flow.fail_reason.as_deref(),
+            context_id: &flow.context_id,
+            timestamp: flow.modify_time,
+        };
+        self.notify(flow.notify_url.as_deref(), ACTION_PSN_END, &flow.flow_id, &body);
     }
 
     pub(crate) fn notify_authorization_result(&self, auth: &SimAuthorization) {

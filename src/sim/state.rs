@@ -1,4 +1,4 @@
-//! What the simulator remembers, in memory: accounts, face flows, authorizations, call counters
+//! What the simulator remembers, in memory: accounts, identity flows (face and SMS), authorizations, call counters
 //! and the callbacks it sent. Identity data is kept masked only: the simulator has no use for more.
 use std::collections::BTreeMap;
 
@@ -37,6 +37,21 @@ pub struct SimFlow {
     /// Milliseconds.
     pub create_time: i64,
     pub modify_time: i64,
+    /// The SMS of a telecom 3-factor flow; `None` for a face flow.
+    pub sms: Option<SimSms>,
+}
+
+/// The code a telecom 3-factor flow "sent" (dev and tests read it here, as a person reads a phone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimSms {
+    /// Masked (`138****8000`).
+    pub mobile: String,
+    pub code: String,
+    /// Milliseconds; the code lives 15 minutes from here.
+    pub sent_at: i64,
+    /// Wrong codes filled back so far; the third fails the flow.
+    pub wrong_codes: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +88,8 @@ pub struct CallCounts {
     pub outline: u64,
     pub auth_create: u64,
     pub auth_query: u64,
+    pub sms_start: u64,
+    pub sms_verify: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
     /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
@@ -87,6 +104,8 @@ impl CallCounts {
             Endpoint::Outline => self.outline,
             Endpoint::AuthCreate => self.auth_create,
             Endpoint::AuthQuery => self.auth_query,
+            Endpoint::SmsStart => self.sms_start,
+            Endpoint::SmsVerify => self.sms_verify,
         }
     }
 
@@ -97,6 +116,8 @@ impl CallCounts {
             Endpoint::Outline => &mut self.outline,
             Endpoint::AuthCreate => &mut self.auth_create,
             Endpoint::AuthQuery => &mut self.auth_query,
+            Endpoint::SmsStart => &mut self.sms_start,
+            Endpoint::SmsVerify => &mut self.sms_verify,
         };
         *slot += 1;
     }

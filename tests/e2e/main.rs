@@ -15,4 +15,5 @@ mod ops;
 mod privacy;
 mod reliability;
 mod server;
+mod sms_auth;
 mod standin;

@@ -9,7 +9,7 @@ pub mod inbox;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
-pub use face_flow::{FaceFlow, FaceFlowStatus};
+pub use face_flow::{FaceFlow, FaceFlowStatus, HandlerMethod};
 pub use history::{HistoryEntry, HistoryPage, Move, Source};
 pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};
