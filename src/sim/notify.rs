@@ -72,22 +72,18 @@ impl Shared {
     }
 
     pub(crate) fn notify_face_result(&self, flow: &SimFlow) {
-        let body = FaceResultBody {
-            action: ACTION_FACE_RESULT,
-            flow_id: &flow.flow_id,
-            account_id: &flow.account_id,
-            success: flow.status == FlowStatus::Success,
-            fail_reason: flow.fail_reason.as_deref(),
-            context_id: &flow.context_id,
-            timestamp: flow.modify_time,
-        };
-        self.notify(flow.notify_url.as_deref(), ACTION_FACE_RESULT, &flow.flow_id, &body);
+        self.notify_person_result(flow, ACTION_FACE_RESULT);
     }
 
     /// The end of a person's identity flow in e签宝's own form (esign.md §11): `identity_psn_end`.
     pub(crate) fn notify_person_end(&self, flow: &SimFlow) {
+        self.notify_person_result(flow, ACTION_PSN_END);
+    }
+
+    /// A person's flow ended; both forms carry the same fields, under their own `action`.
+    fn notify_person_result(&self, flow: &SimFlow, action: &'static str) {
         let body = FaceResultBody {
-            action: ACTION_PSN_END,
+            action,
             flow_id: &flow.flow_id,
             account_id: &flow.account_id,
             success: flow.status == FlowStatus::Success,
@@ -95,7 +91,7 @@ impl Shared {
             context_id: &flow.context_id,
             timestamp: flow.modify_time,
         };
-        self.notify(flow.notify_url.as_deref(), ACTION_PSN_END, &flow.flow_id, &body);
+        self.notify(flow.notify_url.as_deref(), action, &flow.flow_id, &body);
     }
 
     pub(crate) fn notify_authorization_result(&self, auth: &SimAuthorization) {
