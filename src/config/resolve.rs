@@ -227,6 +227,11 @@ impl ServeArgs {
         if self.poll_initial_ms == 0 || self.poll_max_ms < self.poll_initial_ms {
             errors.push("POLL_INITIAL_MS must be positive and at most POLL_MAX_MS".into());
         }
+        // A holder is named `{replica}/{instance}/…`, and a restart frees what `{replica}/` held:
+        // a `/` in the id would let one replica free another's leases.
+        if self.replica_id.as_deref().is_some_and(|r| r.contains('/')) {
+            errors.push("REPLICA_ID must not contain '/'".into());
+        }
         if self.reconcile_interval_ms == 0 {
             errors.push("RECONCILE_INTERVAL_MS must be positive".into());
         }
@@ -388,6 +393,13 @@ mod tests {
         assert_eq!(errors, ["with ESIGN_BASE_URL set, dev needs ESIGN_APP_ID and ESIGN_APP_SECRET too"]);
         let errors = bare.resolve_dev(None).unwrap_err().0;
         assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn a_replica_id_with_a_slash_is_refused() {
+        let a = ServeArgs { replica_id: Some("pod/1".into()), ..bare() };
+        let errors = a.resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap_err().0;
+        assert_eq!(errors, ["REPLICA_ID must not contain '/'"]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
 //! outline, seed 001) and its reconciliation.
+use tokio::time::Instant;
+
 use super::error::DomainError;
 use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus};
 use super::ports::{
@@ -27,13 +29,19 @@ pub enum FaceAuthOutcome {
 }
 
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
+    /// Starts (or answers the running) face flow. A wait for another start of the same member ends
+    /// before `deadline`, the caller's, with `Busy`.
+    pub async fn start_face_auth(
+        &self,
+        cmd: StartFaceAuth,
+        deadline: Option<Instant>,
+    ) -> Result<FaceAuthOutcome, DomainError> {
         // Fast path without the lease: most repeated calls find a final answer or a live link.
         if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
             return Ok(answer);
         }
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, || async {
+        self.with_member_lease(&member, deadline, || async {
             // Whoever held the lease before us may have started the flow: look again.
             if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
                 return Ok(answer);

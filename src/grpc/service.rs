@@ -4,6 +4,7 @@ use std::future::Future;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
@@ -18,6 +19,12 @@ async fn detached<T: Send + 'static>(
         Ok(result) => result.map_err(to_status),
         Err(_) => Err(Status::internal("the call failed inside the service")),
     }
+}
+
+/// When the call answers DEADLINE_EXCEEDED (`limits` sets it; absent only when a test serves the
+/// handlers without it): use cases that wait for another holder stop in time to answer before it.
+fn deadline_of<T>(req: &Request<T>) -> Option<tokio::time::Instant> {
+    req.extensions().get::<CallDeadline>().map(|d| d.0)
 }
 
 #[derive(Clone)]
@@ -56,10 +63,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
+        let deadline = deadline_of(&req);
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_face_auth(cmd).await }).await?;
+        let outcome = detached(async move { service.start_face_auth(cmd, deadline).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
     }
 
@@ -67,10 +75,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
+        let deadline = deadline_of(&req);
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let auth = detached(async move { service.create_authorization(cmd).await }).await?;
+        let auth = detached(async move { service.create_authorization(cmd, deadline).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),

@@ -52,7 +52,11 @@ pub fn to_status(err: DomainError) -> Status {
             tracing::error!(error = %e, "stored data unreadable");
             Status::internal("stored data is unreadable")
         }
-        DomainError::Busy => Status::unavailable("another request for this member is in progress; retry"),
+        DomainError::Busy { retry_after } => Status::with_error_details(
+            Code::Unavailable,
+            "another request for this member is in progress; retry",
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ),
     }
 }
 

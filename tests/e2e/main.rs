@@ -13,5 +13,6 @@ mod limits;
 mod ops;
 mod privacy;
 mod reliability;
+mod restart;
 mod server;
 mod standin;
