@@ -1,6 +1,7 @@
 //! [`Service`], the value every use case is a method of, and what the use cases share: the clock,
-//! the settings, the member's start lease (and freeing an earlier life's leases), retries of optimistic writes, the polling schedule, and
-//! [`Applied`].
+//! the settings (lease lengths among them), the member's start lease and its wait within the
+//! caller's deadline, freeing an earlier life's leases, retries of optimistic writes, the polling
+//! schedule, and [`Applied`].
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
