@@ -93,6 +93,7 @@ async fn a_replica_restarted_after_sigkill_answers_every_retried_start_at_once_w
     })
     .await;
     let held = leases(db.url(), "RESTART-FLY").await;
+    assert_eq!(held.len(), IN_FLIGHT, "{held:?}");
     let held_until = held.values().filter_map(|(_, until)| *until).min().expect("leases held");
     assert!(
         held.values().all(|(holder, _)| holder.as_deref().is_some_and(|h| h.starts_with("restart-a/"))),
@@ -169,8 +170,9 @@ async fn a_survivor_takes_over_a_killed_replicas_member_lease_after_its_expiry_a
     // Before the lease expires, replica b waits for it (the caller's short deadline ends the wait)
     // and answers UNAVAILABLE with the time left on the lease.
     let mut refused = 0;
-    while Utc::now().timestamp_millis() < until - 500 {
-        let hint = retry_hint(start_within(&client_b, MEMBER, Duration::from_millis(400)).await, "before expiry");
+    // Each call ends before the lease does, so that none may take it over legitimately.
+    while Utc::now().timestamp_millis() < until - 700 {
+        let hint = retry_hint(start_within(&client_b, MEMBER, Duration::from_millis(600)).await, "before expiry");
         assert!(hint > Duration::ZERO && hint <= Duration::from_millis(3600), "retry after {hint:?}");
         assert!(sim.flows_for_context(MEMBER).is_empty(), "replica b started a flow under a's lease");
         refused += 1;
