@@ -141,6 +141,18 @@ mod baseline {
         ) -> Result<Response<pb::QueryAuthorizationResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn cancel_process(
+            &self,
+            _: Request<pb::CancelProcessRequest>,
+        ) -> Result<Response<pb::CancelProcessResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn get_process_history(
+            &self,
+            _: Request<pb::GetProcessHistoryRequest>,
+        ) -> Result<Response<pb::GetProcessHistoryResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
     }
 
     pub async fn serve(addr: SocketAddr) {

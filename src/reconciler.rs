@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::model::Source;
 use crate::domain::ports::Lease;
 use crate::domain::{Service, chrono_dur};
 use crate::metrics::Metrics;
@@ -62,7 +63,7 @@ pub async fn round(service: &Service, settings: &ReconcilerSettings) {
     match service.store().claim_due_face_flows(now, &lease, settings.batch).await {
         Ok(flows) => {
             for flow in flows {
-                if let Err(e) = service.reconcile_face_flow(&flow).await {
+                if let Err(e) = service.reconcile_face_flow(&flow, &Source::Reconciler).await {
                     tracing::warn!(flow_id = %flow.flow_id, error = %e, "flow outline poll failed; retried later");
                 }
             }
@@ -72,7 +73,7 @@ pub async fn round(service: &Service, settings: &ReconcilerSettings) {
     match service.store().claim_due_authorizations(now, &lease, settings.batch).await {
         Ok(auths) => {
             for auth in auths {
-                if let Err(e) = service.refresh_authorization(&auth).await {
+                if let Err(e) = service.refresh_authorization(&auth, &Source::Reconciler).await {
                     tracing::warn!(auth_id = %auth.auth_id, error = %e, "authorization poll failed; retried later");
                 }
             }

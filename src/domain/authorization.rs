@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::error::DomainError;
-use super::model::{AuthType, Authorization, AuthorizationStatus, ProcessStatus};
+use super::model::{AuthType, Authorization, AuthorizationStatus, ProcessStatus, Source};
 use super::ports::{AuthorizationInfo, ChangeSet, CreateAuthorizationRequest, Lease, StoreError, UpstreamError};
 use super::values::{AccountId, AuthId, Contact, FieldViolation, MemberNo, RequestId};
 use super::{Applied, DOWNLOAD_URL_TTL, Service, chrono_dur};
@@ -64,6 +64,7 @@ impl Service {
     pub async fn create_authorization(
         &self,
         cmd: CreateAuthorization,
+        by: &Source,
         deadline: Option<Instant>,
     ) -> Result<Authorization, DomainError> {
         let fingerprint = cmd.fingerprint();
@@ -121,6 +122,7 @@ impl Service {
                     .commit(ChangeSet {
                         process: Some(process),
                         authorizations: vec![auth.clone()],
+                        source: Some(by.clone()),
                         ..Default::default()
                     })
                     .await?;
@@ -149,17 +151,17 @@ impl Service {
     }
 
     /// An authorization, refreshed from e签宝 while it is not final or its download URL has expired.
-    pub async fn query_authorization(&self, auth_id: &AuthId) -> Result<Authorization, DomainError> {
+    pub async fn query_authorization(&self, auth_id: &AuthId, by: &Source) -> Result<Authorization, DomainError> {
         let auth = self.store.authorization(auth_id).await?.ok_or(DomainError::NotFound("authorization"))?;
         if !auth.needs_refresh(self.now()) {
             return Ok(auth);
         }
-        self.refresh_authorization(&auth).await?;
+        self.refresh_authorization(&auth, by).await?;
         self.store.authorization(auth_id).await?.ok_or(DomainError::NotFound("authorization"))
     }
 
     /// Asks e签宝 (seed 002) and applies what it says.
-    pub async fn refresh_authorization(&self, auth: &Authorization) -> Result<Applied, DomainError> {
+    pub async fn refresh_authorization(&self, auth: &Authorization, by: &Source) -> Result<Applied, DomainError> {
         let info = match self.esign.query_authorization(&auth.auth_id).await {
             Ok(info) => info,
             Err(e) => {
@@ -169,7 +171,7 @@ impl Service {
                 return Err(e.into());
             }
         };
-        let applied = self.apply_authorization_info(&info, None).await?;
+        let applied = self.apply_authorization_info(&info, None, by).await?;
         if !info.status.is_final() {
             self.back_off_authorization(auth).await?;
         }
@@ -187,8 +189,9 @@ impl Service {
         &self,
         info: &AuthorizationInfo,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
-        self.apply_authorization(&info.auth_id, info.status, info.auth_des.clone(), Some(info), inbox_id).await
+        self.apply_authorization(&info.auth_id, info.status, info.auth_des.clone(), Some(info), inbox_id, by).await
     }
 
     /// Applies an authorization's result from a callback (status only; details come from a query).
@@ -198,6 +201,7 @@ impl Service {
         status: AuthorizationStatus,
         auth_des: Option<String>,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         // A callback says "signed" but not where the letter is: ask e签宝 first, so that the process
         // shows AUTHORIZE_FINISH together with the letter's URL in one commit. Only under the item's
@@ -216,7 +220,7 @@ impl Service {
             if self.store.try_lease_authorization(auth_id, &lease, now).await? {
                 let applied = match self.esign.query_authorization(auth_id).await {
                     Ok(info) if info.status == AuthorizationStatus::Succeeded => {
-                        Some(self.apply_authorization_info(&info, inbox_id).await)
+                        Some(self.apply_authorization_info(&info, inbox_id, by).await)
                     }
                     Ok(_) => None,
                     Err(e) => {
@@ -231,7 +235,7 @@ impl Service {
                 }
             }
         }
-        self.apply_authorization(auth_id, status, auth_des, None, inbox_id).await
+        self.apply_authorization(auth_id, status, auth_des, None, inbox_id, by).await
     }
 
     async fn apply_authorization(
@@ -241,6 +245,7 @@ impl Service {
         auth_des: Option<String>,
         info: Option<&AuthorizationInfo>,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         self.retry_on_conflict(|| async {
             let mut changes = ChangeSet { inbox_applied: inbox_id.into_iter().collect(), ..Default::default() };
@@ -295,6 +300,7 @@ impl Service {
                 };
                 if moved {
                     changes.process = Some(process);
+                    changes.source = Some(by.clone());
                 }
             }
             changes.authorizations.push(auth.clone());

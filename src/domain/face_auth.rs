@@ -3,7 +3,7 @@
 use tokio::time::Instant;
 
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus};
+use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus, Source};
 use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
 };
@@ -34,6 +34,7 @@ impl Service {
     pub async fn start_face_auth(
         &self,
         cmd: StartFaceAuth,
+        by: &Source,
         deadline: Option<Instant>,
     ) -> Result<FaceAuthOutcome, DomainError> {
         // Fast path without the lease: most repeated calls find a final answer or a live link.
@@ -46,7 +47,7 @@ impl Service {
             if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
                 return Ok(answer);
             }
-            self.start_new_face_flow(&cmd).await
+            self.start_new_face_flow(&cmd, by).await
         })
         .await
     }
@@ -80,7 +81,7 @@ impl Service {
         Ok(Some(FaceAuthOutcome::Link { flow, process }))
     }
 
-    async fn start_new_face_flow(&self, cmd: &StartFaceAuth) -> Result<FaceAuthOutcome, DomainError> {
+    async fn start_new_face_flow(&self, cmd: &StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
@@ -125,6 +126,7 @@ impl Service {
                     .commit(ChangeSet {
                         process: Some(process.clone()),
                         face_flows: vec![flow.clone()],
+                        source: Some(by.clone()),
                         ..Default::default()
                     })
                     .await?;
@@ -140,6 +142,7 @@ impl Service {
         &self,
         result: &IdentityResult,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         self.retry_on_conflict(|| async {
             let mark = |changes: &mut ChangeSet| changes.inbox_applied.extend(inbox_id);
@@ -173,6 +176,7 @@ impl Service {
                 };
                 if moved.is_ok() {
                     changes.process = Some(process);
+                    changes.source = Some(by.clone());
                 }
             }
             changes.face_flows.push(flow.clone());
@@ -185,7 +189,7 @@ impl Service {
 
     /// Asks e签宝 for a running flow's outline and applies a final answer; otherwise schedules the
     /// next poll (with backoff), or gives up on a flow that never ends.
-    pub async fn reconcile_face_flow(&self, flow: &FaceFlow) -> Result<Applied, DomainError> {
+    pub async fn reconcile_face_flow(&self, flow: &FaceFlow, by: &Source) -> Result<Applied, DomainError> {
         let outline = match self.esign.flow_outline(&flow.flow_id).await {
             Ok(o) => o,
             Err(UpstreamError::Refused { reason: Refusal::FlowNotFound, .. }) => {
@@ -204,7 +208,7 @@ impl Service {
                     success: outline.status == OutlineStatus::Success,
                     fail_reason: outline.fail_reason,
                 };
-                self.apply_face_result(&result, None).await
+                self.apply_face_result(&result, None, by).await
             }
             OutlineStatus::Init | OutlineStatus::Ing => {
                 let give_up_at = flow.expires_at + chrono_dur(self.settings.face_flow_give_up_after);

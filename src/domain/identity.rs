@@ -2,7 +2,7 @@
 //! applied by flow id to the kind of flow that knows it, whichever way it arrived: a callback in any
 //! of e签宝's forms (esign.md §5, §11) or the flow outline polled by the reconciler.
 use super::error::DomainError;
-use super::model::IdentityResult;
+use super::model::{IdentityResult, Source};
 use super::ports::ChangeSet;
 use super::values::FlowId;
 use super::{Applied, Service};
@@ -30,9 +30,10 @@ impl Service {
         &self,
         result: &IdentityResult,
         inbox_id: Option<i64>,
+        by: &Source,
     ) -> Result<Applied, DomainError> {
         match self.identity_flow_kind(&result.flow_id).await? {
-            Some(IdentityFlowKind::Face) => self.apply_face_result(result, inbox_id).await,
+            Some(IdentityFlowKind::Face) => self.apply_face_result(result, inbox_id, by).await,
             None => {
                 tracing::warn!(flow_id = %result.flow_id, "result for a flow this service never started; ignored");
                 self.commit_if_any(ChangeSet { inbox_applied: inbox_id.into_iter().collect(), ..Default::default() })

@@ -3,11 +3,12 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `authorization`, `inbox`.
+//! `authorization`, `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
 pub mod error;
 mod face_auth;
+mod history;
 mod identity;
 mod inbox;
 pub mod model;
@@ -18,6 +19,7 @@ pub mod values;
 pub use authorization::CreateAuthorization;
 pub use error::DomainError;
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
+pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 pub use identity::IdentityFlowKind;
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, Service, Settings, SystemClock, chrono_dur, record_member,

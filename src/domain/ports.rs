@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, InboxEvent, Process, StoredEvent,
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, Process, Source,
+    StoredEvent,
 };
 use super::values::{AccountId, AuthId, FlowId, MemberNo, Mobile, PersonName, ResidentId, mask_mobile};
 
@@ -185,6 +186,10 @@ pub enum StoreError {
     /// A stored value could not be read back (corrupt or written by a newer version).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A change moved the process but did not say what made it: a bug, refused so that no move
+    /// is ever stored without its history entry.
+    #[error("a change moved the process without naming its source")]
+    Unsourced,
 }
 
 /// What one atomic write changes. Everything in it commits together or not at all.
@@ -199,6 +204,9 @@ pub struct ChangeSet {
     pub authorizations: Vec<Authorization>,
     /// Inbox events that this change applies.
     pub inbox_applied: Vec<i64>,
+    /// What made the change: each of the process's moves is written to its history with it. A
+    /// change that moves the process without a source is refused (`StoreError::Unsourced`).
+    pub source: Option<Source>,
 }
 
 /// Whether an inbox insert was new.
@@ -237,6 +245,11 @@ pub trait Store: Send + Sync + 'static {
         request_id: &str,
     ) -> Result<Option<Authorization>, StoreError>;
 
+    /// Up to `limit` entries of the member's history after `after` (a `seq`; from the start when
+    /// `None`), oldest first.
+    async fn history(&self, member: &MemberNo, after: Option<i64>, limit: u64)
+    -> Result<Vec<HistoryEntry>, StoreError>;
+
     /// Writes a change set atomically; `Conflict` when the process version moved.
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
 
@@ -250,8 +263,13 @@ pub trait Store: Send + Sync + 'static {
     /// starts with `prefix` but not with `keep`; answers how many.
     async fn release_leases_held_by(&self, prefix: &str, keep: &str) -> Result<u64, StoreError>;
 
-    /// Stores a verified callback once per event key.
-    async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError>;
+    /// Stores a verified callback, received with `action`, once per event key.
+    async fn insert_inbox(
+        &self,
+        event: &InboxEvent,
+        action: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<InboxInsert, StoreError>;
     /// Inbox events received before `received_before` but not applied (a crash between store and
     /// apply), oldest first.
     async fn pending_inbox(&self, received_before: DateTime<Utc>, limit: u64) -> Result<Vec<StoredEvent>, StoreError>;

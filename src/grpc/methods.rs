@@ -102,7 +102,11 @@ mod tests {
         let reads: Vec<&str> = Methods::served().iter().filter(|m| m.read).map(|m| m.path.as_str()).collect();
         assert_eq!(
             reads,
-            ["/etc.esign.v1.AuthService/GetProcessDetail", "/etc.esign.v1.AuthService/QueryAuthorization"]
+            [
+                "/etc.esign.v1.AuthService/GetProcessDetail",
+                "/etc.esign.v1.AuthService/QueryAuthorization",
+                "/etc.esign.v1.AuthService/GetProcessHistory",
+            ]
         );
     }
 

@@ -1,6 +1,7 @@
 //! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
 pub mod auth;
 pub mod convert;
+pub mod history;
 pub mod limits;
 pub mod methods;
 pub mod observe;

@@ -4,10 +4,12 @@ use std::future::Future;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, status::to_status};
+use super::{convert, history, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
+use crate::domain::model::Source;
 use crate::domain::{DomainError, Service, record_member};
 
 /// Runs a state-changing use case to its end even when the caller disconnects or its deadline
@@ -25,6 +27,12 @@ async fn detached<T: Send + 'static>(
 /// handlers without it): use cases that wait for another holder stop in time to answer before it.
 fn deadline_of<T>(req: &Request<T>) -> Option<tokio::time::Instant> {
     req.extensions().get::<CallDeadline>().map(|d| d.0)
+}
+
+/// What a change made by this call records as its source: the RPC and the authenticated caller.
+fn by<T>(req: &Request<T>, method: &str) -> Source {
+    let caller = req.extensions().get::<Caller>().map(|c| c.sys_id.clone()).unwrap_or_default();
+    Source::Rpc { method: method.to_owned(), caller }
 }
 
 #[derive(Clone)]
@@ -48,10 +56,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::GetProcessDetailRequest>,
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
+        let by = by(&req, "GetProcessDetail");
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
         let process = if query.refresh {
-            self.service.refreshed_process(&query.member_no).await
+            self.service.refreshed_process(&query.member_no, &by).await
         } else {
             self.service.process(&query.member_no).await
         }
@@ -63,11 +72,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
-        let deadline = deadline_of(&req);
+        let (by, deadline) = (by(&req, "StartFaceAuth"), deadline_of(&req));
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_face_auth(cmd, deadline).await }).await?;
+        let outcome = detached(async move { service.start_face_auth(cmd, &by, deadline).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
     }
 
@@ -75,11 +84,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
-        let deadline = deadline_of(&req);
+        let (by, deadline) = (by(&req, "CreateOrgAuthorization"), deadline_of(&req));
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let auth = detached(async move { service.create_authorization(cmd, deadline).await }).await?;
+        let auth = detached(async move { service.create_authorization(cmd, &by, deadline).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),
@@ -90,11 +99,37 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::QueryAuthorizationRequest>,
     ) -> Result<Response<pb::QueryAuthorizationResponse>, Status> {
+        let by = by(&req, "QueryAuthorization");
         let id = convert::authorization_query(req.into_inner()).map_err(to_status)?;
-        let auth = self.service.query_authorization(&id).await.map_err(to_status)?;
+        let auth = self.service.query_authorization(&id, &by).await.map_err(to_status)?;
         record_member(&auth.member_no);
         Ok(Response::new(pb::QueryAuthorizationResponse {
             authorization: Some(convert::authorization(&auth, self.now())),
         }))
+    }
+
+    async fn cancel_process(
+        &self,
+        req: Request<pb::CancelProcessRequest>,
+    ) -> Result<Response<pb::CancelProcessResponse>, Status> {
+        let by = by(&req, "CancelProcess");
+        let member = history::cancel_query(req.into_inner()).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let (process, applied) = detached(async move { service.cancel_process(&member, &by).await }).await?;
+        Ok(Response::new(pb::CancelProcessResponse {
+            process: Some(convert::process(&process, self.now())),
+            cancelled: applied == crate::domain::Applied::Changed,
+        }))
+    }
+
+    async fn get_process_history(
+        &self,
+        req: Request<pb::GetProcessHistoryRequest>,
+    ) -> Result<Response<pb::GetProcessHistoryResponse>, Status> {
+        let query = history::history_query(req.into_inner()).map_err(to_status)?;
+        record_member(&query.member_no);
+        let page = self.service.history(&query.member_no, query.after, query.page_size).await.map_err(to_status)?;
+        Ok(Response::new(history::history_page(&page)))
     }
 }

@@ -52,6 +52,10 @@ pub fn to_status(err: DomainError) -> Status {
             tracing::error!(error = %e, "stored data unreadable");
             Status::internal("stored data is unreadable")
         }
+        DomainError::Store(StoreError::Unsourced) => {
+            tracing::error!("a change moved a process without naming its source");
+            Status::internal("the change could not be recorded")
+        }
         DomainError::Busy { retry_after } => Status::with_error_details(
             Code::Unavailable,
             "another request for this member is in progress; retry",

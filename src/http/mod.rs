@@ -128,10 +128,10 @@ async fn handle_callback(
         tracing::warn!(reason = %why, "e签宝 callback rejected");
         return (CallbackOutcome::Rejected, answer(StatusCode::UNAUTHORIZED, "401", &why.to_string()));
     }
-    let event = match parse_callback(body) {
+    let (event, action) = match parse_callback(body) {
         Ok(ParsedCallback::Event { action, event }) => {
             tracing::Span::current().record("action", action);
-            event
+            (event, action)
         }
         Ok(ParsedCallback::Ignored { action }) => {
             tracing::Span::current().record("action", action.as_str());
@@ -143,7 +143,7 @@ async fn handle_callback(
             return (CallbackOutcome::Unreadable, answer(StatusCode::BAD_REQUEST, "400", &why.to_string()));
         }
     };
-    match state.service.receive_event(event).await {
+    match state.service.receive_event(event, action).await {
         Ok(applied) => {
             tracing::info!(?applied, "e签宝 callback stored");
             let outcome = match applied {

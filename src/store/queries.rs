@@ -10,9 +10,11 @@ use sea_orm::{
 
 use super::SeaStore;
 use super::columns::{db_err, ms, opt_ms};
-use super::entities::{authorization as auth_e, face_flow as flow_e, inbox_event as inbox_e, process as proc_e};
+use super::entities::{
+    authorization as auth_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e, process as proc_e,
+};
 use super::lease;
-use crate::domain::model::{Authorization, FaceFlow, InboxEvent, Process, StoredEvent};
+use crate::domain::model::{Authorization, FaceFlow, HistoryEntry, InboxEvent, Process, StoredEvent};
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AuthId, FlowId, MemberNo};
 
@@ -87,7 +89,30 @@ impl Store for SeaStore {
             .transpose()
     }
 
+    async fn history(
+        &self,
+        member: &MemberNo,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        hist_e::Entity::find()
+            .filter(hist_e::Column::MemberNo.eq(member.as_str()))
+            .filter(hist_e::Column::Id.gt(after.unwrap_or(0)))
+            .order_by_asc(hist_e::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(HistoryEntry::try_from)
+            .collect()
+    }
+
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
+        let moved = changes.process.as_ref().is_some_and(|p| !p.moves().is_empty());
+        if moved && changes.source.is_none() {
+            return Err(StoreError::Unsourced);
+        }
         let txn = self.db.begin().await.map_err(db_err)?;
         if let Some(p) = &changes.process {
             let expected = p.version();
@@ -111,6 +136,12 @@ impl Store for SeaStore {
                 if res.rows_affected != 1 {
                     return Err(StoreError::Conflict);
                 }
+            }
+            if let Some(source) = &changes.source
+                && !p.moves().is_empty()
+            {
+                let rows = p.moves().iter().map(|m| hist_e::ActiveModel::recorded(p.member_no(), m, source));
+                hist_e::Entity::insert_many(rows).exec_without_returning(&txn).await.map_err(db_err)?;
             }
         }
         for f in &changes.face_flows {
@@ -172,8 +203,13 @@ impl Store for SeaStore {
             + lease::release_held_by::<auth_e::Entity>(&self.db, prefix, keep).await?)
     }
 
-    async fn insert_inbox(&self, event: &InboxEvent, received_at: DateTime<Utc>) -> Result<InboxInsert, StoreError> {
-        let res = inbox_e::Entity::insert(inbox_e::ActiveModel::received(event, received_at))
+    async fn insert_inbox(
+        &self,
+        event: &InboxEvent,
+        action: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<InboxInsert, StoreError> {
+        let res = inbox_e::Entity::insert(inbox_e::ActiveModel::received(event, action, received_at))
             .on_conflict_do_nothing_on([inbox_e::Column::EventKey])
             .exec_without_returning(&self.db)
             .await

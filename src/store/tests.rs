@@ -1,6 +1,6 @@
 //! The store on a real SQLite file: the leases every leased table shares (freeing an earlier
-//! life's among them), and the backlog counting
-//! exactly the rows the claims take.
+//! life's among them), the backlog counting exactly the rows the claims take, and each move
+//! written with its history entry.
 use chrono::{DateTime, Duration, Utc};
 
 use super::SeaStore;
@@ -142,4 +142,31 @@ async fn leases_of_a_replicas_earlier_life_are_freed_and_no_one_elses() {
     assert!(store.try_lease_authorization(&auth.auth_id, &lease("x", now), now).await.unwrap(), "freed");
     let until = DateTime::from_timestamp_millis(lease("", now).until.timestamp_millis());
     assert_eq!(store.member_lease_until(&members[1]).await.unwrap(), until, "stored to the millisecond");
+}
+
+#[tokio::test]
+async fn a_move_is_stored_with_its_history_entry_and_never_without_its_source() {
+    use crate::domain::model::{Process, ProcessStatus, Source};
+    use crate::domain::ports::StoreError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let member = MemberNo::parse("ETC000000009").unwrap();
+    let t0 = DateTime::from_timestamp_millis(1_900_000_000_000).unwrap();
+    let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, 0);
+    assert!(process.cancel(t0));
+
+    let unsourced = store.commit(ChangeSet { process: Some(process.clone()), ..Default::default() }).await;
+    assert!(matches!(unsourced, Err(StoreError::Unsourced)), "{unsourced:?}");
+    assert!(store.process(&member).await.unwrap().is_none(), "nothing of a refused change is written");
+
+    let by = Source::Rpc { method: "CancelProcess".into(), caller: "E02".into() };
+    store.commit(ChangeSet { process: Some(process), source: Some(by.clone()), ..Default::default() }).await.unwrap();
+    let history = store.history(&member, None, 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].change.from, history[0].change.to, &history[0].source),
+        (ProcessStatus::AuthorizeFailed, ProcessStatus::NotStarted, &by)
+    );
+    assert!(store.history(&member, Some(history[0].seq), 10).await.unwrap().is_empty(), "after the last: nothing");
 }

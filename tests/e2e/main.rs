@@ -9,6 +9,7 @@ mod helpers;
 
 mod authorization;
 mod face_auth;
+mod history;
 mod limits;
 mod ops;
 mod privacy;

@@ -143,7 +143,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
     commands = readme_commands(server.grpc_addr)
     rpcs = [rpc_of(c) or c.split()[-1] for c in commands]
     for want in ["list", "grpc.health.v1.Health/Check", "etc.esign.v1.AuthService"] + [
-        f"etc.esign.v1.AuthService/{r}" for r in ["GetProcessDetail", "StartFaceAuth", "CreateOrgAuthorization", "QueryAuthorization"]
+        f"etc.esign.v1.AuthService/{r}"
+        for r in ["GetProcessDetail", "StartFaceAuth", "CreateOrgAuthorization", "QueryAuthorization", "GetProcessHistory", "CancelProcess"]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
 
@@ -228,5 +229,22 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 a.get("authId") == auth_id and a.get("status") == "AUTHORIZATION_STATUS_SUCCEEDED" and bool(a.get("authDownloadUrl")),
                 out,
             )
+        elif rpc.endswith("/GetProcessHistory"):
+            moves = [(t.get("fromStatus"), t.get("toStatus"), t.get("source")) for t in as_json(r.stdout).get("transitions", [])]
+            want = [
+                ("AUTH_PROCESS_STATUS_NOT_STARTED", "AUTH_PROCESS_STATUS_HANDLER_AUTHING", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_HANDLER_AUTHING", "AUTH_PROCESS_STATUS_HANDLER_AUTHED", "TRANSITION_SOURCE_CALLBACK"),
+                ("AUTH_PROCESS_STATUS_HANDLER_AUTHED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_AUTHORIZING", "AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", "TRANSITION_SOURCE_CALLBACK"),
+            ]
+            rec.check(name + " answers the walk's four moves in order, with their sources", moves == want, out)
+        elif rpc.endswith("/CancelProcess"):
+            answer = as_json(r.stdout)
+            rec.check(
+                name + " answers NOT_STARTED and cancelled",
+                answer.get("cancelled") is True and answer.get("process", {}).get("status") == "AUTH_PROCESS_STATUS_NOT_STARTED",
+                out,
+            )
+            rec.transitions += 1
         else:
             raise CheckFailed(f"a README grpcurl example this suite does not know how to check: {command}")

@@ -26,5 +26,7 @@ pub enum InboxEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub id: i64,
+    /// The notification's `action` (empty when e签宝 sent none): the source of what it changes.
+    pub action: String,
     pub event: InboxEvent,
 }

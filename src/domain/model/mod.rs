@@ -1,14 +1,16 @@
 //! The records the process keeps, each in its own file with its statuses: the member's process,
-//! its face flows, the end of any identity flow, its authorizations, and e签宝's verified notifications (the inbox). Records
+//! its face flows, its history, the end of any identity flow, its authorizations, and e签宝's verified notifications (the inbox). Records
 //! import values only; the use cases and the ports import them.
 pub mod authorization;
 pub mod face_flow;
+pub mod history;
 pub mod identity;
 pub mod inbox;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use face_flow::{FaceFlow, FaceFlowStatus};
+pub use history::{HistoryEntry, HistoryPage, Move, Source};
 pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};
 pub use process::{Handler, IllegalTransition, Node, OrgInfo, Process, ProcessStatus};

@@ -3,6 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
+use super::history::Move;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
@@ -170,6 +171,9 @@ pub struct Process {
     /// e签宝's letter URLs expire (60 minutes); never hand one out past this.
     pub signed_file_url_expires_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The moves made since the process was read, oldest first: the store writes each to the
+    /// member's history in the commit that writes the process.
+    moves: Vec<Move>,
 }
 
 impl Process {
@@ -189,6 +193,7 @@ impl Process {
             signed_file_url: None,
             signed_file_url_expires_at: None,
             updated_at: None,
+            moves: Vec::new(),
         }
     }
 
@@ -205,6 +210,10 @@ impl Process {
     }
     pub fn version(&self) -> i64 {
         self.version
+    }
+    /// The moves made since the process was read (or created), oldest first.
+    pub fn moves(&self) -> &[Move] {
+        &self.moves
     }
     pub fn node(&self) -> Option<Node> {
         self.status.node()
@@ -225,9 +234,24 @@ impl Process {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
+        self.moves.push(Move { from: self.status, to, at: now });
         self.status = to;
         self.updated_at = Some(now);
         Ok(())
+    }
+
+    /// Back to NOT_STARTED from any status, forgetting the handler, the company and the letter, so
+    /// that the member can start over. False when it had not started: nothing to do.
+    pub fn cancel(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status == ProcessStatus::NotStarted {
+            return false;
+        }
+        let mut fresh = Self::restore(self.member_no.clone(), ProcessStatus::NotStarted, self.version);
+        fresh.moves = std::mem::take(&mut self.moves);
+        fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now });
+        fresh.updated_at = Some(now);
+        *self = fresh;
+        true
     }
 
     /// An identity flow (face) started for the handler (also a new flow after the previous link expired).
@@ -343,6 +367,28 @@ mod tests {
         assert_eq!(p.node(), None);
         assert_eq!(p.next_node(), Some(Node::HandlerAuth));
         assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
+    }
+
+    #[test]
+    fn each_move_is_recorded_and_cancel_starts_over_from_any_status() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        assert!(!p.cancel(now), "nothing to cancel before the start");
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
+        assert!(p.cancel(now));
+        let moves: Vec<_> = p.moves().iter().map(|m| (m.from, m.to, m.node())).collect();
+        use ProcessStatus::*;
+        assert_eq!(
+            moves,
+            vec![
+                (NotStarted, HandlerAuthing, Some(Node::HandlerAuth)),
+                (HandlerAuthing, HandlerAuthed, Some(Node::HandlerAuth)),
+                (HandlerAuthed, NotStarted, Some(Node::HandlerAuth)),
+            ]
+        );
+        assert_eq!((p.status(), p.handler.is_none(), p.handler_flow_id.is_none()), (NotStarted, true, true));
+        assert_eq!(Process::restore(member(), HandlerAuthed, 3).moves(), &[], "a stored process has no new moves");
     }
 
     #[test]

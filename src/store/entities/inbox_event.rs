@@ -27,6 +27,8 @@ pub struct Model {
     pub occurred_at: i64,
     pub received_at: i64,
     pub applied_at: Option<i64>,
+    /// The notification's `action` as received (null in rows stored before it was kept).
+    pub action: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -72,8 +74,8 @@ pub fn event_key(event: &InboxEvent) -> String {
 }
 
 impl ActiveModel {
-    /// A new row for `event`, not yet applied.
-    pub fn received(event: &InboxEvent, received_at: DateTime<Utc>) -> Self {
+    /// A new row for `event`, received with `action`, not yet applied.
+    pub fn received(event: &InboxEvent, action: &str, received_at: DateTime<Utc>) -> Self {
         let (reason, occurred_at) = match event {
             InboxEvent::IdentityResult { fail_reason, occurred_at, .. } => {
                 (fail_reason.clone(), occurred_at.unwrap_or(received_at))
@@ -91,6 +93,7 @@ impl ActiveModel {
             occurred_at: Set(ms(occurred_at)),
             received_at: Set(ms(received_at)),
             applied_at: Set(None),
+            action: Set(Some(action.to_owned())),
         }
     }
 }
@@ -120,7 +123,7 @@ impl TryFrom<Model> for StoredEvent {
             },
             other => return Err(StoreError::Corrupt(format!("inbox kind {other}"))),
         };
-        Ok(StoredEvent { id: m.id, event })
+        Ok(StoredEvent { id: m.id, action: m.action.unwrap_or_default(), event })
     }
 }
 
@@ -160,7 +163,7 @@ mod tests {
             auth_des: Some("refused".into()),
             occurred_at: at,
         };
-        let row = ActiveModel::received(&event, at);
+        let row = ActiveModel::received(&event, "AUTHORIZATION_RESULT", at);
         let model = Model {
             id: 7,
             event_key: row.event_key.unwrap(),
@@ -171,8 +174,12 @@ mod tests {
             occurred_at: row.occurred_at.unwrap(),
             received_at: row.received_at.unwrap(),
             applied_at: None,
+            action: row.action.unwrap(),
         };
         assert_eq!((model.kind.as_str(), model.outcome.as_str()), ("AUTHORIZATION_RESULT", "3"));
-        assert_eq!(StoredEvent::try_from(model).unwrap(), StoredEvent { id: 7, event });
+        assert_eq!(
+            StoredEvent::try_from(model).unwrap(),
+            StoredEvent { id: 7, action: "AUTHORIZATION_RESULT".into(), event }
+        );
     }
 }

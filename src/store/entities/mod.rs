@@ -3,5 +3,6 @@
 //! milliseconds (BIGINT) so that comparisons behave the same on SQLite and PostgreSQL.
 pub mod authorization;
 pub mod face_flow;
+pub mod history;
 pub mod inbox_event;
 pub mod process;

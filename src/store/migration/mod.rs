@@ -3,12 +3,17 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_init;
 mod m0002_handler_flow;
+mod m0003_history;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration), Box::new(m0002_handler_flow::Migration)]
+        vec![
+            Box::new(m0001_init::Migration),
+            Box::new(m0002_handler_flow::Migration),
+            Box::new(m0003_history::Migration),
+        ]
     }
 }
