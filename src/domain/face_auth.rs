@@ -1,6 +1,8 @@
 //! Node HANDLER_AUTH: the handler's identity flow — face recognition (seed 003) here, the SMS check
 //! in `sms_auth` on the same start — its result (callback or flow outline, seed 001) and its
 //! reconciliation.
+use tokio::time::Instant;
+
 use super::error::DomainError;
 use super::model::{FaceFlow, FaceFlowStatus, Handler, HandlerMethod, IdentityResult, Process, ProcessStatus, Source};
 use super::ports::{
@@ -47,26 +49,35 @@ impl FlowStart<'_> {
 pub const SMS_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
+    /// Starts (or answers the running) face flow. A wait for another start of the same member ends
+    /// before `deadline`, the caller's, with `Busy`.
+    pub async fn start_face_auth(
+        &self,
+        cmd: StartFaceAuth,
+        by: &Source,
+        deadline: Option<Instant>,
+    ) -> Result<FaceAuthOutcome, DomainError> {
         let start = FlowStart::Face { mode: cmd.mode, redirect_url: &cmd.redirect_url };
-        self.start_handler_flow(&cmd.member_no, &cmd.handler, start, by).await
+        self.start_handler_flow(&cmd.member_no, &cmd.handler, start, by, deadline).await
     }
 
     /// Starts an identity flow of the handler, or answers the one under way (of the same kind) or the
-    /// passed one. Concurrent starts for one member make one upstream flow (the member's lease).
+    /// passed one. Concurrent starts for one member make one upstream flow (the member's lease); a
+    /// wait for another start ends before `deadline`, the caller's, with `Busy`.
     pub(super) async fn start_handler_flow(
         &self,
         member: &MemberNo,
         handler: &Handler,
         start: FlowStart<'_>,
         by: &Source,
+        deadline: Option<Instant>,
     ) -> Result<FaceAuthOutcome, DomainError> {
         let method = start.method();
         // Fast path without the lease: most repeated calls find a final answer or a live flow.
         if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
             return Ok(answer);
         }
-        self.with_member_lease(member, || async {
+        self.with_member_lease(member, deadline, || async {
             // Whoever held the lease before us may have started the flow: look again.
             if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
                 return Ok(answer);

@@ -277,6 +277,11 @@ pub trait Store: Send + Sync + 'static {
     /// creating the member's row if needed. False: someone else holds an unexpired lease.
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError>;
+    /// Until when the member's start lease is (or was) held, whoever holds it; `None` when released.
+    async fn member_lease_until(&self, member: &MemberNo) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Frees every lease of every leased table (members, face flows, authorizations) whose holder
+    /// starts with `prefix` but not with `keep`; answers how many.
+    async fn release_leases_held_by(&self, prefix: &str, keep: &str) -> Result<u64, StoreError>;
 
     /// Stores a verified callback, received with `action`, once per event key.
     async fn insert_inbox(

@@ -8,6 +8,7 @@ use super::face_auth::{FaceAuthOutcome, FlowStart};
 use super::model::{FaceFlowStatus, Handler, HandlerMethod, IdentityResult, Process, ProcessStatus, Source};
 use super::ports::{Refusal, UpstreamError};
 use super::values::{MemberNo, SmsCode};
+use tokio::time::Instant;
 
 /// What StartSmsAuth asks for, already parsed.
 #[derive(Debug, Clone)]
@@ -25,9 +26,14 @@ pub struct VerifySmsCode {
 
 impl Service {
     /// Sends the handler an SMS code (a new telecom 3-factor flow), or answers the flow whose code
-    /// still lives, or the passed handler: the same idempotency as StartFaceAuth.
-    pub async fn start_sms_auth(&self, cmd: StartSmsAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
-        self.start_handler_flow(&cmd.member_no, &cmd.handler, FlowStart::Sms, by).await
+    /// still lives, or the passed handler: the same idempotency (and deadline) as StartFaceAuth.
+    pub async fn start_sms_auth(
+        &self,
+        cmd: StartSmsAuth,
+        by: &Source,
+        deadline: Option<Instant>,
+    ) -> Result<FaceAuthOutcome, DomainError> {
+        self.start_handler_flow(&cmd.member_no, &cmd.handler, FlowStart::Sms, by, deadline).await
     }
 
     /// Fills the code back. Right: the handler passes (HANDLER_AUTHED). Wrong: e签宝's refusal

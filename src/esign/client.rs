@@ -48,6 +48,33 @@ pub struct EsignSettings {
     pub retry_base_delay: Duration,
 }
 
+impl EsignSettings {
+    /// The longest one call through the client can take when it makes `attempts` attempts: each
+    /// attempt up to the connect timeout plus the total timeout (counted apart, so the bound holds
+    /// whatever part of the exchange the total covers), and before each retry the longest backoff.
+    pub fn call_bound(&self, attempts: u32) -> Duration {
+        let retries = attempts.saturating_sub(1);
+        let backoff: Duration = (0..retries).map(|i| longest_backoff(self.retry_base_delay, i)).sum();
+        (self.connect_timeout + self.total_timeout) * attempts.max(1) + backoff
+    }
+
+    /// The longest a write can take: writes are never retried, so one attempt.
+    pub fn write_bound(&self) -> Duration {
+        self.call_bound(1)
+    }
+
+    /// The longest an idempotent read can take, with its `read_retries`.
+    pub fn read_bound(&self) -> Duration {
+        self.call_bound(self.read_retries.saturating_add(1))
+    }
+}
+
+/// The longest delay `backoff` waits before retry `retry` (0-based): the nominal doubling delay,
+/// capped (its jitter never goes past either).
+fn longest_backoff(base: Duration, retry: u32) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(retry)).min(MAX_BACKOFF)
+}
+
 /// The client could not be built from its settings.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientBuildError {
@@ -669,6 +696,23 @@ mod tests {
         }
         assert!(delays.iter().all(|d| *d <= MAX_BACKOFF), "{delays:?}");
         assert!(backoff(Duration::ZERO, 3).build().all(|d| d == Duration::ZERO));
+    }
+
+    #[test]
+    fn the_longest_call_adds_every_attempt_and_the_backoff_between_them() {
+        let mut s = settings("http://127.0.0.1:1");
+        s.connect_timeout = Duration::from_secs(3);
+        s.total_timeout = Duration::from_secs(10);
+        s.read_retries = 2;
+        s.retry_base_delay = Duration::from_millis(100);
+        assert_eq!(s.write_bound(), Duration::from_secs(13));
+        // Three attempts, and the longest backoff before the second (100 ms) and the third (200 ms).
+        assert_eq!(s.read_bound(), Duration::from_millis(39_300));
+        // Every delay `backoff` draws stays within what the bound counts.
+        let delays: Vec<Duration> = backoff(Duration::from_millis(100), 60).build().collect();
+        for (retry, d) in delays.iter().enumerate() {
+            assert!(*d <= longest_backoff(Duration::from_millis(100), retry as u32), "{retry}: {d:?}");
+        }
     }
 
     #[test]

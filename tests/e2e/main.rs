@@ -14,6 +14,7 @@ mod limits;
 mod ops;
 mod privacy;
 mod reliability;
+mod restart;
 mod server;
 mod sms_auth;
 mod standin;
