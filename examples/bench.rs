@@ -129,6 +129,18 @@ mod baseline {
         ) -> Result<Response<pb::StartFaceAuthResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn start_sms_auth(
+            &self,
+            _: Request<pb::StartSmsAuthRequest>,
+        ) -> Result<Response<pb::StartSmsAuthResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn verify_sms_code(
+            &self,
+            _: Request<pb::VerifySmsCodeRequest>,
+        ) -> Result<Response<pb::VerifySmsCodeResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
         async fn create_org_authorization(
             &self,
             _: Request<pb::CreateOrgAuthorizationRequest>,

@@ -1,6 +1,6 @@
 //! Builds the running service from checked settings: binds both ports, serves gRPC (the service,
-//! health, reflection) and HTTP (callbacks, metrics), migrates, runs the reconciler, and stops
-//! gracefully.
+//! health, reflection) and HTTP (callbacks, metrics), migrates, frees the leases an earlier life of
+//! this replica held, runs the reconciler, and stops gracefully.
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
@@ -113,13 +113,15 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
     let metrics = Arc::new(Metrics::new());
     let esign =
         EsignClient::new(cfg.esign.clone()).map_err(|e| AppError::Esign(e.to_string()))?.with_metrics(metrics.clone());
+    // A new instance id (Settings::default) names this life of the replica in its leases.
     let settings = Settings {
         notify_url: notify_url.clone(),
         replica_id: cfg.replica_id.clone(),
         poll_initial: cfg.poll_initial,
         poll_max: cfg.poll_max,
         ..Settings::default()
-    };
+    }
+    .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());
     let service = Service::new(Arc::new(store.clone()), Arc::new(esign), Arc::new(SystemClock), settings);
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -176,7 +178,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         }
     });
 
-    // Migrate, then say SERVING; keep checking the database so health tells the truth.
+    // Migrate and free what an earlier life of this replica held, then say SERVING; keep checking
+    // the database so health tells the truth.
     let (h, s, stop) = (health.clone(), store.clone(), shutdown.clone());
     let reconciler_settings = cfg.reconciler.clone();
     let reconciler_service = service.clone();
@@ -184,7 +187,10 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         let mut pause = Duration::from_millis(200);
         loop {
             match s.migrate().await {
-                Ok(()) => break,
+                Ok(()) => match reconciler_service.reclaim_earlier_leases().await {
+                    Ok(_) => break,
+                    Err(e) => tracing::error!(error = %e, "freeing an earlier life's leases failed; retrying"),
+                },
                 Err(e) => tracing::error!(error = %e, "migration failed; retrying"),
             }
             tokio::select! {
@@ -194,7 +200,7 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
             pause = (pause * 2).min(Duration::from_secs(10));
         }
         set_health(&h, ServingStatus::Serving).await;
-        tracing::info!("database migrated; serving");
+        tracing::info!("database migrated, earlier leases freed; serving");
         let reconciler =
             tokio::spawn(crate::reconciler::run(reconciler_service, reconciler_settings, metrics, stop.clone()));
         let mut serving = true;

@@ -58,7 +58,8 @@ pub async fn round(service: &Service, settings: &ReconcilerSettings) {
         tracing::warn!(error = %e, "inbox drain failed");
     }
     let now = service.now();
-    let lease = Lease { holder: service.settings().replica_id.clone(), until: now + chrono_dur(settings.lease) };
+    let holder = format!("{}/reconciler", service.settings().holder());
+    let lease = Lease { holder, until: now + chrono_dur(settings.lease) };
     match service.store().claim_due_face_flows(now, &lease, settings.batch).await {
         Ok(flows) => {
             for flow in flows {

@@ -22,6 +22,8 @@ pub const DEV_TOKEN: &str = "dev-token-not-secret";
 pub const DEV_APP_ID: &str = "7438000001";
 pub const DEV_APP_SECRET: &str = "etc-esign-dev-secret-not-real-000";
 pub const DEV_DATABASE_URL: &str = "sqlite://data/etc-esign.db";
+/// dev's replica id when neither REPLICA_ID nor HOSTNAME names one.
+pub const DEV_REPLICA_ID: &str = "dev";
 /// The dev data key (32 bytes "etc-esign-dev-data-key-not-real!"); `serve` refuses it.
 pub const DEV_DATA_KEYS: &str = "dev=ZXRjLWVzaWduLWRldi1kYXRhLWtleS1ub3QtcmVhbCE=";
 

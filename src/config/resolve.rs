@@ -5,8 +5,8 @@ use std::{path::PathBuf, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AppConfig, ConfigErrors, DEV_APP_ID, DEV_APP_SECRET, DEV_DATA_KEYS, DEV_DATABASE_URL, DEV_SYS_ID, DEV_TOKEN,
-    ServeArgs,
+    AppConfig, ConfigErrors, DEV_APP_ID, DEV_APP_SECRET, DEV_DATA_KEYS, DEV_DATABASE_URL, DEV_REPLICA_ID, DEV_SYS_ID,
+    DEV_TOKEN, ServeArgs,
 };
 use crate::esign::EsignSettings;
 use crate::grpc::auth::CallerCredential;
@@ -179,7 +179,20 @@ impl ServeArgs {
             .or_else(|| vec![CallerCredential { sys_id: DEV_SYS_ID.into(), token: SecretString::from(DEV_TOKEN) }]);
         let db = text(&self.database_url).or_else(|| DEV_DATABASE_URL.into());
         let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).unwrap_or_default());
-        self.finish(db, base, app_id, secret, callers, keys, text(&self.public_callback_base_url).given(), errors)
+        let mut cfg =
+            self.finish(db, base, app_id, secret, callers, keys, text(&self.public_callback_base_url).given(), errors)?;
+        // dev is one replica on its own database: a fixed id when nothing names it, so that a dev
+        // restarted after a crash frees what the dead one held (serve's fallback, the pid, differs
+        // at every start and must, as two unnamed serve processes may share a host).
+        if self.named_replica().is_none() {
+            cfg.replica_id = DEV_REPLICA_ID.into();
+        }
+        Ok(cfg)
+    }
+
+    /// The replica id given, or the host's name (in Kubernetes, the pod's).
+    fn named_replica(&self) -> Option<String> {
+        self.replica_id.clone().or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
     }
 
     fn app_secret(&self, errors: &mut Vec<String>) -> Setting<SecretString> {
@@ -227,6 +240,11 @@ impl ServeArgs {
         if self.poll_initial_ms == 0 || self.poll_max_ms < self.poll_initial_ms {
             errors.push("POLL_INITIAL_MS must be positive and at most POLL_MAX_MS".into());
         }
+        // A holder is named `{replica}/{instance}/…`, and a restart frees what `{replica}/` held:
+        // a `/` in the id would let one replica free another's leases.
+        if self.replica_id.as_deref().is_some_and(|r| r.contains('/')) {
+            errors.push("REPLICA_ID must not contain '/'".into());
+        }
         if self.reconcile_interval_ms == 0 {
             errors.push("RECONCILE_INTERVAL_MS must be positive".into());
         }
@@ -241,11 +259,7 @@ impl ServeArgs {
         else {
             return Err(ConfigErrors(errors));
         };
-        let replica_id = self
-            .replica_id
-            .clone()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| format!("pid-{}", std::process::id()));
+        let replica_id = self.named_replica().unwrap_or_else(|| format!("pid-{}", std::process::id()));
         Ok(AppConfig {
             grpc_addr: self.grpc_addr,
             http_addr: self.http_addr,
@@ -388,6 +402,24 @@ mod tests {
         assert_eq!(errors, ["with ESIGN_BASE_URL set, dev needs ESIGN_APP_ID and ESIGN_APP_SECRET too"]);
         let errors = bare.resolve_dev(None).unwrap_err().0;
         assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn dev_names_its_replica_the_same_at_every_start() {
+        let first = bare().resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap().replica_id;
+        let again = bare().resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap().replica_id;
+        assert_eq!(first, again);
+        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty());
+        assert_eq!(first, host.unwrap_or_else(|| DEV_REPLICA_ID.into()));
+        let named = ServeArgs { replica_id: Some("pod-1".into()), ..bare() };
+        assert_eq!(named.resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap().replica_id, "pod-1");
+    }
+
+    #[test]
+    fn a_replica_id_with_a_slash_is_refused() {
+        let a = ServeArgs { replica_id: Some("pod/1".into()), ..bare() };
+        let errors = a.resolve_dev(Some("http://127.0.0.1:8090".into())).unwrap_err().0;
+        assert_eq!(errors, ["REPLICA_ID must not contain '/'"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! queried and reconciled through seed 002.
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use tokio::time::Instant;
 
 use super::error::DomainError;
 use super::model::{AuthType, Authorization, AuthorizationStatus, ProcessStatus, Source};
@@ -58,10 +59,13 @@ fn fingerprint_code(auth_type: AuthType) -> &'static str {
 }
 
 impl Service {
+    /// Creates the member's authorization, or answers the one created for the same request id. A
+    /// wait for another start of the same member ends before `deadline`, the caller's, with `Busy`.
     pub async fn create_authorization(
         &self,
         cmd: CreateAuthorization,
         by: &Source,
+        deadline: Option<Instant>,
     ) -> Result<Authorization, DomainError> {
         let fingerprint = cmd.fingerprint();
         if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
@@ -69,7 +73,7 @@ impl Service {
         }
         self.process(&cmd.member_no).await?.check_may_authorize()?;
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, || async {
+        self.with_member_lease(&member, deadline, || async {
             if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
                 return Ok(existing);
             }
@@ -210,8 +214,8 @@ impl Service {
         {
             let now = self.now();
             let lease = Lease {
-                holder: format!("{}:callback", self.settings.replica_id),
-                until: now + chrono_dur(self.settings.start_lease),
+                holder: format!("{}/callback", self.settings.holder()),
+                until: now + chrono_dur(self.settings.query_lease),
             };
             if self.store.try_lease_authorization(auth_id, &lease, now).await? {
                 let applied = match self.esign.query_authorization(auth_id).await {

@@ -21,9 +21,10 @@ pub enum DomainError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Another start for the same member held its lease for too long; retry.
+    /// Another start for the same member held its lease longer than this call could wait; retry,
+    /// best after `retry_after` (when that holder's lease ends).
     #[error("another request for this member is in progress; retry")]
-    Busy,
+    Busy { retry_after: std::time::Duration },
 }
 
 impl From<IllegalTransition> for DomainError {

@@ -1,9 +1,13 @@
-//! Node HANDLER_AUTH: the handler's face recognition (seed 003), its result (callback or flow
-//! outline, seed 001) and its reconciliation.
+//! Node HANDLER_AUTH: the handler's identity flow — face recognition (seed 003) here, the SMS check
+//! in `sms_auth` on the same start — its result (callback or flow outline, seed 001) and its
+//! reconciliation.
+use tokio::time::Instant;
+
 use super::error::DomainError;
-use super::model::{FaceFlow, FaceFlowStatus, Handler, IdentityResult, Process, ProcessStatus, Source};
+use super::model::{FaceFlow, FaceFlowStatus, Handler, HandlerMethod, IdentityResult, Process, ProcessStatus, Source};
 use super::ports::{
-    ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, StoreError, UpstreamError,
+    ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, SmsAuthRequest, StoreError,
+    UpstreamError,
 };
 use super::values::{AccountId, MemberNo};
 use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
@@ -17,35 +21,81 @@ pub struct StartFaceAuth {
     pub mode: FaceAuthMode,
 }
 
-/// What StartFaceAuth answers.
+/// What StartFaceAuth (and StartSmsAuth) answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaceAuthOutcome {
     /// The handler passed before: no link, no upstream call.
     AlreadyAuthenticated { account_id: Option<AccountId>, process: Process },
-    /// A link to open: new, or the running one again.
+    /// A flow under way: new, or the running one again (a link to open, or an SMS sent).
     Link { flow: FaceFlow, process: Process },
 }
 
+/// How a new identity flow of the handler is started at e签宝.
+pub(super) enum FlowStart<'a> {
+    Face { mode: FaceAuthMode, redirect_url: &'a Option<String> },
+    Sms,
+}
+
+impl FlowStart<'_> {
+    fn method(&self) -> HandlerMethod {
+        match self {
+            FlowStart::Face { .. } => HandlerMethod::Face,
+            FlowStart::Sms => HandlerMethod::Sms,
+        }
+    }
+}
+
+/// How long an SMS code may be filled back (esign.md §10).
+pub const SMS_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 impl Service {
-    pub async fn start_face_auth(&self, cmd: StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
-        // Fast path without the lease: most repeated calls find a final answer or a live link.
-        if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
+    /// Starts (or answers the running) face flow. A wait for another start of the same member ends
+    /// before `deadline`, the caller's, with `Busy`.
+    pub async fn start_face_auth(
+        &self,
+        cmd: StartFaceAuth,
+        by: &Source,
+        deadline: Option<Instant>,
+    ) -> Result<FaceAuthOutcome, DomainError> {
+        let start = FlowStart::Face { mode: cmd.mode, redirect_url: &cmd.redirect_url };
+        self.start_handler_flow(&cmd.member_no, &cmd.handler, start, by, deadline).await
+    }
+
+    /// Starts an identity flow of the handler, or answers the one under way (of the same kind) or the
+    /// passed one. Concurrent starts for one member make one upstream flow (the member's lease); a
+    /// wait for another start ends before `deadline`, the caller's, with `Busy`.
+    pub(super) async fn start_handler_flow(
+        &self,
+        member: &MemberNo,
+        handler: &Handler,
+        start: FlowStart<'_>,
+        by: &Source,
+        deadline: Option<Instant>,
+    ) -> Result<FaceAuthOutcome, DomainError> {
+        let method = start.method();
+        // Fast path without the lease: most repeated calls find a final answer or a live flow.
+        if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
             return Ok(answer);
         }
-        let member = cmd.member_no.clone();
-        self.with_member_lease(&member, || async {
+        self.with_member_lease(member, deadline, || async {
             // Whoever held the lease before us may have started the flow: look again.
-            if let Some(answer) = self.face_answer_without_upstream(&cmd).await? {
+            if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
                 return Ok(answer);
             }
-            self.start_new_face_flow(&cmd, by).await
+            self.start_new_flow(member, handler, &start, by).await
         })
         .await
     }
 
-    /// The answer when no upstream call is needed: already authenticated, or a live link.
-    async fn face_answer_without_upstream(&self, cmd: &StartFaceAuth) -> Result<Option<FaceAuthOutcome>, DomainError> {
-        let process = self.process(&cmd.member_no).await?;
+    /// The answer when no upstream call is needed: already authenticated, or a live flow of the
+    /// same kind (a flow of the other kind is left to expire: the newest flow speaks).
+    async fn answer_without_upstream(
+        &self,
+        member: &MemberNo,
+        handler: &Handler,
+        method: HandlerMethod,
+    ) -> Result<Option<FaceAuthOutcome>, DomainError> {
+        let process = self.process(member).await?;
         if process.status().handler_authenticated() {
             return Ok(Some(FaceAuthOutcome::AlreadyAuthenticated {
                 account_id: process.esign_account_id.clone(),
@@ -55,16 +105,16 @@ impl Service {
         if process.status() != ProcessStatus::HandlerAuthing {
             return Ok(None);
         }
-        let Some(flow) = self.store.latest_face_flow(&cmd.member_no).await? else { return Ok(None) };
-        let live = flow.status == FaceFlowStatus::Running && flow.expires_at > self.now();
+        let Some(flow) = self.store.latest_face_flow(member).await? else { return Ok(None) };
+        let live = flow.status == FaceFlowStatus::Running && flow.expires_at > self.now() && flow.method == method;
         if !live {
             return Ok(None);
         }
-        if process.handler.as_ref().is_some_and(|h| h.id_number != cmd.handler.id_number) {
+        if process.handler.as_ref().is_some_and(|h| h.id_number != handler.id_number) {
             return Err(DomainError::FailedPrecondition {
                 status: process.status(),
                 message: format!(
-                    "a face flow for another identity runs until {}; retry after it expires",
+                    "an identity flow for another identity runs until {}; retry after it expires",
                     flow.expires_at.to_rfc3339()
                 ),
             });
@@ -72,36 +122,60 @@ impl Service {
         Ok(Some(FaceAuthOutcome::Link { flow, process }))
     }
 
-    async fn start_new_face_flow(&self, cmd: &StartFaceAuth, by: &Source) -> Result<FaceAuthOutcome, DomainError> {
+    async fn start_new_flow(
+        &self,
+        member: &MemberNo,
+        handler: &Handler,
+        start: &FlowStart<'_>,
+        by: &Source,
+    ) -> Result<FaceAuthOutcome, DomainError> {
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
-                third_party_user_id: cmd.member_no.clone(),
-                name: cmd.handler.name.clone(),
-                id_number: cmd.handler.id_number.clone(),
-                mobile: cmd.handler.mobile.clone(),
+                third_party_user_id: member.clone(),
+                name: handler.name.clone(),
+                id_number: handler.id_number.clone(),
+                mobile: handler.mobile.clone(),
             })
             .await?;
-        let started = self
-            .esign
-            .start_face_auth(&FaceAuthRequest {
-                account_id: account_id.clone(),
-                mode: cmd.mode,
-                repetition: true,
-                redirect_url: cmd.redirect_url.clone(),
-                context_id: cmd.member_no.as_str().to_owned(),
-                notify_url: self.settings.notify_url.clone(),
-            })
-            .await?;
+        let context_id = member.as_str().to_owned();
+        let notify_url = self.settings.notify_url.clone();
+        let (flow_id, auth_url, original_url, ttl) = match start {
+            FlowStart::Face { mode, redirect_url } => {
+                let started = self
+                    .esign
+                    .start_face_auth(&FaceAuthRequest {
+                        account_id: account_id.clone(),
+                        mode: *mode,
+                        repetition: true,
+                        redirect_url: (*redirect_url).clone(),
+                        context_id,
+                        notify_url,
+                    })
+                    .await?;
+                (started.flow_id, started.auth_url, started.original_url, FACE_LINK_TTL)
+            }
+            FlowStart::Sms => {
+                let req = SmsAuthRequest {
+                    account_id: account_id.clone(),
+                    mobile: handler.mobile.clone(),
+                    context_id,
+                    notify_url,
+                };
+                let flow_id = self.esign.start_sms_auth(&req).await?;
+                (flow_id, String::new(), String::new(), SMS_CODE_TTL)
+            }
+        };
         let now = self.now();
         let flow = FaceFlow {
-            flow_id: started.flow_id,
-            member_no: cmd.member_no.clone(),
+            flow_id,
+            method: start.method(),
+            member_no: member.clone(),
             account_id: account_id.clone(),
-            auth_url: started.auth_url,
-            original_url: started.original_url,
+            auth_url,
+            original_url,
             created_at: now,
-            expires_at: now + chrono_dur(FACE_LINK_TTL),
+            expires_at: now + chrono_dur(ttl),
             status: FaceFlowStatus::Running,
             fail_reason: None,
             finished_at: None,
@@ -111,8 +185,8 @@ impl Service {
         // The upstream flow exists now: record it even if a callback raced us to the process row.
         let process = self
             .retry_on_conflict(|| async {
-                let mut process = self.process(&cmd.member_no).await?;
-                process.handler_flow_started(cmd.handler.clone(), account_id.clone(), now)?;
+                let mut process = self.process(member).await?;
+                process.handler_flow_started(handler.clone(), account_id.clone(), now)?;
                 self.store
                     .commit(ChangeSet {
                         process: Some(process.clone()),
@@ -124,7 +198,7 @@ impl Service {
                 Ok(process)
             })
             .await?;
-        tracing::info!(member = %cmd.member_no, flow_id = %flow.flow_id, "face flow started");
+        tracing::info!(member = %member, flow_id = %flow.flow_id, method = ?flow.method, "identity flow started");
         Ok(FaceAuthOutcome::Link { flow, process })
     }
 

@@ -3,7 +3,7 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `authorization`, `org_auth`, `inbox`, `history` (starting over and the member's history).
+//! `sms_auth`, `authorization`, `org_auth`, `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
 pub mod error;
@@ -15,6 +15,7 @@ pub mod model;
 mod org_auth;
 pub mod ports;
 mod service;
+mod sms_auth;
 pub mod values;
 
 pub use authorization::CreateAuthorization;
@@ -27,3 +28,4 @@ pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,
     record_member,
 };
+pub use sms_auth::{StartSmsAuth, VerifySmsCode};

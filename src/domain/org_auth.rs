@@ -8,6 +8,8 @@ use super::model::{
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
 use super::values::{AccountId, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
+use tokio::time::Instant;
+
 use super::{Applied, Service, chrono_dur};
 
 /// What StartOrgAuth asks for, already parsed.
@@ -49,12 +51,19 @@ pub struct PaymentView {
 }
 
 impl Service {
-    pub async fn start_org_auth(&self, cmd: StartOrgAuth, by: &Source) -> Result<OrgAuthOutcome, DomainError> {
+    /// A start that waits for another start of the same member gives up before `deadline`, the
+    /// caller's, with `Busy` (as StartFaceAuth does).
+    pub async fn start_org_auth(
+        &self,
+        cmd: StartOrgAuth,
+        by: &Source,
+        deadline: Option<Instant>,
+    ) -> Result<OrgAuthOutcome, DomainError> {
         if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
             return Ok(answer);
         }
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, || async {
+        self.with_member_lease(&member, deadline, || async {
             // Whoever held the lease before us may have started the flow: look again.
             if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
                 return Ok(answer);
@@ -228,12 +237,13 @@ impl Service {
     pub async fn start_reverse_payment(
         &self,
         member: &MemberNo,
+        deadline: Option<Instant>,
     ) -> Result<(ReceivingAccount, PaymentView), DomainError> {
         let view = self.payment_view(member).await?;
         if let Some(account) = view.flow.receiving.clone() {
             return Ok((account, view));
         }
-        self.with_member_lease(member, || async {
+        self.with_member_lease(member, deadline, || async {
             let view = self.payment_view(member).await?;
             if let Some(account) = view.flow.receiving.clone() {
                 return Ok((account, view));

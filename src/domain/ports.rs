@@ -8,7 +8,7 @@ use super::model::{
     PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
 };
 use super::values::{
-    AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, mask_mobile,
+    AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode, mask_mobile,
 };
 
 // ---------------------------------------------------------------- e签宝
@@ -38,7 +38,9 @@ pub enum UpstreamError {
 pub enum Refusal {
     /// The flow asked about does not exist: nothing will ever finish it.
     FlowNotFound,
-    /// The flow has ended already (its result is in its outline).
+    /// Too many wrong SMS codes: e签宝 failed the flow.
+    TooManyWrongCodes,
+    /// The flow has ended already (its outline says how).
     FlowEnded,
     /// The flow outlived its 30 days.
     FlowExpired,
@@ -91,6 +93,18 @@ pub struct FaceAuthStarted {
     pub flow_id: FlowId,
     pub auth_url: String,
     pub original_url: String,
+}
+
+/// Start the handler's telecom 3-factor flow for an account: e签宝 checks the account's name and
+/// identity number against `mobile` and sends the code to it.
+#[derive(Debug, Clone)]
+pub struct SmsAuthRequest {
+    pub account_id: AccountId,
+    pub mobile: Mobile,
+    /// `contextId`: the member number.
+    pub context_id: String,
+    /// `notifyUrl`: the service's own callback receiver.
+    pub notify_url: String,
 }
 
 /// `flowStatus` of a flow outline.
@@ -203,6 +217,10 @@ pub trait ESign: Send + Sync + 'static {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError>;
     /// `POST /v2/identity/auth/api/individual/{accountId}/face`.
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError>;
+    /// `POST …/individual/{accountId}/telecom3Factors`: the flow id; the code goes to the mobile.
+    async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError>;
+    /// `PUT …/individual/{flowId}/telecom3Factors`: Ok when the code was right and the flow passed.
+    async fn verify_sms_code(&self, flow_id: &FlowId, code: &SmsCode) -> Result<(), UpstreamError>;
     /// `GET /v2/identity/auth/api/common/{flowId}/outline` (an idempotent read: retried).
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError>;
     /// Create an authorization (seed 004).
@@ -313,6 +331,11 @@ pub trait Store: Send + Sync + 'static {
     /// creating the member's row if needed. False: someone else holds an unexpired lease.
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError>;
+    /// Until when the member's start lease is (or was) held, whoever holds it; `None` when released.
+    async fn member_lease_until(&self, member: &MemberNo) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Frees every lease of every leased table (members, face flows, authorizations) whose holder
+    /// starts with `prefix` but not with `keep`; answers how many.
+    async fn release_leases_held_by(&self, prefix: &str, keep: &str) -> Result<u64, StoreError>;
 
     /// Stores a verified callback, received with `action`, once per event key.
     async fn insert_inbox(

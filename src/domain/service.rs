@@ -1,9 +1,11 @@
 //! [`Service`], the value every use case is a method of, and what the use cases share: the clock,
-//! the settings, the member's start lease, retries of optimistic writes, the polling schedule, and
-//! [`Applied`].
+//! the settings (lease lengths among them), the member's start lease and its wait within the
+//! caller's deadline, freeing an earlier life's leases, retries of optimistic writes, the polling
+//! schedule, and [`Applied`].
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 
 use super::error::DomainError;
 use super::ports::{ChangeSet, ESign, Lease, Store, StoreError};
@@ -29,12 +31,19 @@ impl Clock for SystemClock {
 pub struct Settings {
     /// The URL e签宝 calls back (the service's own receiver), never a caller's.
     pub notify_url: String,
-    /// Names this replica in leases.
+    /// Names this replica in leases (no `/`: it separates the parts of a holder's name).
     pub replica_id: String,
-    /// How long a start may hold a member's lease (longer than the slowest upstream call).
+    /// Names this life of the replica: new at every start, so that a restarted replica tells the
+    /// leases its earlier life held (and can free at once) from its own.
+    pub instance_id: String,
+    /// How long a start may hold a member's lease: as long as the upstream calls of one start can
+    /// take, plus a margin ([`Settings::with_upstream_bounds`]).
     pub start_lease: Duration,
-    /// How long a start waits for another start of the same member before answering UNAVAILABLE.
+    /// How long a start waits for another start of the same member before answering UNAVAILABLE,
+    /// when the caller's deadline does not end the wait earlier.
     pub start_wait: Duration,
+    /// How long a callback holds an authorization's poll lease while it asks e签宝 (one read).
+    pub query_lease: Duration,
     /// First reconciler poll after a step starts, doubling up to `poll_max`.
     pub poll_initial: Duration,
     pub poll_max: Duration,
@@ -49,13 +58,36 @@ impl Default for Settings {
         Self {
             notify_url: "http://127.0.0.1:8080/esign/callback".into(),
             replica_id: "local".into(),
+            instance_id: new_instance_id(),
             start_lease: Duration::from_secs(30),
             start_wait: Duration::from_secs(20),
+            query_lease: Duration::from_secs(30),
             poll_initial: Duration::from_secs(5),
             poll_max: Duration::from_secs(300),
             face_flow_give_up_after: Duration::from_secs(24 * 3600),
             org_flow_life: ORG_FLOW_TTL,
         }
+    }
+}
+
+/// The most upstream writes one start makes under the member's lease (StartFaceAuth: the person
+/// account, then the face flow; CreateOrgAuthorization: one).
+pub const WRITES_PER_START: u32 = 2;
+/// What a lease adds to the upstream calls it protects: the database reads and the commit around them.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
+impl Settings {
+    /// The leases sized by how long the upstream calls they protect can take: `write` and `read`
+    /// are the longest one upstream write and one read (with its retries) can take.
+    pub fn with_upstream_bounds(mut self, write: Duration, read: Duration) -> Self {
+        self.start_lease = write * WRITES_PER_START + LEASE_MARGIN;
+        self.query_lease = read + LEASE_MARGIN;
+        self
+    }
+
+    /// What every holder name of this life of the replica starts with: `{replica_id}/{instance_id}`.
+    pub fn holder(&self) -> String {
+        format!("{}/{}", self.replica_id, self.instance_id)
     }
 }
 
@@ -120,14 +152,21 @@ impl Service {
     }
 
     /// Runs `body` while holding the member's start lease, so that concurrent starts for one member
-    /// (on any replica) make one upstream call. Waits for another holder up to `start_wait`.
-    pub(crate) async fn with_member_lease<T, F, Fut>(&self, member: &MemberNo, body: F) -> Result<T, DomainError>
+    /// (on any replica) make one upstream call. Waits for another holder up to `start_wait`, and
+    /// never past `deadline` (the caller's) less a margin to answer in: then `Busy`, with the time
+    /// until the other holder's lease ends.
+    pub(crate) async fn with_member_lease<T, F, Fut>(
+        &self,
+        member: &MemberNo,
+        deadline: Option<Instant>,
+        body: F,
+    ) -> Result<T, DomainError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, DomainError>>,
     {
-        let holder = format!("{}:{}", self.settings.replica_id, holding_id());
-        let deadline = tokio_now() + self.settings.start_wait;
+        let holder = format!("{}/{}", self.settings.holder(), holding_id());
+        let give_up = wait_end(Instant::now(), self.settings.start_wait, deadline);
         let mut pause = Duration::from_millis(5);
         loop {
             let now = self.now();
@@ -135,10 +174,11 @@ impl Service {
             if self.store.try_lease_member(member, &lease, now).await? {
                 break;
             }
-            if tokio_now() >= deadline {
-                return Err(DomainError::Busy);
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.busy(member).await);
             }
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_millis(100));
         }
         let result = body().await;
@@ -152,6 +192,28 @@ impl Service {
                 Ok(v)
             }
         }
+    }
+
+    /// `Busy`, with when to retry: once the other holder's lease ends (a live holder usually
+    /// releases it sooner; a dead one's is taken over then).
+    async fn busy(&self, member: &MemberNo) -> DomainError {
+        let until = self.store.member_lease_until(member).await.ok().flatten();
+        let left = until.and_then(|u| (u - self.now()).to_std().ok()).unwrap_or_default();
+        DomainError::Busy { retry_after: retry_hint(left, self.settings.start_lease) }
+    }
+
+    /// Frees every lease (member, face flow, authorization) that an earlier life of this replica
+    /// held: that process is gone, and waiting for its leases to expire would only hold up the
+    /// members it was working on. Called before the service says SERVING; a lease of another
+    /// replica is left to expire. Answers how many were freed.
+    pub async fn reclaim_earlier_leases(&self) -> Result<u64, StoreError> {
+        let replica = format!("{}/", self.settings.replica_id);
+        let mine = format!("{}/", self.settings.holder());
+        let freed = self.store.release_leases_held_by(&replica, &mine).await?;
+        if freed > 0 {
+            tracing::info!(freed, "freed the leases an earlier life of this replica held");
+        }
+        Ok(freed)
     }
 
     /// Retries a read-modify-write whose commit lost an optimistic-concurrency race.
@@ -192,11 +254,81 @@ impl Service {
     }
 }
 
-fn tokio_now() -> tokio::time::Instant {
-    tokio::time::Instant::now()
+/// When a wait for another holder that began at `started` ends: after `wait`, and early enough
+/// before the caller's `deadline` to answer in time — a tenth of the time the call had left when
+/// it began, and at least [`ANSWER_MARGIN`].
+fn wait_end(started: Instant, wait: Duration, deadline: Option<Instant>) -> Instant {
+    let own = started + wait;
+    let Some(deadline) = deadline else { return own };
+    let margin = (deadline.saturating_duration_since(started) / 10).max(ANSWER_MARGIN);
+    let callers = deadline.checked_sub(margin).unwrap_or(started).max(started);
+    own.min(callers)
+}
+
+/// The least time kept for answering before a caller's deadline: the last try, reading the other
+/// holder's lease and sending the answer, on a busy machine.
+const ANSWER_MARGIN: Duration = Duration::from_millis(100);
+
+/// The retry delay to hint: the time left on the other holder's lease, at least a moment (a lease
+/// just released is worth a retry at once) and at most one lease (clocks of replicas differ).
+fn retry_hint(left: Duration, lease: Duration) -> Duration {
+    left.clamp(Duration::from_millis(50), lease.max(Duration::from_millis(50)))
+}
+
+/// A new instance id: 8 random hex digits, enough to tell the lives of one replica apart.
+pub fn new_instance_id() -> String {
+    format!("{:08x}", rand::random::<u32>())
 }
 
 /// 16 random hex digits naming one holding of a lease, so that a release frees only its own.
 fn holding_id() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(20);
+
+    #[test]
+    fn a_wait_without_a_deadline_lasts_start_wait() {
+        let t = Instant::now();
+        assert_eq!(wait_end(t, WAIT, None), t + WAIT);
+    }
+
+    #[test]
+    fn a_wait_ends_a_tenth_of_the_call_before_a_long_deadline_and_100_ms_before_a_short_one() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(wait_end(t, WAIT, Some(t + ms(5000))), t + ms(4500));
+        assert_eq!(wait_end(t, WAIT, Some(t + ms(300))), t + ms(200));
+        // A deadline beyond the own wait does not lengthen it.
+        assert_eq!(wait_end(t, WAIT, Some(t + Duration::from_secs(60))), t + WAIT);
+        // A deadline too close (or past) to wait at all: one try, then the answer.
+        assert_eq!(wait_end(t, WAIT, Some(t + ms(80))), t);
+        assert_eq!(wait_end(t + ms(10), WAIT, Some(t)), t + ms(10));
+    }
+
+    #[test]
+    fn the_retry_hint_is_the_lease_left_within_a_moment_and_one_lease() {
+        let lease = Duration::from_secs(27);
+        assert_eq!(retry_hint(Duration::from_secs(3), lease), Duration::from_secs(3));
+        assert_eq!(retry_hint(Duration::ZERO, lease), Duration::from_millis(50));
+        assert_eq!(retry_hint(Duration::from_secs(600), lease), lease);
+    }
+
+    #[test]
+    fn leases_follow_from_the_upstream_bounds() {
+        let s = Settings::default().with_upstream_bounds(Duration::from_secs(13), Duration::from_millis(39_300));
+        assert_eq!(s.start_lease, Duration::from_secs(27));
+        assert_eq!(s.query_lease, Duration::from_millis(40_300));
+    }
+
+    #[test]
+    fn every_life_of_a_replica_names_its_holders_apart() {
+        let (a, b) = (Settings::default(), Settings::default());
+        assert!(a.holder().starts_with("local/") && b.holder().starts_with("local/"));
+        assert_ne!(a.holder(), b.holder());
+    }
 }

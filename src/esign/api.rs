@@ -1,4 +1,4 @@
-//! e签宝's wire format for the calls this service makes (esign.md §4, §7): camelCase JSON bodies,
+//! e签宝's wire format for the calls this service makes (esign.md §4, §7, §10): camelCase JSON bodies,
 //! the `{code, message, data}` envelope, and — in [`paths`] — the one place the endpoint paths live.
 use std::fmt;
 
@@ -16,6 +16,10 @@ pub mod paths {
     pub const FLOW_OUTLINE: &str = "/v2/identity/auth/api/common/{flowId}/outline";
     pub const CREATE_AUTHORIZATION: &str = "/v1/authorizations";
     pub const QUERY_AUTHORIZATION: &str = "/v1/authorizations/{authId}";
+    /// The handler's telecom 3-factor check, which sends the SMS code (esign.md §10).
+    pub const SMS_START: &str = "/v2/identity/auth/api/individual/{accountId}/telecom3Factors";
+    /// The SMS code filled back (`PUT`; `pub`, not `api`, as e签宝 spells it).
+    pub const SMS_VERIFY: &str = "/v2/identity/auth/pub/individual/{flowId}/telecom3Factors";
     pub const CREATE_ORG: &str = "/v1/organizations/createByThirdPartyUserId";
     pub const ORG_BY_THIRD_ID: &str = "/v1/organizations/getByThirdId";
     pub const ORG_FOUR_FACTORS: &str = "/v2/identity/auth/api/organization/enterprise/{orgId}/fourFactors";
@@ -50,6 +54,14 @@ pub mod paths {
     pub fn query_authorization(auth_id: &str) -> String {
         QUERY_AUTHORIZATION.replace("{authId}", auth_id)
     }
+
+    pub fn sms_start(account_id: &str) -> String {
+        SMS_START.replace("{accountId}", account_id)
+    }
+
+    pub fn sms_verify(flow_id: &str) -> String {
+        SMS_VERIFY.replace("{flowId}", flow_id)
+    }
 }
 
 /// The endpoints, named once: the client's metric labels and the simulator's counters, faults
@@ -77,10 +89,14 @@ pub enum Endpoint {
     ReversePayment,
     /// `GET /v2/identity/auth/pub/organization/{flowId}/query/reversePaymentProcess`
     PaymentProcess,
+    /// `POST /v2/identity/auth/api/individual/{accountId}/telecom3Factors`
+    SmsStart,
+    /// `PUT /v2/identity/auth/pub/individual/{flowId}/telecom3Factors`
+    SmsVerify,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Self::Account,
         Self::Face,
         Self::Outline,
@@ -91,6 +107,8 @@ impl Endpoint {
         Self::FourFactors,
         Self::ReversePayment,
         Self::PaymentProcess,
+        Self::SmsStart,
+        Self::SmsVerify,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -105,6 +123,8 @@ impl Endpoint {
             Self::FourFactors => "four_factors",
             Self::ReversePayment => "reverse_payment",
             Self::PaymentProcess => "payment_process",
+            Self::SmsStart => "sms_start",
+            Self::SmsVerify => "sms_verify",
         }
     }
 }
@@ -215,6 +235,39 @@ pub struct FaceStartData {
     pub auth_url: String,
     /// Long link.
     pub original_url: String,
+}
+
+/// `POST …/individual/{accountId}/telecom3Factors`: name and identity number are the account's.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsStartBody {
+    pub mobile_no: String,
+    pub repetition: bool,
+    #[serde(default)]
+    pub context_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+}
+
+impl fmt::Debug for SmsStartBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsStartBody")
+            .field("mobile_no", &crate::domain::values::mask_mobile(&self.mobile_no))
+            .field("context_id", &self.context_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsStartData {
+    pub flow_id: String,
+}
+
+/// `PUT …/individual/{flowId}/telecom3Factors`: the 6-digit code the handler received.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsVerifyBody {
+    pub authcode: String,
 }
 
 /// `GET /v2/identity/auth/api/common/{flowId}/outline` (seed 001).

@@ -16,7 +16,8 @@ use tracing::field::Empty;
 use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
-    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, paths,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, SmsStartBody, SmsStartData,
+    SmsVerifyBody, paths,
 };
 use super::codes;
 use super::sign::{
@@ -26,11 +27,11 @@ use super::sign::{
 use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount};
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
-    FourFactorsRequest, OrgAccount, OrgAccountRequest, PersonAccountRequest, UpstreamError,
+    FourFactorsRequest, OrgAccount, OrgAccountRequest, PersonAccountRequest, SmsAuthRequest, UpstreamError,
 };
+use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 
 mod org;
-use crate::domain::values::{AccountId, AuthId, FlowId};
 use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// Where e签宝 is and how to talk to it.
@@ -48,6 +49,33 @@ pub struct EsignSettings {
     pub read_retries: u32,
     /// First backoff; doubles per attempt, jittered.
     pub retry_base_delay: Duration,
+}
+
+impl EsignSettings {
+    /// The longest one call through the client can take when it makes `attempts` attempts: each
+    /// attempt up to the connect timeout plus the total timeout (counted apart, so the bound holds
+    /// whatever part of the exchange the total covers), and before each retry the longest backoff.
+    pub fn call_bound(&self, attempts: u32) -> Duration {
+        let retries = attempts.saturating_sub(1);
+        let backoff: Duration = (0..retries).map(|i| longest_backoff(self.retry_base_delay, i)).sum();
+        (self.connect_timeout + self.total_timeout) * attempts.max(1) + backoff
+    }
+
+    /// The longest a write can take: writes are never retried, so one attempt.
+    pub fn write_bound(&self) -> Duration {
+        self.call_bound(1)
+    }
+
+    /// The longest an idempotent read can take, with its `read_retries`.
+    pub fn read_bound(&self) -> Duration {
+        self.call_bound(self.read_retries.saturating_add(1))
+    }
+}
+
+/// The longest delay `backoff` waits before retry `retry` (0-based): the nominal doubling delay,
+/// capped (its jitter never goes past either).
+fn longest_backoff(base: Duration, retry: u32) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(retry)).min(MAX_BACKOFF)
 }
 
 /// The client could not be built from its settings.
@@ -307,6 +335,40 @@ impl ESign for EsignClient {
                 auth_url: data.auth_url,
                 original_url: data.original_url,
             })
+        })
+        .await
+    }
+
+    async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SmsStart.as_str();
+        let body = SmsStartBody {
+            mobile_no: req.mobile.expose().to_owned(),
+            repetition: true,
+            context_id: req.context_id.clone(),
+            notify_url: Some(req.notify_url.clone()),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        let path = paths::sms_start(req.account_id.as_str());
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: SmsStartData = answer.data(ENDPOINT)?;
+            upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)
+        })
+        .await
+    }
+
+    async fn verify_sms_code(&self, flow_id: &FlowId, code: &SmsCode) -> Result<(), UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SmsVerify.as_str();
+        let bytes = serialize(ENDPOINT, &SmsVerifyBody { authcode: code.expose().to_owned() })?;
+        let path = paths::sms_verify(flow_id.as_str());
+        // `data` is null on success: the code alone says it.
+        self.exchange(ENDPOINT, Method::PUT, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            Ok(())
         })
         .await
     }
@@ -658,6 +720,23 @@ mod tests {
         }
         assert!(delays.iter().all(|d| *d <= MAX_BACKOFF), "{delays:?}");
         assert!(backoff(Duration::ZERO, 3).build().all(|d| d == Duration::ZERO));
+    }
+
+    #[test]
+    fn the_longest_call_adds_every_attempt_and_the_backoff_between_them() {
+        let mut s = settings("http://127.0.0.1:1");
+        s.connect_timeout = Duration::from_secs(3);
+        s.total_timeout = Duration::from_secs(10);
+        s.read_retries = 2;
+        s.retry_base_delay = Duration::from_millis(100);
+        assert_eq!(s.write_bound(), Duration::from_secs(13));
+        // Three attempts, and the longest backoff before the second (100 ms) and the third (200 ms).
+        assert_eq!(s.read_bound(), Duration::from_millis(39_300));
+        // Every delay `backoff` draws stays within what the bound counts.
+        let delays: Vec<Duration> = backoff(Duration::from_millis(100), 60).build().collect();
+        for (retry, d) in delays.iter().enumerate() {
+            assert!(*d <= longest_backoff(Duration::from_millis(100), retry as u32), "{retry}: {d:?}");
+        }
     }
 
     #[test]

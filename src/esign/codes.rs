@@ -10,7 +10,7 @@ pub const FLOW_NOT_FOUND: i64 = 30500001;
 /// Refused: a person account exists already for this `thirdPartyUserId`; `data.accountId` holds it.
 pub const ACCOUNT_EXISTS: i64 = 53000000;
 
-/// Refused: the identity flow has ended already (esign.md §7).
+/// Refused: the identity flow has ended already (esign.md §7, §10).
 pub const FLOW_ENDED: i64 = 30500002;
 /// Refused: the identity flow is older than 30 days.
 pub const FLOW_EXPIRED: i64 = 30500003;
@@ -27,10 +27,20 @@ pub const INFO_MISMATCH: i64 = 30504001;
 pub const ID_TYPE_USCC: &str = "CRED_ORG_USCC";
 pub const ID_TYPE_REGCODE: &str = "CRED_ORG_REGCODE";
 
+/// Refused (esign.md §10): the SMS code is wrong; the flow goes on.
+pub const SMS_CODE_WRONG: i64 = 30503002;
+/// Refused: too many wrong SMS codes; the flow has failed (start again).
+pub const SMS_CODE_TOO_MANY_WRONG: i64 = 30503004;
+/// Refused: the SMS code expired (15 minutes).
+pub const SMS_CODE_EXPIRED: i64 = 30503006;
+/// Refused: name, identity number and mobile do not belong together (telecom 3 factors).
+pub const THREE_FACTORS_MISMATCH: i64 = 30501005;
+
 /// What a refusal means to the process. A code not listed is `Other` and keeps its number.
 pub fn refusal(code: i64) -> Refusal {
     match code {
         FLOW_NOT_FOUND | ORG_FLOW_NOT_FOUND => Refusal::FlowNotFound,
+        SMS_CODE_TOO_MANY_WRONG => Refusal::TooManyWrongCodes,
         FLOW_ENDED => Refusal::FlowEnded,
         FLOW_EXPIRED => Refusal::FlowExpired,
         INFO_MISMATCH => Refusal::InfoMismatch,

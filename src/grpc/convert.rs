@@ -11,10 +11,10 @@ use crate::domain::model::{
 };
 use crate::domain::ports::FaceAuthMode;
 use crate::domain::values::{
-    AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, ValidPeriod,
-    mask_id, mask_mobile, parse_http_url, parse_optional_text,
+    AccountId, AuthId, Contact, FieldViolation, MemberNo, Mobile, PersonName, RequestId, ResidentId, SmsCode,
+    ValidPeriod, mask_id, mask_mobile, parse_http_url, parse_optional_text,
 };
-use crate::domain::{CreateAuthorization, DomainError, FaceAuthOutcome, StartFaceAuth};
+use crate::domain::{CreateAuthorization, DomainError, FaceAuthOutcome, StartFaceAuth, StartSmsAuth, VerifySmsCode};
 
 pub fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
@@ -61,6 +61,25 @@ pub fn start_face_auth(req: pb::StartFaceAuthRequest, today: NaiveDate) -> Resul
     )
         .all_valid()?;
     Ok(StartFaceAuth { member_no, handler: Handler { name, id_number, mobile, valid_period }, redirect_url, mode })
+}
+
+pub fn start_sms_auth(req: pb::StartSmsAuthRequest, today: NaiveDate) -> Result<StartSmsAuth, DomainError> {
+    let pb::StartSmsAuthRequest { etc_member_no, name, id_number, mobile, valid_period } = req;
+    let (member_no, name, id_number, mobile, valid_period) = (
+        MemberNo::parse(&etc_member_no),
+        PersonName::parse("name", &name),
+        ResidentId::parse("id_number", &id_number),
+        Mobile::parse("mobile", &mobile),
+        ValidPeriod::parse("valid_period", &valid_period, today),
+    )
+        .all_valid()?;
+    Ok(StartSmsAuth { member_no, handler: Handler { name, id_number, mobile, valid_period } })
+}
+
+pub fn verify_sms_code(req: pb::VerifySmsCodeRequest) -> Result<VerifySmsCode, DomainError> {
+    let pb::VerifySmsCodeRequest { etc_member_no, code } = req;
+    let (member_no, code) = (MemberNo::parse(&etc_member_no), SmsCode::parse("code", &code)).all_valid()?;
+    Ok(VerifySmsCode { member_no, code })
 }
 
 fn face_auth_mode_of(mode: i32) -> Result<FaceAuthMode, FieldViolation> {
@@ -282,6 +301,27 @@ pub fn face_start(outcome: &FaceAuthOutcome) -> pb::StartFaceAuthResponse {
             flow_id: flow.flow_id.as_str().to_owned(),
             already_authenticated: false,
             status: status(process.status()) as i32,
+        },
+    }
+}
+
+pub fn sms_start(outcome: &FaceAuthOutcome) -> pb::StartSmsAuthResponse {
+    match outcome {
+        FaceAuthOutcome::AlreadyAuthenticated { account_id, process } => pb::StartSmsAuthResponse {
+            flow_id: String::new(),
+            esign_account_id: account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+            code_expire_time: None,
+            already_authenticated: true,
+            status: status(process.status()) as i32,
+            message: "already authenticated".into(),
+        },
+        FaceAuthOutcome::Link { flow, process } => pb::StartSmsAuthResponse {
+            flow_id: flow.flow_id.as_str().to_owned(),
+            esign_account_id: flow.account_id.as_str().to_owned(),
+            code_expire_time: Some(ts(flow.expires_at)),
+            already_authenticated: false,
+            status: status(process.status()) as i32,
+            message: "success".into(),
         },
     }
 }

@@ -1,5 +1,6 @@
 //! The limits around `AuthService` alone (health checks keep answering under a flood): a
-//! concurrency limit with load shedding, and a default deadline.
+//! concurrency limit with load shedding, and a default deadline, which handlers read as
+//! [`CallDeadline`].
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -61,7 +62,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let Ok(permit) = self.limits.permits.clone().try_acquire_owned() else {
             let status = Status::resource_exhausted("the service is at its concurrency limit; retry with backoff");
             return Box::pin(std::future::ready(Ok(status.into_http())));
@@ -78,6 +79,8 @@ where
             }
             _ => (self.limits.deadline, "the call outlived the server's deadline; retry"),
         };
+        // The handler learns the same instant, so that a use case that waits stops in time to answer.
+        req.extensions_mut().insert(CallDeadline(tokio::time::Instant::now() + deadline));
         Box::pin(async move {
             let _permit = permit;
             match tokio::time::timeout(deadline, inner.call(req)).await {
@@ -87,6 +90,11 @@ where
         })
     }
 }
+
+/// When this layer answers DEADLINE_EXCEEDED for the call: the server's deadline or the caller's
+/// (less a margin), whichever comes first. Put in the request's extensions for the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallDeadline(pub tokio::time::Instant);
 
 /// How much earlier than a caller's `grpc-timeout` this layer answers, so that it beats tonic's
 /// own timer (CANCELLED) and the caller's for the same deadline, even on a busy machine.

@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::auth::Caller;
+use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, convert_org, history, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
@@ -20,6 +21,12 @@ async fn detached<T: Send + 'static>(
         Ok(result) => result.map_err(to_status),
         Err(_) => Err(Status::internal("the call failed inside the service")),
     }
+}
+
+/// When the call answers DEADLINE_EXCEEDED (`limits` sets it; absent only when a test serves the
+/// handlers without it): use cases that wait for another holder stop in time to answer before it.
+fn deadline_of<T>(req: &Request<T>) -> Option<tokio::time::Instant> {
+    req.extensions().get::<CallDeadline>().map(|d| d.0)
 }
 
 /// What a change made by this call records as its source: the RPC and the authenticated caller.
@@ -65,23 +72,47 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartFaceAuthRequest>,
     ) -> Result<Response<pb::StartFaceAuthResponse>, Status> {
-        let by = by(&req, "StartFaceAuth");
+        let (by, deadline) = (by(&req, "StartFaceAuth"), deadline_of(&req));
         let cmd = convert::start_face_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_face_auth(cmd, &by).await }).await?;
+        let outcome = detached(async move { service.start_face_auth(cmd, &by, deadline).await }).await?;
         Ok(Response::new(convert::face_start(&outcome)))
+    }
+
+    async fn start_sms_auth(
+        &self,
+        req: Request<pb::StartSmsAuthRequest>,
+    ) -> Result<Response<pb::StartSmsAuthResponse>, Status> {
+        let (by, deadline) = (by(&req, "StartSmsAuth"), deadline_of(&req));
+        let cmd = convert::start_sms_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let outcome = detached(async move { service.start_sms_auth(cmd, &by, deadline).await }).await?;
+        Ok(Response::new(convert::sms_start(&outcome)))
+    }
+
+    async fn verify_sms_code(
+        &self,
+        req: Request<pb::VerifySmsCodeRequest>,
+    ) -> Result<Response<pb::VerifySmsCodeResponse>, Status> {
+        let by = by(&req, "VerifySmsCode");
+        let cmd = convert::verify_sms_code(req.into_inner()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let process = detached(async move { service.verify_sms_code(cmd, &by).await }).await?;
+        Ok(Response::new(pb::VerifySmsCodeResponse { process: Some(convert::process(&process, self.now())) }))
     }
 
     async fn create_org_authorization(
         &self,
         req: Request<pb::CreateOrgAuthorizationRequest>,
     ) -> Result<Response<pb::CreateOrgAuthorizationResponse>, Status> {
-        let by = by(&req, "CreateOrgAuthorization");
+        let (by, deadline) = (by(&req, "CreateOrgAuthorization"), deadline_of(&req));
         let cmd = convert::create_authorization(req.into_inner(), self.now()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let auth = detached(async move { service.create_authorization(cmd, &by).await }).await?;
+        let auth = detached(async move { service.create_authorization(cmd, &by, deadline).await }).await?;
         Ok(Response::new(pb::CreateOrgAuthorizationResponse {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),
@@ -105,11 +136,11 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartOrgAuthRequest>,
     ) -> Result<Response<pb::StartOrgAuthResponse>, Status> {
-        let by = by(&req, "StartOrgAuth");
+        let (by, deadline) = (by(&req, "StartOrgAuth"), deadline_of(&req));
         let cmd = convert_org::start_org_auth(req.into_inner(), self.now().date_naive()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let outcome = detached(async move { service.start_org_auth(cmd, &by).await }).await?;
+        let outcome = detached(async move { service.start_org_auth(cmd, &by, deadline).await }).await?;
         Ok(Response::new(convert_org::org_start(&outcome, self.now())))
     }
 
@@ -117,11 +148,12 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::StartReversePaymentRequest>,
     ) -> Result<Response<pb::StartReversePaymentResponse>, Status> {
+        let deadline = deadline_of(&req);
         let pb::StartReversePaymentRequest { etc_member_no } = req.into_inner();
         let member = convert_org::member_no(&etc_member_no).map_err(to_status)?;
         record_member(&member);
         let service = self.service.clone();
-        let (account, view) = detached(async move { service.start_reverse_payment(&member).await }).await?;
+        let (account, view) = detached(async move { service.start_reverse_payment(&member, deadline).await }).await?;
         Ok(Response::new(convert_org::payment_started(&account, &view)))
     }
 

@@ -56,7 +56,11 @@ pub fn to_status(err: DomainError) -> Status {
             tracing::error!("a change moved a process without naming its source");
             Status::internal("the change could not be recorded")
         }
-        DomainError::Busy => Status::unavailable("another request for this member is in progress; retry"),
+        DomainError::Busy { retry_after } => Status::with_error_details(
+            Code::Unavailable,
+            "another request for this member is in progress; retry",
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ),
     }
 }
 

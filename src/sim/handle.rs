@@ -134,6 +134,11 @@ impl SimHandle {
         self.shared.lock().flows.get(flow_id).cloned()
     }
 
+    /// The SMS code a telecom 3-factor flow sent, as the handler reads it on the phone.
+    pub fn sms_code(&self, flow_id: &str) -> Option<String> {
+        self.shared.lock().flows.get(flow_id).and_then(|f| f.sms.as_ref()).map(|s| s.code.clone())
+    }
+
     pub fn flows_for_context(&self, context_id: &str) -> Vec<SimFlow> {
         self.shared.lock().flows.values().filter(|f| f.context_id == context_id).cloned().collect()
     }

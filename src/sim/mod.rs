@@ -1,9 +1,10 @@
 //! The e签宝 simulator, part of the product: it serves the same endpoints the client calls and
 //! checks every request the way e签宝's gateway does (app id, auth mode, timestamp window,
 //! Content-MD5 of the received bytes, signature over the reconstructed string to sign), keeps
-//! accounts, face flows, companies (with a registry), company flows and their reverse payments, and
-//! authorizations in memory, serves the face, payment and authorization pages a
-//! person (or a test) completes, sends signed callbacks, and injects faults on demand.
+//! accounts, face and SMS flows, companies (with a registry), company flows and their reverse
+//! payments, and authorizations in memory, serves the face, payment and authorization pages a person
+//! (or a test) completes, lists the SMS codes it sent, sends signed callbacks, and injects faults on
+//! demand.
 //!
 //! It powers `dev` mode and the tests. Its control API (`/sim/control/...`) is unauthenticated:
 //! bind it to a loopback or private address only.
@@ -13,6 +14,7 @@ mod handle;
 mod notify;
 mod org;
 mod pages;
+mod sms;
 pub mod state;
 mod upstream;
 
@@ -32,6 +34,7 @@ pub use faults::{CallbackFault, CallbackFaultRule, Chaos, Endpoint, EndpointFaul
 pub use handle::SimHandle;
 pub use state::{
     CallCounts, CallbackRecord, DeliveryState, SimAccount, SimAuthorization, SimFlow, SimOrg, SimOrgFlow, SimPayment,
+    SimSms,
 };
 
 use crate::esign::api::{FlowStatus, paths};
@@ -270,6 +273,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::ORG_FOUR_FACTORS, post(org::four_factors))
         .route(paths::REVERSE_PAYMENT, post(org::reverse_payment))
         .route(paths::REVERSE_PAYMENT_PROCESS, get(org::payment_process))
+        .route(paths::SMS_START, post(sms::start_sms))
+        .route(paths::SMS_VERIFY, axum::routing::put(sms::verify_sms))
+        .route("/sim/sms", get(sms::outbox))
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)

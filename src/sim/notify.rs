@@ -14,8 +14,8 @@ use super::faults::CallbackFault;
 use super::state::{CallbackRecord, DeliveryState, SimAuthorization, SimFlow, SimState};
 use crate::esign::api::FlowStatus;
 use crate::esign::callback::{
-    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ALGORITHM, HEADER_NOTIFY_ALGORITHM,
-    HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
+    ACTION_AUTHORIZATION_RESULT, ACTION_FACE_PAGE_OPENED, ACTION_FACE_RESULT, ACTION_PSN_END, ALGORITHM,
+    HEADER_NOTIFY_ALGORITHM, HEADER_NOTIFY_SIGNATURE, HEADER_NOTIFY_TIMESTAMP, callback_signature,
 };
 use crate::esign::sign::{CONTENT_TYPE, HEADER_APP_ID};
 
@@ -72,8 +72,18 @@ impl Shared {
     }
 
     pub(crate) fn notify_face_result(&self, flow: &SimFlow) {
+        self.notify_person_result(flow, ACTION_FACE_RESULT);
+    }
+
+    /// The end of a person's identity flow in e签宝's own form (esign.md §11): `identity_psn_end`.
+    pub(crate) fn notify_person_end(&self, flow: &SimFlow) {
+        self.notify_person_result(flow, ACTION_PSN_END);
+    }
+
+    /// A person's flow ended; both forms carry the same fields, under their own `action`.
+    fn notify_person_result(&self, flow: &SimFlow, action: &'static str) {
         let body = FaceResultBody {
-            action: ACTION_FACE_RESULT,
+            action,
             flow_id: &flow.flow_id,
             account_id: &flow.account_id,
             success: flow.status == FlowStatus::Success,
@@ -81,7 +91,7 @@ impl Shared {
             context_id: &flow.context_id,
             timestamp: flow.modify_time,
         };
-        self.notify(flow.notify_url.as_deref(), ACTION_FACE_RESULT, &flow.flow_id, &body);
+        self.notify(flow.notify_url.as_deref(), action, &flow.flow_id, &body);
     }
 
     pub(crate) fn notify_authorization_result(&self, auth: &SimAuthorization) {

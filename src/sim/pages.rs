@@ -128,8 +128,9 @@ async fn index(State(sim): Sim) -> Html<String> {
     page(
         "e签宝 simulator",
         &format!(
-            "<p>Accounts: {}. Calls: account {}, face {}, outline {}, auth_create {}, auth_query {}; refused {}. \
-             Callbacks sent: {}. Control API: <code>/sim/control/state</code>.</p>\
+            "<p>Accounts: {}. Calls: account {}, face {}, outline {}, auth_create {}, auth_query {}, sms_start {}, \
+             sms_verify {}; refused {}. Callbacks sent: {}. Control API: <code>/sim/control/state</code>. \
+             <a href=\"/sim/sms\">SMS sent</a>.</p>\
              <h2>Face flows</h2><table><tr><th>flowId</th><th>contextId</th><th>status</th></tr>{flows}</table>\
              <h2>Company flows</h2><table><tr><th>flowId</th><th>contextId</th><th>status</th><th>payment</th></tr>{org_flows}</table>\
              <h2>Authorizations</h2><table><tr><th>authId</th><th>organizeId</th><th>status</th></tr>{auths}</table>",
@@ -139,6 +140,8 @@ async fn index(State(sim): Sim) -> Html<String> {
             c.outline,
             c.auth_create,
             c.auth_query,
+            c.sms_start,
+            c.sms_verify,
             c.rejected,
             st.callbacks.len()
         ),

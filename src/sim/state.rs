@@ -1,4 +1,4 @@
-//! What the simulator remembers, in memory: accounts, face flows, authorizations, call counters
+//! What the simulator remembers, in memory: accounts, identity flows (face and SMS), authorizations, call counters
 //! and the callbacks it sent. Identity data is kept masked only: the simulator has no use for more.
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +41,21 @@ pub struct SimFlow {
     /// Milliseconds.
     pub create_time: i64,
     pub modify_time: i64,
+    /// The SMS of a telecom 3-factor flow; `None` for a face flow.
+    pub sms: Option<SimSms>,
+}
+
+/// The code a telecom 3-factor flow "sent" (dev and tests read it here, as a person reads a phone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimSms {
+    /// Masked (`138****8000`).
+    pub mobile: String,
+    pub code: String,
+    /// Milliseconds; the code lives 15 minutes from here.
+    pub sent_at: i64,
+    /// Wrong codes filled back so far; the third fails the flow.
+    pub wrong_codes: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -140,6 +155,8 @@ pub struct CallCounts {
     pub four_factors: u64,
     pub reverse_payment: u64,
     pub payment_process: u64,
+    pub sms_start: u64,
+    pub sms_verify: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
     /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
@@ -159,6 +176,8 @@ impl CallCounts {
             Endpoint::FourFactors => self.four_factors,
             Endpoint::ReversePayment => self.reverse_payment,
             Endpoint::PaymentProcess => self.payment_process,
+            Endpoint::SmsStart => self.sms_start,
+            Endpoint::SmsVerify => self.sms_verify,
         }
     }
 
@@ -174,6 +193,8 @@ impl CallCounts {
             Endpoint::FourFactors => &mut self.four_factors,
             Endpoint::ReversePayment => &mut self.reverse_payment,
             Endpoint::PaymentProcess => &mut self.payment_process,
+            Endpoint::SmsStart => &mut self.sms_start,
+            Endpoint::SmsVerify => &mut self.sms_verify,
         };
         *slot += 1;
     }

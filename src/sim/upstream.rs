@@ -1,4 +1,5 @@
-//! The person and authorization endpoints (the company's are in `org`). Every request passes the gateway checks first, computed from what was
+//! The e签宝 endpoints of face flows, outlines, accounts and authorizations (SMS: `sms.rs`; the
+//! company's: `org.rs`). Every request passes the gateway checks first, computed from what was
 //! actually received (never from what the client claims): a body altered after signing fails the
 //! Content-MD5 check, a header or path altered after signing fails the signature check.
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::faults::{Endpoint, FaultKind};
+use super::sms::SMS_SUB_FLOW_TYPE;
 use super::state::{SimAccount, SimAuthorization, SimFlow};
 use super::{Shared, codes};
 use crate::domain::ports::FaceAuthMode;
@@ -30,7 +32,7 @@ use crate::esign::sign::{
     TIMESTAMP_WINDOW_MS, content_md5, signature, string_to_sign,
 };
 
-type Sim = State<Arc<Shared>>;
+pub(crate) type Sim = State<Arc<Shared>>;
 
 /// The gateway's checks, in e签宝's order; the error names the check that failed.
 pub(crate) fn check_request(
@@ -241,6 +243,7 @@ pub(crate) async fn start_face(
             fail_reason: None,
             create_time: now,
             modify_time: now,
+            sms: None,
         },
     );
     let auth_url = format!("{}/sim/face/{flow_id}", sim.base_url);
@@ -278,12 +281,13 @@ pub(crate) async fn flow_outline(
     let Some(flow) = flow else {
         return refuse(FLOW_NOT_FOUND, "认证流程不存在");
     };
-    // A sub-flow exists once the person reached the face check.
+    // A sub-flow exists once the person reached the face check (or the SMS was sent).
+    let kind = if flow.sms.is_some() { SMS_SUB_FLOW_TYPE } else { sub_flow_type(&flow.faceauth_mode) };
     let sub_flows = match flow.status {
         FlowStatus::Init => Vec::new(),
         status => vec![SubFlow {
             sub_flow_id: Some(format!("{}-1", flow.flow_id)),
-            sub_flow_type: Some(sub_flow_type(&flow.faceauth_mode).to_owned()),
+            sub_flow_type: Some(kind.to_owned()),
             status: Some(status.as_str().to_owned()),
         }],
     };

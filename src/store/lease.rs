@@ -1,9 +1,10 @@
-//! Leases on rows, written once for every leased table: lease one row, release it, and — for the
+//! Leases on rows, written once for every leased table: lease one row, release it, free what a
+//! holder's earlier life held, and — for the
 //! tables the reconciler polls — claim the due rows, reschedule-and-release one, and count the
 //! backlog. An entity names its key and lease columns ([`Leased`]); a polled one also its schedule
 //! and which rows still need polling ([`Polled`]), the one definition the claim and the backlog share.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     UpdateMany,
@@ -69,6 +70,26 @@ pub(crate) async fn try_lease<E: Leased>(
 pub(crate) async fn release<E: Leased>(db: &impl ConnectionTrait, key: &str, holder: &str) -> Result<(), StoreError> {
     freed(E::update_many()).filter(E::KEY.eq(key)).filter(E::LEASE_HOLDER.eq(holder)).exec(db).await.map_err(db_err)?;
     Ok(())
+}
+
+/// Frees every lease of the table whose holder starts with `prefix` but not with `keep`. Prefixes
+/// are compared with `substr`, not `LIKE`: nothing to escape, and case-sensitive on SQLite too.
+pub(crate) async fn release_held_by<E: Leased>(
+    db: &impl ConnectionTrait,
+    prefix: &str,
+    keep: &str,
+) -> Result<u64, StoreError> {
+    let head = |p: &str| {
+        let len = i32::try_from(p.chars().count()).unwrap_or(i32::MAX);
+        Expr::expr(Func::cust("substr").arg(Expr::col(E::LEASE_HOLDER)).arg(1i32).arg(len))
+    };
+    let res = freed(E::update_many())
+        .filter(ExprTrait::eq(head(prefix), prefix))
+        .filter(ExprTrait::ne(head(keep), keep))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(res.rows_affected)
 }
 
 /// Leases up to `limit` due rows, oldest poll first.

@@ -229,6 +229,24 @@ impl Store for SeaStore {
         lease::release::<proc_e::Entity>(&self.db, member.as_str(), holder).await
     }
 
+    async fn member_lease_until(&self, member: &MemberNo) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let until: Option<Option<i64>> = first(
+            proc_e::Entity::find_by_id(member.as_str().to_owned())
+                .select_only()
+                .column(proc_e::Column::LeaseUntil)
+                .into_tuple()
+                .all(&self.db)
+                .await,
+        )?;
+        opt_ms(until.flatten())
+    }
+
+    async fn release_leases_held_by(&self, prefix: &str, keep: &str) -> Result<u64, StoreError> {
+        Ok(lease::release_held_by::<proc_e::Entity>(&self.db, prefix, keep).await?
+            + lease::release_held_by::<flow_e::Entity>(&self.db, prefix, keep).await?
+            + lease::release_held_by::<auth_e::Entity>(&self.db, prefix, keep).await?)
+    }
+
     async fn insert_inbox(
         &self,
         event: &InboxEvent,

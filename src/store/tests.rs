@@ -1,5 +1,6 @@
-//! The store on a real SQLite file: the leases every leased table shares, the backlog counting
-//! exactly the rows the claims take, and each move written with its history entry.
+//! The store on a real SQLite file: the leases every leased table shares (freeing an earlier
+//! life's among them), the backlog counting exactly the rows the claims take, and each move
+//! written with its history entry.
 use chrono::{DateTime, Duration, Utc};
 
 use super::SeaStore;
@@ -113,6 +114,34 @@ async fn a_member_lease_is_released_only_by_its_holder() {
     store.release_member(&member, "a").await.unwrap();
     assert!(store.try_lease_member(&member, &lease("b", now), now).await.unwrap());
     assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(1), "the lease made the row");
+}
+
+#[tokio::test]
+async fn leases_of_a_replicas_earlier_life_are_freed_and_no_one_elses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let now = Utc::now();
+    let members: Vec<MemberNo> = (3..=7).map(|i| MemberNo::parse(&format!("ETC00000000{i}")).unwrap()).collect();
+    // Earlier life "old" of replica "r", its current life "new", replicas whose names merely share
+    // a prefix or a case, and another replica.
+    let holders = ["r/old/1", "r/new/2", "r2/old/3", "R/old/4", "other/old/5"];
+    for (m, h) in members.iter().zip(holders) {
+        assert!(store.try_lease_member(m, &lease(h, now), now).await.unwrap());
+    }
+    let auth = authorization("AUTH-RECLAIM", AuthorizationStatus::InProgress, None, now);
+    store.commit(ChangeSet { authorizations: vec![auth.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.try_lease_authorization(&auth.auth_id, &lease("r/old/reconciler", now), now).await.unwrap());
+
+    assert_eq!(store.release_leases_held_by("r/", "r/new/").await.unwrap(), 2);
+
+    let mut free = Vec::new();
+    for m in &members {
+        free.push(store.member_lease_until(m).await.unwrap().is_none());
+    }
+    assert_eq!(free, [true, false, false, false, false]);
+    assert!(store.try_lease_authorization(&auth.auth_id, &lease("x", now), now).await.unwrap(), "freed");
+    let until = DateTime::from_timestamp_millis(lease("", now).until.timestamp_millis());
+    assert_eq!(store.member_lease_until(&members[1]).await.unwrap(), until, "stored to the millisecond");
 }
 
 #[tokio::test]

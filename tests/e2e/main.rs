@@ -15,5 +15,7 @@ mod ops;
 mod org_auth;
 mod privacy;
 mod reliability;
+mod restart;
 mod server;
+mod sms_auth;
 mod standin;

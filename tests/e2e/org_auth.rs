@@ -480,3 +480,19 @@ async fn after_a_cancel_the_old_payment_is_forgotten_and_its_late_result_changes
     assert_eq!(app.status("ETC000000124").await, S::NotStarted);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() {
+    let app = spawn_app().await;
+    let mut c = app.client.clone();
+    let started = c.start_sms_auth(authed(sms_request("ETC000000125"))).await.expect("sms").into_inner();
+    let code = app.sim.sms_code(&started.flow_id).expect("an SMS was sent");
+    c.verify_sms_code(authed(pb::VerifySmsCodeRequest { etc_member_no: "ETC000000125".into(), code }))
+        .await
+        .expect("verified");
+    let org = start_org(&app, legal_person_request("ETC000000125")).await.expect("StartOrgAuth");
+    assert_eq!(org.process.expect("process").status, S::OrgAuthed as i32);
+    let upstream = app.sim.org_flow(&org.flow_id).expect("company flow");
+    assert_eq!(upstream.agent_flow_id, started.flow_id, "the SMS flow is the agent's passed flow");
+    app.finish().await;
+}

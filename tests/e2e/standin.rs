@@ -74,6 +74,14 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
         .expect("refresh reads the outline");
     assert_eq!(refreshed.into_inner().process.expect("process").status, S::HandlerAuthing as i32);
 
+    // The handler by SMS: the 3-factor start (POST) and the code filled back (PUT), both signed.
+    let sms = c.start_sms_auth(authed(sms_request("ETC000000603"))).await.expect("sms start").into_inner();
+    let code = standin.get(&format!("/standin/sms/{}", sms.flow_id)).await;
+    let code = code["code"].as_str().expect("the stand-in sent a code").to_owned();
+    let req = pb::VerifySmsCodeRequest { etc_member_no: "ETC000000603".into(), code };
+    let verified = c.verify_sms_code(authed(req)).await.expect("verified").into_inner();
+    assert_eq!(verified.process.expect("process").status, S::HandlerAuthed as i32);
+
     // Authorization create, its callback, and the query that fetches the letter.
     let created = c.create_org_authorization(authed(create_request(member, "req-standin"))).await.expect("created");
     let auth_id = created.into_inner().auth_id;
@@ -98,6 +106,15 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
         "GET /v1/authorizations/",
     ] {
         assert!(called.iter().any(|c| c.contains(expected)), "{expected} was called: {called:?}");
+    }
+    for (method, prefix) in
+        [("POST", "/v2/identity/auth/api/individual/"), ("PUT", "/v2/identity/auth/pub/individual/")]
+    {
+        let sms_call = format!("{method} {prefix}");
+        assert!(
+            called.iter().any(|c| c.starts_with(&sms_call) && c.ends_with("/telecom3Factors")),
+            "{method} …/telecom3Factors was called: {called:?}"
+        );
     }
 
     // Replay the account request as sent, then with one body byte changed: only the first passes.

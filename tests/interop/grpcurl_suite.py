@@ -161,6 +161,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "QueryAuthorization",
             "GetProcessHistory",
             "CancelProcess",
+            "StartSmsAuth",
+            "VerifySmsCode",
         ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
@@ -168,6 +170,7 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
     detail_cmd: Optional[str] = None
     auth_id: Optional[str] = None
     org_flows: dict[str, str] = {}
+    sms_code: Optional[str] = None
     sim = server.sim_base
 
     def detail_until(status: str, member: str = "") -> dict:
@@ -187,6 +190,9 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
         if "<authId>" in command:
             rec.require("an authId from CreateOrgAuthorization to substitute", auth_id is not None)
             command = command.replace("<authId>", auth_id)
+        if "<code>" in command:
+            rec.require("an SMS code from the simulator's SMS page to substitute", sms_code is not None)
+            command = command.replace("<code>", sms_code)
         r = g.shell(command)
         out = r.stdout + r.stderr
         rpc = rpc_of(command)
@@ -318,6 +324,21 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 answer.get("cancelled") is True and answer.get("process", {}).get("status") == "AUTH_PROCESS_STATUS_NOT_STARTED",
                 out,
             )
+            rec.transitions += 1
+        elif rpc.endswith("/StartSmsAuth"):
+            started = as_json(r.stdout)
+            flow_id = started.get("flowId", "")
+            rec.require(name + " answers a flow awaiting its code", r.returncode == 0 and bool(flow_id), out)
+            rec.transitions += 1
+            # "the simulator's SMS page http://127.0.0.1:8090/sim/sms is the handler's phone"
+            status, flow = http("GET", f"{sim}/sim/control/flows/{flow_id}")
+            sms_code = (as_json(flow).get("sms") or {}).get("code")
+            status, page = http("GET", f"{sim}/sim/sms")
+            rec.calls += 2
+            rec.check("the simulator's SMS page lists the code sent", status == 200 and bool(sms_code) and sms_code in page, page[:300])
+        elif rpc.endswith("/VerifySmsCode"):
+            p = as_json(r.stdout).get("process", {})
+            rec.check(name + " answers HANDLER_AUTHED", r.returncode == 0 and p.get("status") == "AUTH_PROCESS_STATUS_HANDLER_AUTHED", out)
             rec.transitions += 1
         else:
             raise CheckFailed(f"a README grpcurl example this suite does not know how to check: {command}")

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import sys
 import threading
 import time
@@ -242,12 +243,52 @@ class Handler(BaseHTTPRequestHandler):
                 st.flows[flow_id] = {"flowId": flow_id, "flowStatus": "ING", "contextId": req.get("contextId"), "failReason": None, "createTime": now_ms(), "modifyTime": now_ms(), "notifyUrl": req["notifyUrl"], "accountId": parts[5]}
                 url = f"http://{self.headers.get('Host')}/standin/face/{flow_id}"
                 return self.envelope({"flowId": flow_id, "authUrl": url, "originalUrl": url + "?long=1"})
+            if parts[:5] == ["v2", "identity", "auth", "api", "individual"] and len(parts) == 7 and parts[6] == "telecom3Factors":
+                # esign.md §10: name and identity number are the account's; the code goes to mobileNo.
+                if parts[5] not in st.accounts.values() or not req.get("mobileNo") or not req.get("notifyUrl"):
+                    return self.envelope(None, 1435002, "参数错误")
+                flow_id = str(800000000000000000 + len(st.flows) + 1)
+                code = f"{secrets.randbelow(1000000):06d}"
+                st.flows[flow_id] = {"flowId": flow_id, "flowStatus": "ING", "contextId": req.get("contextId"), "failReason": None, "createTime": now_ms(), "modifyTime": now_ms(), "notifyUrl": req["notifyUrl"], "accountId": parts[5], "smsCode": code, "wrong": 0}
+                return self.envelope({"flowId": flow_id})
             if self.path == "/v1/authorizations":
                 if not req.get("organizeId") or not req.get("notifyUrl") or req.get("authType") not in (1, 2):
                     return self.envelope(None, 1435002, "参数错误")
                 auth_id = uuid.uuid4().hex
                 st.auths[auth_id] = {"authId": auth_id, "authorizerType": 1, "organizeId": req["organizeId"], "legalRepId": None, "authType": req["authType"], "personId": req.get("personId"), "authDownloadUrl": None, "status": 1, "authDes": None, "beginDate": None, "endDate": req.get("validDate"), "notifyUrl": req["notifyUrl"]}
                 return self.envelope({"authId": auth_id})
+        self.envelope(None, 404, "no such endpoint")
+
+    def do_PUT(self):
+        body = self.body()
+        self.record(body)
+        if not self.verified(body):
+            return
+        try:
+            req = json.loads(body)
+        except ValueError:
+            return self.envelope(None, 1435002, "参数错误")
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        st = self.state
+        if parts[:5] == ["v2", "identity", "auth", "pub", "individual"] and len(parts) == 7 and parts[6] == "telecom3Factors":
+            with st.lock:
+                flow = st.flows.get(parts[5])
+                if flow is None or "smsCode" not in flow:
+                    return self.envelope(None, 30500001, "认证流程不存在")
+                if flow["flowStatus"] in ("SUCCESS", "FAIL"):
+                    return self.envelope(None, 30500002, "认证流程已结束")
+                if req.get("authcode") != flow["smsCode"]:
+                    flow["wrong"] += 1
+                    if flow["wrong"] < 3:
+                        return self.envelope(None, 30503002, "验证码错误")
+                    flow.update(flowStatus="FAIL", failReason="验证码错误次数过多", modifyTime=now_ms())
+                else:
+                    flow.update(flowStatus="SUCCESS", modifyTime=now_ms())
+                ok = flow["flowStatus"] == "SUCCESS"
+                event = {"action": "identity_psn_end", "flowId": flow["flowId"], "accountId": flow["accountId"], "success": ok, "contextId": flow["contextId"], "timestamp": now_ms()}
+                url = flow["notifyUrl"]
+            self.notify(url, event)
+            return self.envelope(None) if ok else self.envelope(None, 30503004, "验证码错误次数过多")
         self.envelope(None, 404, "no such endpoint")
 
     def control(self, body: bytes):
@@ -259,6 +300,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "GET" and parts == ["standin", "refusals"]:
             with st.lock:
                 return self.reply(200, st.refusals)
+        if self.command == "GET" and len(parts) == 3 and parts[1] == "sms":
+            with st.lock:
+                flow = st.flows.get(parts[2])
+                return self.reply(200, {"code": flow.get("smsCode") if flow else None})
         if len(parts) == 4 and parts[1] == "face" and parts[3] in ("pass", "fail"):
             with st.lock:
                 flow = st.flows.get(parts[2])

@@ -10,7 +10,7 @@ pub mod org_flow;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
-pub use face_flow::{FaceFlow, FaceFlowStatus};
+pub use face_flow::{FaceFlow, FaceFlowStatus, HandlerMethod};
 pub use history::{HistoryEntry, HistoryPage, Move, Source};
 pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};

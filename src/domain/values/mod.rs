@@ -13,7 +13,7 @@ pub use ids::{AccountId, AuthId, FlowId, MemberNo, RequestId};
 pub use mask::{mask_digit_runs, mask_id, mask_mobile};
 pub use org::{CreditCode, OrgIdNumber, OrgIdType, OrgName, RegCode, mask_account};
 pub use period::ValidPeriod;
-pub use person::{Contact, Mobile, PersonName, ResidentId};
+pub use person::{Contact, Mobile, PersonName, ResidentId, SmsCode};
 pub use text::{parse_http_url, parse_optional_text};
 
 /// A field that failed validation: the proto field name and what is wrong, in words a caller can act on.

@@ -198,6 +198,32 @@ impl fmt::Debug for Contact {
     }
 }
 
+/// The 6-digit code the handler received by SMS (esign.md §10). A one-time secret: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsCode(String);
+
+impl SmsCode {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, FieldViolation> {
+        if s.is_empty() {
+            return Err(FieldViolation::new(field, "is required"));
+        }
+        if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldViolation::new(field, "must be the 6 digits of the SMS"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SmsCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmsCode(******)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
-//! `face_flows`: one row per e签宝 face flow, polled by the reconciler until it ends.
+//! `face_flows`: one row per identity flow of the handler (face or SMS, `method`), polled by the
+//! reconciler until it ends.
 use sea_orm::ActiveValue::Set;
 use sea_orm::Condition;
 use sea_orm::entity::prelude::*;
 
 use crate::code_table::code_table;
-use crate::domain::model::{FaceFlow, FaceFlowStatus};
+use crate::domain::model::{FaceFlow, FaceFlowStatus, HandlerMethod};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo};
 use crate::store::columns::{from_ms, ms, opt_ms};
@@ -28,6 +29,8 @@ pub struct Model {
     pub poll_attempts: i32,
     pub lease_holder: Option<String>,
     pub lease_until: Option<i64>,
+    /// `FACE` or `SMS` (see `method_name`).
+    pub method: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -42,6 +45,14 @@ code_table! {
         Succeeded = "SUCCEEDED",
         Failed = "FAILED",
         Abandoned = "ABANDONED",
+    }
+}
+
+code_table! {
+    /// Stored `method`. Frozen: rows already written hold these (rows older than the column: FACE).
+    pub fn method_name / method: HandlerMethod => &'static str, from &str {
+        Face = "FACE",
+        Sms = "SMS",
     }
 }
 
@@ -68,6 +79,7 @@ impl TryFrom<Model> for FaceFlow {
     fn try_from(m: Model) -> Result<Self, StoreError> {
         Ok(FaceFlow {
             flow_id: FlowId::parse("flow_id", &m.flow_id)?,
+            method: method(&m.method).ok_or_else(|| StoreError::Corrupt(format!("flow method {}", m.method)))?,
             member_no: MemberNo::parse(&m.member_no)?,
             account_id: AccountId::parse("account_id", &m.account_id)?,
             auth_url: m.auth_url,
@@ -87,6 +99,7 @@ impl From<&FaceFlow> for ActiveModel {
     fn from(f: &FaceFlow) -> Self {
         Self {
             flow_id: Set(f.flow_id.as_str().to_owned()),
+            method: Set(method_name(f.method).to_owned()),
             member_no: Set(f.member_no.as_str().to_owned()),
             account_id: Set(f.account_id.as_str().to_owned()),
             auth_url: Set(f.auth_url.clone()),

@@ -4,7 +4,8 @@ use sea_orm_migration::prelude::*;
 mod m0001_init;
 mod m0002_handler_flow;
 mod m0003_history;
-mod m0004_org;
+mod m0004_sms;
+mod m0005_org;
 
 pub struct Migrator;
 
@@ -15,7 +16,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_init::Migration),
             Box::new(m0002_handler_flow::Migration),
             Box::new(m0003_history::Migration),
-            Box::new(m0004_org::Migration),
+            Box::new(m0004_sms::Migration),
+            Box::new(m0005_org::Migration),
         ]
     }
 }

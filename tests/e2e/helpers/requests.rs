@@ -34,3 +34,13 @@ pub fn create_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizat
         redirect_url: "https://etc.example.com/auth/done".into(),
     }
 }
+
+pub fn sms_request(member: &str) -> pb::StartSmsAuthRequest {
+    pb::StartSmsAuthRequest {
+        etc_member_no: member.into(),
+        name: "张三".into(),
+        id_number: ID_NUMBER.into(),
+        mobile: MOBILE.into(),
+        valid_period: "2019.01.01-2039.01.01".into(),
+    }
+}
