@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, Process, Source,
     StoredEvent,
@@ -170,6 +171,10 @@ pub trait ESign: Send + Sync + 'static {
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError>;
     /// Query an authorization (seed 002; an idempotent read: retried).
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError>;
+    /// `POST /v2/identity/auth/api/ocr/idcard` (esign.md §9).
+    async fn ocr_id_card(&self, req: &IdCardOcrRequest) -> Result<IdCardReading, UpstreamError>;
+    /// `POST /v2/identity/auth/api/ocr/license` (esign.md §9).
+    async fn ocr_licence(&self, req: &LicenceOcrRequest) -> Result<LicenceReading, UpstreamError>;
 }
 
 // ---------------------------------------------------------------- the store

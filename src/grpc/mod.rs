@@ -1,11 +1,13 @@
 //! The gRPC edge: thin handlers over `crate::domain`, caller authentication, the one error mapping.
 pub mod auth;
 pub mod convert;
+pub mod documents;
 pub mod history;
 pub mod limits;
 pub mod methods;
 pub mod observe;
 pub mod service;
+pub mod size;
 pub mod status;
 
 /// Code generated from `proto/etc/esign/v1/auth.proto`.

@@ -5,6 +5,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::DomainError;
+use crate::domain::doc_ports::DocumentError;
 use crate::domain::ports::{StoreError, UpstreamError};
 
 pub fn to_status(err: DomainError) -> Status {
@@ -57,6 +58,14 @@ pub fn to_status(err: DomainError) -> Status {
             Status::internal("the change could not be recorded")
         }
         DomainError::Busy => Status::unavailable("another request for this member is in progress; retry"),
+        DomainError::Documents(DocumentError::Unavailable(e)) => {
+            tracing::error!(error = %e, "object store error");
+            Status::unavailable("document storage is unavailable; retry")
+        }
+        DomainError::Documents(e @ (DocumentError::NotFound | DocumentError::Unreadable(_))) => {
+            tracing::error!(error = %e, "stored document unreadable");
+            Status::internal("a stored document is unreadable")
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use tracing::field::Empty;
 
+pub mod files;
+
 use crate::domain::{Applied, Service};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
 use crate::metrics::{CallbackOutcome, Metrics};

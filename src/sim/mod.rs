@@ -10,6 +10,7 @@ mod control;
 pub mod faults;
 mod handle;
 mod notify;
+pub mod ocr;
 mod pages;
 pub mod state;
 mod upstream;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use chrono::Utc;
 use secrecy::SecretString;
@@ -261,6 +263,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::FLOW_OUTLINE, get(upstream::flow_outline))
         .route(paths::CREATE_AUTHORIZATION, post(upstream::create_authorization))
         .route(paths::QUERY_AUTHORIZATION, get(upstream::query_authorization))
+        .route(paths::OCR_ID_CARD, post(ocr::id_card).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
+        .route(paths::OCR_LICENSE, post(ocr::licence).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
+        .route("/sim/control/ocr/{sha256}", post(ocr::control_set))
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)

@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, Process, ProcessStatus};
+use crate::domain::model::{Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
@@ -36,6 +36,15 @@ pub struct Model {
     pub lease_holder: Option<String>,
     pub lease_until: Option<i64>,
     pub handler_flow_id: Option<String>,
+    pub id_card_front: Option<String>,
+    pub id_card_front_thumb: Option<String>,
+    pub id_card_back: Option<String>,
+    pub id_card_back_thumb: Option<String>,
+    pub licence_picture: Option<String>,
+    pub licence_thumb: Option<String>,
+    pub licence_credit_code: Option<String>,
+    pub licence_address: Option<String>,
+    pub licence_valid_period: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -95,6 +104,23 @@ impl Model {
         p.signed_file_url = m.signed_file_url;
         p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
         p.updated_at = opt_ms(m.updated_at)?;
+        let kept = |original: Option<String>, thumbnail: Option<String>| match (original, thumbnail) {
+            (Some(original), Some(thumbnail)) => Some(KeptPicture { original, thumbnail }),
+            _ => None,
+        };
+        if let (Some(front), Some(back)) =
+            (kept(m.id_card_front, m.id_card_front_thumb), kept(m.id_card_back, m.id_card_back_thumb))
+        {
+            p.id_card = Some(IdCardDocs { front, back });
+        }
+        if let Some(picture) = kept(m.licence_picture, m.licence_thumb) {
+            p.licence = Some(LicenceDocs {
+                picture,
+                credit_code: m.licence_credit_code.unwrap_or_default(),
+                address: m.licence_address,
+                valid_period: m.licence_valid_period,
+            });
+        }
         Ok(p)
     }
 }
@@ -130,6 +156,15 @@ impl ActiveModel {
             lease_holder: NotSet,
             lease_until: NotSet,
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
+            id_card_front: Set(p.id_card.as_ref().map(|c| c.front.original.clone())),
+            id_card_front_thumb: Set(p.id_card.as_ref().map(|c| c.front.thumbnail.clone())),
+            id_card_back: Set(p.id_card.as_ref().map(|c| c.back.original.clone())),
+            id_card_back_thumb: Set(p.id_card.as_ref().map(|c| c.back.thumbnail.clone())),
+            licence_picture: Set(p.licence.as_ref().map(|l| l.picture.original.clone())),
+            licence_thumb: Set(p.licence.as_ref().map(|l| l.picture.thumbnail.clone())),
+            licence_credit_code: Set(p.licence.as_ref().map(|l| l.credit_code.clone())),
+            licence_address: Set(p.licence.as_ref().and_then(|l| l.address.clone())),
+            licence_valid_period: Set(p.licence.as_ref().and_then(|l| l.valid_period.clone())),
         })
     }
 }

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_init;
 mod m0002_handler_flow;
 mod m0003_history;
+mod m0004_documents;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_init::Migration),
             Box::new(m0002_handler_flow::Migration),
             Box::new(m0003_history::Migration),
+            Box::new(m0004_documents::Migration),
         ]
     }
 }
