@@ -185,3 +185,67 @@ pub(crate) async fn control_set(
     sim.set_ocr(key.to_ascii_lowercase(), reading);
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::doc_ports::{IdCardOcrRequest, LicenceOcrRequest};
+    use crate::domain::ports::{ESign, UpstreamError};
+    use crate::esign::EsignClient;
+    use crate::sim::testing::{client, settings, start_sim};
+
+    fn png() -> Vec<u8> {
+        let img =
+            image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 1])));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn refused_code(result: Result<impl std::fmt::Debug, UpstreamError>) -> i64 {
+        match result {
+            Err(UpstreamError::Refused { code, .. }) => code,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn ocr_reads_the_default_a_registration_or_refuses_as_registered() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let card = IdCardOcrRequest { info_img: png(), emblem_img: png() };
+        let read = c.ocr_id_card(&card).await.unwrap();
+        assert_eq!((read.id_no.as_str(), read.validity_period.as_str()), (DEFAULT_ID_NO, "2019.01.01-2039.01.01"));
+        let licence = c.ocr_licence(&LicenceOcrRequest { img: png() }).await.unwrap();
+        assert_eq!(
+            (licence.cert_no.as_str(), licence.valid_term.as_str()),
+            (DEFAULT_CREDIT_CODE, "2015年01月05日至长期")
+        );
+
+        let other = SimOcr::IdCard {
+            name: "李四".into(),
+            id_no: "110101199003070035".into(),
+            validity_period: "2020.01.01-长期".into(),
+        };
+        sim.set_ocr(&png(), other);
+        assert_eq!(c.ocr_id_card(&card).await.unwrap().id_no, "110101199003070035");
+        sim.set_ocr(&png(), SimOcr::Refuse { code: 30503129 });
+        assert_eq!(refused_code(c.ocr_id_card(&card).await), 30503129);
+        assert_eq!(refused_code(c.ocr_licence(&LicenceOcrRequest { img: png() }).await), 30503129);
+    }
+
+    #[tokio::test]
+    async fn ocr_checks_the_signature_and_the_pictures_like_e_sign() {
+        let sim = start_sim().await;
+        let wrong = EsignClient::new(crate::esign::EsignSettings {
+            app_secret: "not-the-secret".to_owned().into(),
+            ..settings(sim.base_url())
+        })
+        .unwrap();
+        let card = IdCardOcrRequest { info_img: png(), emblem_img: png() };
+        assert_eq!(refused_code(wrong.ocr_id_card(&card).await), 401);
+        let not_a_picture = IdCardOcrRequest { info_img: b"GIF89a".to_vec(), emblem_img: png() };
+        assert_eq!(refused_code(client(&sim).ocr_id_card(&not_a_picture).await), codes::BAD_PARAM);
+        assert_eq!(refused_code(client(&sim).ocr_licence(&LicenceOcrRequest { img: vec![] }).await), codes::BAD_PARAM);
+    }
+}

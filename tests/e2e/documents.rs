@@ -90,7 +90,14 @@ async fn recognize_id_card_keeps_encrypted_pictures_served_byte_for_byte_through
     let cache = headers["cache-control"].to_str().expect("ascii");
     let max_age: u64 = cache.strip_prefix("private, max-age=").expect(cache).parse().expect("seconds");
     assert!(max_age > 0 && max_age <= 900, "{cache}");
-    assert!(headers.contains_key("etag"));
+    let etag = headers["etag"].to_str().expect("ascii").to_owned();
+    let again = reqwest::Client::new()
+        .get(&images.front_url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("the link answers");
+    assert_eq!(again.status(), 304, "the ETag names the picture");
     assert_eq!(front.bytes().await.expect("body").as_ref(), data("idcard-front.png").as_slice(), "byte for byte");
     let back = fetch(&images.back_url).await.bytes().await.expect("body");
     assert_eq!(back.as_ref(), data("idcard-back.png").as_slice());
