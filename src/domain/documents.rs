@@ -86,8 +86,12 @@ impl Service {
         if !reading.id_no.trim().eq_ignore_ascii_case(handler.id_number.expose()) {
             return Err(precondition(&process, "the card's number is not the handler's"));
         }
-        let valid_period = ValidPeriod::read_back("validityPeriod", reading.validity_period.trim())
-            .map_err(|_| precondition(&process, "the card's validity period could not be read"))?;
+        // e签宝 writes `2010.09.02-2020.09.01`; the seeds' other form (`…年…月…日至…`) is read too.
+        let period = reading.validity_period.trim();
+        let valid_period = ValidPeriod::read_back("validityPeriod", period)
+            .ok()
+            .or_else(|| licence_period(period, "").and_then(|p| ValidPeriod::read_back("validityPeriod", &p).ok()))
+            .ok_or_else(|| precondition(&process, "the card's validity period could not be read"))?;
         let front = self.keep(&docs, &member, "idcard-front", cmd.info).await?;
         let back = self.keep(&docs, &member, "idcard-back", cmd.emblem).await?;
         let card = IdCardDocs { front, back };

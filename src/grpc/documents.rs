@@ -44,21 +44,19 @@ pub fn process_with_documents(p: &Process, links: &LinkSigner, now: DateTime<Utc
     }
     if let Some(licence) = &p.licence {
         let (front_url, thumbnail_front_url) = link(&licence.picture);
-        answer.org_ocr_info = Some(pb::OrgOcrInfo {
-            org_abbreviation: String::new(),
-            org_contact: String::new(),
-            location: String::new(),
-            address: licence.address.clone().unwrap_or_default(),
-            valid_period: licence.valid_period.clone().unwrap_or_default(),
-            org_type: String::new(),
-            contact_name: String::new(),
-            contact_mobile: String::new(),
-            cert_image: Some(pb::CertImage {
-                front_url,
-                thumbnail_front_url,
-                back_url: String::new(),
-                thumbnail_back_url: String::new(),
-            }),
+        // What the caller gave (StartOrgAuth's merchant profile) wins; the licence fills the rest.
+        let org = answer.org_ocr_info.get_or_insert_with(Default::default);
+        if org.address.is_empty() {
+            org.address = licence.address.clone().unwrap_or_default();
+        }
+        if org.valid_period.is_empty() {
+            org.valid_period = licence.valid_period.clone().unwrap_or_default();
+        }
+        org.cert_image = Some(pb::CertImage {
+            front_url,
+            thumbnail_front_url,
+            back_url: String::new(),
+            thumbnail_back_url: String::new(),
         });
     }
     answer

@@ -361,3 +361,20 @@ async fn pictures_in_an_s3_bucket_are_encrypted_and_served_through_the_links() {
     assert!(files_under(app.objects.path()).is_empty(), "nothing under the local directory");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_card_period_read_in_the_chinese_form_is_answered_in_the_dotted_form() {
+    let app = spawn_app().await;
+    let member = "ETC000001909";
+    app.start_face(member).await;
+    app.sim.set_ocr(
+        &data("idcard-front.png"),
+        SimOcr::IdCard {
+            name: "张三".into(), id_no: ID_NUMBER.into(), validity_period: "2019年01月01日至长期".into()
+        },
+    );
+    let read = recognize_card(&app, member).await.expect("RecognizeIdCard");
+    assert_eq!(read.valid_period, "2019.01.01-长期");
+    assert_eq!(app.process(member).await.indiv_ocr_info.expect("info").valid_period, "2019.01.01-长期");
+    app.finish().await;
+}
