@@ -183,6 +183,18 @@ mod baseline {
         ) -> Result<Response<pb::GetProcessHistoryResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn recognize_id_card(
+            &self,
+            _: Request<pb::RecognizeIdCardRequest>,
+        ) -> Result<Response<pb::RecognizeIdCardResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn recognize_business_license(
+            &self,
+            _: Request<pb::RecognizeBusinessLicenseRequest>,
+        ) -> Result<Response<pb::RecognizeBusinessLicenseResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
     }
 
     pub async fn serve(addr: SocketAddr) {
@@ -294,6 +306,9 @@ fn spawn_service(name: &'static str, binary: &Path, database_url: &str, sim: &Si
         .env("GRPC_ADDR", addr.to_string())
         .env("HTTP_ADDR", http.to_string())
         .env("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}"))
+        .env("OBJECT_STORE_URL", format!("file://{}", dir.join(format!("{name}-objects")).display()))
+        .env("FILE_LINK_KEY", "bench-file-link-key-not-real-0123456789")
+        .env("PUBLIC_FILES_BASE_URL", format!("http://{http}"))
         .env("REPLICA_ID", "bench")
         .env("GRPC_MAX_CONCURRENT_RPCS", MAX_CONCURRENT_RPCS.to_string())
         // Passed through for experiments (pool size against memory); unset: the service's default.

@@ -11,11 +11,16 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::AppConfig;
+use crate::domain::doc_ports::Documents;
 use crate::domain::{Service, Settings, SystemClock};
 use crate::esign::EsignClient;
+use crate::files::{LinkSigner, ObjectDocuments};
+use crate::grpc::documents::LARGE_PATHS;
 use crate::grpc::limits::Limits;
 use crate::grpc::observe::ObserveLayer;
+use crate::grpc::size::SizeLimited;
 use crate::grpc::{LIVENESS_NAME, SERVICE_NAME, auth::CallerAuth, pb, service::AuthServiceImpl};
+use crate::http::files::FilesState;
 use crate::http::{CALLBACK_PATH, CallbackState};
 use crate::metrics::Metrics;
 use crate::store::SeaStore;
@@ -23,6 +28,8 @@ use crate::store::cipher::Cipher;
 
 /// Largest gRPC message accepted: requests are a few hundred bytes; this leaves room, not abuse.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Largest message of the documents RPCs: two pictures of up to 3 MiB each, and room for the rest.
+const MAX_DOCUMENT_MESSAGE_BYTES: usize = 2 * crate::domain::values::MAX_IMAGE_BYTES + 64 * 1024;
 /// How often health re-checks the database.
 const HEALTH_PING_EVERY: Duration = Duration::from_secs(5);
 
@@ -38,6 +45,8 @@ pub enum AppError {
     Reflection(String),
     #[error("the data keys are unusable: {0}")]
     Keys(String),
+    #[error("cannot open the object store: {0}")]
+    Objects(String),
 }
 
 /// A started service. Dropping it does not stop it: call `shutdown`.
@@ -107,6 +116,14 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
     };
 
     let cipher = Cipher::new(&cfg.data_keys).map_err(AppError::Keys)?;
+    let documents: Arc<dyn Documents> = Arc::new(
+        ObjectDocuments::open(&cfg.files.object_store_url, &cfg.files.s3, cipher.clone()).map_err(AppError::Objects)?,
+    );
+    let files_base = match &cfg.files.public_base_url {
+        Some(base) => base.clone(),
+        None => format!("http://{}", reachable(http_addr)),
+    };
+    let links = LinkSigner::new(cfg.files.link_key.clone(), &files_base, cfg.files.link_ttl);
     let store = SeaStore::connect(&cfg.database_url, cfg.database_max_connections, cipher)
         .await
         .map_err(|e| AppError::Database(e.to_string()))?;
@@ -122,7 +139,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         ..Settings::default()
     }
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());
-    let service = Service::new(Arc::new(store.clone()), Arc::new(esign), Arc::new(SystemClock), settings);
+    let service = Service::new(Arc::new(store.clone()), Arc::new(esign), Arc::new(SystemClock), settings)
+        .with_documents(documents.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -139,8 +157,12 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| AppError::Reflection(e.to_string()))?;
-    let auth_service = pb::auth_service_server::AuthServiceServer::new(AuthServiceImpl::new(service.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let auth_service = pb::auth_service_server::AuthServiceServer::new(
+        AuthServiceImpl::new(service.clone()).with_links(links.clone()),
+    )
+    .max_decoding_message_size(MAX_DOCUMENT_MESSAGE_BYTES);
+    // Every RPC but the documents' keeps the small limit.
+    let auth_service = SizeLimited::new(auth_service, MAX_MESSAGE_BYTES, LARGE_PATHS);
     let auth_service =
         tonic::service::interceptor::InterceptedService::new(auth_service, CallerAuth::new(cfg.callers.clone()));
     // Limits wrap AuthService alone: health and reflection must answer while it sheds load.
@@ -170,7 +192,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         app_secret: cfg.esign.app_secret.clone(),
         metrics: metrics.clone(),
         rate_per_sec: cfg.callback_rate_per_sec,
-    });
+    })
+    .merge(crate::http::files::router(FilesState { documents, links, service: service.clone() }));
     tasks.spawn(async move {
         if let Err(e) = axum::serve(http_listener, callbacks).with_graceful_shutdown(http_stop.cancelled_owned()).await
         {

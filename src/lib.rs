@@ -5,6 +5,7 @@ mod code_table;
 pub mod config;
 pub mod domain;
 pub mod esign;
+pub mod files;
 pub mod grpc;
 pub mod http;
 pub mod logs;

@@ -12,6 +12,7 @@ use crate::grpc::auth::CallerCredential;
 use crate::reconciler::ReconcilerSettings;
 use crate::store::cipher::DataKey;
 
+mod files;
 mod resolve;
 pub use resolve::parse_callers;
 
@@ -26,6 +27,8 @@ pub const DEV_DATABASE_URL: &str = "sqlite://data/etc-esign.db";
 pub const DEV_REPLICA_ID: &str = "dev";
 /// The dev data key (32 bytes "etc-esign-dev-data-key-not-real!"); `serve` refuses it.
 pub const DEV_DATA_KEYS: &str = "dev=ZXRjLWVzaWduLWRldi1kYXRhLWtleS1ub3QtcmVhbCE=";
+/// The dev key of picture links; `serve` refuses it.
+pub const DEV_FILE_LINK_KEY: &str = "etc-esign-dev-file-link-key-not-real";
 
 /// Exit code for a configuration error (EX_USAGE).
 pub const EXIT_CONFIG: i32 = 64;
@@ -124,6 +127,38 @@ pub struct ServeArgs {
     /// Callbacks accepted per second (and in one burst); more are answered 429.
     #[arg(long, env = "CALLBACK_RATE_PER_SEC", default_value_t = 50)]
     pub callback_rate_per_sec: u32,
+    /// Where certificate pictures are kept, encrypted: `s3://bucket[/prefix]` (S3 settings and
+    /// credentials from the usual AWS_* variables, or AWS_ACCESS_KEY_ID_FILE and
+    /// AWS_SECRET_ACCESS_KEY_FILE) or `file:///dir`. dev default: file://<cwd>/data/objects.
+    #[arg(long, env = "OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+    /// Key signing the picture links (at least 32 characters; prefer FILE_LINK_KEY_FILE).
+    #[arg(long, env = "FILE_LINK_KEY", hide_env_values = true)]
+    pub file_link_key: Option<String>,
+    #[arg(long, env = "FILE_LINK_KEY_FILE")]
+    pub file_link_key_file: Option<PathBuf>,
+    /// The public base URL of this service's HTTP port for picture links (…/files/…). dev default:
+    /// the HTTP listen address.
+    #[arg(long, env = "PUBLIC_FILES_BASE_URL")]
+    pub public_files_base_url: Option<String>,
+    /// How long a picture link lives, in seconds.
+    #[arg(long, env = "FILE_LINK_TTL_SECS", default_value_t = 900)]
+    pub file_link_ttl_secs: u64,
+    /// S3 region of OBJECT_STORE_URL's bucket.
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// S3-compatible endpoint (MinIO, OSS, a local server); unset: AWS itself.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// S3 credentials (prefer the _FILE forms); unset: the instance's or pod's role.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub aws_access_key_id: Option<String>,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID_FILE")]
+    pub aws_access_key_id_file: Option<PathBuf>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub aws_secret_access_key: Option<String>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY_FILE")]
+    pub aws_secret_access_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -162,6 +197,28 @@ pub struct AppConfig {
     pub grpc_max_concurrent_rpcs: usize,
     pub grpc_default_timeout: Duration,
     pub callback_rate_per_sec: u32,
+    pub files: FilesConfig,
+}
+
+/// Where pictures are kept and how their links are signed.
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    /// `file:///dir` or `s3://bucket[/prefix]`.
+    pub object_store_url: String,
+    pub link_key: secrecy::SecretString,
+    /// `None`: the HTTP listen address (dev).
+    pub public_base_url: Option<String>,
+    pub link_ttl: Duration,
+    pub s3: S3Settings,
+}
+
+/// What an `s3://` object store needs beyond its URL; each unset one is left to the AWS defaults.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub access_key_id: Option<secrecy::SecretString>,
+    pub secret_access_key: Option<secrecy::SecretString>,
 }
 
 /// Every problem found in the settings, so that one run names them all.

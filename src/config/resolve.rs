@@ -16,7 +16,7 @@ use crate::store::cipher::{DataKey, parse_keys};
 /// A setting as read: not given, given and usable, or given and refused (its problem already
 /// recorded). Whether a missing one is an error is decided on this, by the command reading it.
 #[derive(Debug)]
-enum Setting<T> {
+pub(super) enum Setting<T> {
     Missing,
     Given(T),
     Invalid,
@@ -26,7 +26,7 @@ use Setting::{Given, Invalid, Missing};
 
 impl<T> Setting<T> {
     /// The value, recording "`name` is required" when it is missing.
-    fn required(self, name: &str, errors: &mut Vec<String>) -> Option<T> {
+    pub(super) fn required(self, name: &str, errors: &mut Vec<String>) -> Option<T> {
         match self {
             Missing => {
                 errors.push(format!("{name} is required"));
@@ -38,7 +38,7 @@ impl<T> Setting<T> {
     }
 
     /// The value, or `default` when it is missing.
-    fn or_else(self, default: impl FnOnce() -> T) -> Option<T> {
+    pub(super) fn or_else(self, default: impl FnOnce() -> T) -> Option<T> {
         match self {
             Missing => Some(default()),
             Given(v) => Some(v),
@@ -46,19 +46,19 @@ impl<T> Setting<T> {
         }
     }
 
-    fn given(self) -> Option<T> {
+    pub(super) fn given(self) -> Option<T> {
         match self {
             Given(v) => Some(v),
             Missing | Invalid => None,
         }
     }
 
-    fn is_missing(&self) -> bool {
+    pub(super) fn is_missing(&self) -> bool {
         matches!(self, Missing)
     }
 
     /// Parses a given value, recording why it is refused.
-    fn parse<U>(self, parse: impl FnOnce(T) -> Result<U, String>, errors: &mut Vec<String>) -> Setting<U> {
+    pub(super) fn parse<U>(self, parse: impl FnOnce(T) -> Result<U, String>, errors: &mut Vec<String>) -> Setting<U> {
         match self {
             Missing => Missing,
             Given(v) => match parse(v) {
@@ -74,7 +74,7 @@ impl<T> Setting<T> {
 }
 
 /// A plain text setting: unset or blank is missing.
-fn text(value: &Option<String>) -> Setting<String> {
+pub(super) fn text(value: &Option<String>) -> Setting<String> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Missing,
         Some(v) => Given(v.to_owned()),
@@ -82,7 +82,7 @@ fn text(value: &Option<String>) -> Setting<String> {
 }
 
 /// A secret given as `NAME` or as a file named by `NAME_FILE`, not both; blank is missing.
-fn read_secret(
+pub(super) fn read_secret(
     value: &Option<String>,
     file: &Option<PathBuf>,
     name: &str,
@@ -149,7 +149,8 @@ impl ServeArgs {
         {
             errors.push("DATA_KEYS contains the dev key; serve refuses it".into());
         }
-        self.finish(database_url, base_url, app_id, secret, callers, keys, public_url, errors)
+        let files = self.files_serve(&mut errors);
+        self.finish(database_url, base_url, app_id, secret, callers, keys, public_url, files, errors)
     }
 
     /// dev settings: embedded defaults; `sim_base_url` is the in-process simulator's, used unless
@@ -179,8 +180,9 @@ impl ServeArgs {
             .or_else(|| vec![CallerCredential { sys_id: DEV_SYS_ID.into(), token: SecretString::from(DEV_TOKEN) }]);
         let db = text(&self.database_url).or_else(|| DEV_DATABASE_URL.into());
         let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).unwrap_or_default());
-        let mut cfg =
-            self.finish(db, base, app_id, secret, callers, keys, text(&self.public_callback_base_url).given(), errors)?;
+        let files = self.files_dev(&mut errors);
+        let public_url = text(&self.public_callback_base_url).given();
+        let mut cfg = self.finish(db, base, app_id, secret, callers, keys, public_url, files, errors)?;
         // dev is one replica on its own database: a fixed id when nothing names it, so that a dev
         // restarted after a crash frees what the dead one held (serve's fallback, the pid, differs
         // at every start and must, as two unnamed serve processes may share a host).
@@ -219,6 +221,7 @@ impl ServeArgs {
         callers: Option<Vec<CallerCredential>>,
         data_keys: Option<Vec<DataKey>>,
         public_callback_base_url: Option<String>,
+        files: Option<super::FilesConfig>,
         mut errors: Vec<String>,
     ) -> Result<AppConfig, ConfigErrors> {
         if let Some(url) = &database_url
@@ -254,8 +257,16 @@ impl ServeArgs {
             );
         }
         // A setting left out above has its reason in `errors` already (`Setting` sees to it).
-        let (Some(database_url), Some(base_url), Some(app_id), Some(app_secret), Some(callers), Some(data_keys), true) =
-            (database_url, esign_base_url, app_id, secret, callers, data_keys, errors.is_empty())
+        let (
+            Some(database_url),
+            Some(base_url),
+            Some(app_id),
+            Some(app_secret),
+            Some(callers),
+            Some(data_keys),
+            Some(files),
+            true,
+        ) = (database_url, esign_base_url, app_id, secret, callers, data_keys, files, errors.is_empty())
         else {
             return Err(ConfigErrors(errors));
         };
@@ -288,6 +299,7 @@ impl ServeArgs {
             grpc_max_concurrent_rpcs: self.grpc_max_concurrent_rpcs,
             grpc_default_timeout: Duration::from_millis(self.grpc_default_timeout_ms),
             callback_rate_per_sec: self.callback_rate_per_sec,
+            files,
         })
     }
 }

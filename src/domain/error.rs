@@ -1,5 +1,6 @@
 //! The domain's one error type (`crate::grpc::status` maps each variant to a gRPC status), and
 //! `AllValid`, which checks every field of a request before any typed value comes out.
+use super::doc_ports::DocumentError;
 use super::model::{IllegalTransition, ProcessStatus};
 use super::ports::{StoreError, UpstreamError};
 use super::values::FieldViolation;
@@ -25,6 +26,9 @@ pub enum DomainError {
     /// best after `retry_after` (when that holder's lease ends).
     #[error("another request for this member is in progress; retry")]
     Busy { retry_after: std::time::Duration },
+    /// The pictures could not be kept or read back.
+    #[error(transparent)]
+    Documents(#[from] DocumentError),
 }
 
 impl From<IllegalTransition> for DomainError {

@@ -6,6 +6,8 @@
 //! `sms_auth`, `authorization`, `org_auth`, `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
+pub mod doc_ports;
+mod documents;
 pub mod error;
 mod face_auth;
 mod history;
@@ -19,6 +21,7 @@ mod sms_auth;
 pub mod values;
 
 pub use authorization::CreateAuthorization;
+pub use documents::{RecognizeIdCard, RecognizeLicence, RecognizedCard, RecognizedLicence};
 pub use error::DomainError;
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, OrgFlow,
     PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
@@ -239,6 +240,10 @@ pub trait ESign: Send + Sync + 'static {
         &self,
         flow_id: &FlowId,
     ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError>;
+    /// `POST /v2/identity/auth/api/ocr/idcard` (esign.md §9).
+    async fn ocr_id_card(&self, req: &IdCardOcrRequest) -> Result<IdCardReading, UpstreamError>;
+    /// `POST /v2/identity/auth/api/ocr/license` (esign.md §9).
+    async fn ocr_licence(&self, req: &LicenceOcrRequest) -> Result<LicenceReading, UpstreamError>;
 }
 
 // ---------------------------------------------------------------- the store

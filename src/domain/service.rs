@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::doc_ports::Documents;
 use super::error::DomainError;
 use super::ports::{ChangeSet, ESign, Lease, Store, StoreError};
 use super::values::MemberNo;
@@ -125,6 +126,8 @@ pub struct Service {
     pub(crate) esign: Arc<dyn ESign>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Arc<Settings>,
+    /// Where pictures are kept; `None`: the documents RPCs answer UNAVAILABLE.
+    pub(crate) documents: Option<Arc<dyn Documents>>,
 }
 
 /// How many times a read-modify-write is retried when another writer got there first.
@@ -132,7 +135,13 @@ const CONFLICT_RETRIES: usize = 8;
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, esign: Arc<dyn ESign>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, esign, clock, settings: Arc::new(settings) }
+        Self { store, esign, clock, settings: Arc::new(settings), documents: None }
+    }
+
+    /// The same service, keeping pictures in `documents`.
+    pub fn with_documents(mut self, documents: Arc<dyn Documents>) -> Self {
+        self.documents = Some(documents);
+        self
     }
 
     pub fn settings(&self) -> &Settings {

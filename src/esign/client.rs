@@ -16,14 +16,17 @@ use tracing::field::Empty;
 use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
     AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
-    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, OutlineData, SmsStartBody, SmsStartData,
-    SmsVerifyBody, paths,
+    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, IdCardOcrBody, IdCardOcrData, LicenseOcrBody,
+    LicenseOcrData, OutlineData, SmsStartBody, SmsStartData, SmsVerifyBody, paths,
 };
 use super::codes;
 use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
     HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
+
+use crate::domain::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount};
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
@@ -464,6 +467,54 @@ impl ESign for EsignClient {
         flow_id: &FlowId,
     ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError> {
         self.payment_process(flow_id).await
+    }
+
+    async fn ocr_id_card(&self, req: &IdCardOcrRequest) -> Result<IdCardReading, UpstreamError> {
+        const ENDPOINT: &str = "ocr_idcard";
+        let body = IdCardOcrBody { info_img: B64.encode(&req.info_img), emblem_img: B64.encode(&req.emblem_img) };
+        let bytes = serialize(ENDPOINT, &body)?;
+        self.exchange(ENDPOINT, Method::POST, paths::OCR_ID_CARD, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: IdCardOcrData = answer.data(ENDPOINT)?;
+            if data.id_no.is_empty() {
+                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: idNo is empty")));
+            }
+            Ok(IdCardReading {
+                verify_id: data.verify_id,
+                name: data.name,
+                id_no: data.id_no,
+                validity_period: data.validity_period,
+                issued_by: data.issued_by,
+            })
+        })
+        .await
+    }
+
+    async fn ocr_licence(&self, req: &LicenceOcrRequest) -> Result<LicenceReading, UpstreamError> {
+        const ENDPOINT: &str = "ocr_license";
+        let body = LicenseOcrBody { img: B64.encode(&req.img) };
+        let bytes = serialize(ENDPOINT, &body)?;
+        self.exchange(ENDPOINT, Method::POST, paths::OCR_LICENSE, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let data: LicenseOcrData = answer.data(ENDPOINT)?;
+            if data.cert_no.is_empty() {
+                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: certNo is empty")));
+            }
+            Ok(LicenceReading {
+                verify_id: data.verify_id,
+                name: data.name,
+                cert_no: data.cert_no,
+                address: data.address,
+                legal_rep_name: data.legal_rep_name,
+                establish_date: data.establish_date,
+                valid_term: data.valid_term,
+            })
+        })
+        .await
     }
 }
 

@@ -9,6 +9,10 @@ use crate::domain::ports::{FaceAuthMode, OutlineStatus, Refusal};
 pub const FLOW_NOT_FOUND: i64 = 30500001;
 /// Refused: a person account exists already for this `thirdPartyUserId`; `data.accountId` holds it.
 pub const ACCOUNT_EXISTS: i64 = 53000000;
+/// OCR refused: recognition failed (esign.md §9).
+pub const OCR_FAILED: i64 = 30503127;
+/// OCR refused: the portrait side was not recognised (esign.md §9).
+pub const OCR_PORTRAIT_NOT_RECOGNISED: i64 = 30503129;
 
 /// Refused: the identity flow has ended already (esign.md §7, §10).
 pub const FLOW_ENDED: i64 = 30500002;

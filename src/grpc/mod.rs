@@ -2,11 +2,13 @@
 pub mod auth;
 pub mod convert;
 pub mod convert_org;
+pub mod documents;
 pub mod history;
 pub mod limits;
 pub mod methods;
 pub mod observe;
 pub mod service;
+pub mod size;
 pub mod status;
 
 /// Code generated from `proto/etc/esign/v1/auth.proto`.

@@ -7,7 +7,8 @@ use tracing::Instrument;
 use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, history, status::to_status};
+use super::{convert, convert_org, documents, history, status::to_status};
+use crate::files::LinkSigner;
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
 use crate::domain::{DomainError, Service, record_member};
@@ -38,11 +39,31 @@ fn by<T>(req: &Request<T>, method: &str) -> Source {
 #[derive(Clone)]
 pub struct AuthServiceImpl {
     service: Service,
+    /// Mints the detail's picture links; `None`: no pictures are kept, none answered.
+    links: Option<LinkSigner>,
 }
 
 impl AuthServiceImpl {
     pub fn new(service: Service) -> Self {
-        Self { service }
+        Self { service, links: None }
+    }
+
+    /// Answers the kept pictures' links, minted by `links`.
+    pub fn with_links(mut self, links: LinkSigner) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// The detail of `p`, with picture links when pictures are kept.
+    fn detail(&self, p: &crate::domain::model::Process) -> pb::AuthProcess {
+        match &self.links {
+            Some(links) => documents::process_with_documents(p, links, self.now()),
+            None => convert::process(p, self.now()),
+        }
+    }
+
+    fn links(&self) -> Result<&LinkSigner, Status> {
+        self.links.as_ref().ok_or_else(|| Status::unavailable("document storage is not configured"))
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -65,7 +86,7 @@ impl AuthService for AuthServiceImpl {
             self.service.process(&query.member_no).await
         }
         .map_err(to_status)?;
-        Ok(Response::new(pb::GetProcessDetailResponse { process: Some(convert::process(&process, self.now())) }))
+        Ok(Response::new(pb::GetProcessDetailResponse { process: Some(self.detail(&process)) }))
     }
 
     async fn start_face_auth(
@@ -192,5 +213,39 @@ impl AuthService for AuthServiceImpl {
         record_member(&query.member_no);
         let page = self.service.history(&query.member_no, query.after, query.page_size).await.map_err(to_status)?;
         Ok(Response::new(history::history_page(&page)))
+    }
+    async fn recognize_id_card(
+        &self,
+        req: Request<pb::RecognizeIdCardRequest>,
+    ) -> Result<Response<pb::RecognizeIdCardResponse>, Status> {
+        let by = by(&req, "RecognizeIdCard");
+        let links = self.links()?.clone();
+        let req = req.into_inner();
+        // Decoding the pictures is CPU work: off the runtime's threads.
+        let cmd = tokio::task::spawn_blocking(move || documents::recognize_id_card(req))
+            .await
+            .map_err(|_| Status::internal("the call failed inside the service"))?
+            .map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let card = detached(async move { service.recognize_id_card(cmd, &by).await }).await?;
+        Ok(Response::new(documents::card_answer(&card, &links, self.now())))
+    }
+
+    async fn recognize_business_license(
+        &self,
+        req: Request<pb::RecognizeBusinessLicenseRequest>,
+    ) -> Result<Response<pb::RecognizeBusinessLicenseResponse>, Status> {
+        let by = by(&req, "RecognizeBusinessLicense");
+        let links = self.links()?.clone();
+        let req = req.into_inner();
+        let cmd = tokio::task::spawn_blocking(move || documents::recognize_licence(req))
+            .await
+            .map_err(|_| Status::internal("the call failed inside the service"))?
+            .map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let licence = detached(async move { service.recognize_licence(cmd, &by).await }).await?;
+        Ok(Response::new(documents::licence_answer(&licence, &links, self.now())))
     }
 }

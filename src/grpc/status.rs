@@ -5,6 +5,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::DomainError;
+use crate::domain::doc_ports::DocumentError;
 use crate::domain::ports::{StoreError, UpstreamError};
 
 pub fn to_status(err: DomainError) -> Status {
@@ -61,6 +62,14 @@ pub fn to_status(err: DomainError) -> Status {
             "another request for this member is in progress; retry",
             ErrorDetails::with_retry_info(Some(retry_after)),
         ),
+        DomainError::Documents(DocumentError::Unavailable(e)) => {
+            tracing::error!(error = %e, "object store error");
+            Status::unavailable("document storage is unavailable; retry")
+        }
+        DomainError::Documents(e @ (DocumentError::NotFound | DocumentError::Unreadable(_))) => {
+            tracing::error!(error = %e, "stored document unreadable");
+            Status::internal("a stored document is unreadable")
+        }
     }
 }
 

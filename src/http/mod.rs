@@ -1,6 +1,8 @@
-//! The HTTP edge: e签宝's callbacks and Prometheus' `/metrics`. Callbacks are rate limited,
-//! verified on the raw bytes before parsing, stored in the inbox and applied once; answered the way
-//! e签宝 expects so it stops retrying.
+//! The HTTP edge: e签宝's callbacks and Prometheus' `/metrics` (and, in `files`, the signed picture
+//! links). Callbacks are rate limited, verified on the raw bytes before parsing, stored in the inbox
+//! and applied once; answered the way e签宝 expects so it stops retrying.
+pub mod files;
+
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;

@@ -120,6 +120,11 @@ impl SimHandle {
         Ok(flow.clone())
     }
 
+    /// What the OCR reads on `picture` (for a card: its portrait side) from now on.
+    pub fn set_ocr(&self, picture: &[u8], reading: crate::sim::ocr::SimOcr) {
+        self.shared.set_ocr(crate::sim::ocr::picture_key(picture), reading);
+    }
+
     // ------------------------------------------------------------ state
 
     pub fn accounts(&self) -> Vec<SimAccount> {

@@ -12,6 +12,7 @@ mod control;
 pub mod faults;
 mod handle;
 mod notify;
+pub mod ocr;
 mod org;
 mod pages;
 mod sms;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use chrono::Utc;
 use secrecy::SecretString;
@@ -276,6 +278,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::SMS_START, post(sms::start_sms))
         .route(paths::SMS_VERIFY, axum::routing::put(sms::verify_sms))
         .route("/sim/sms", get(sms::outbox))
+        .route(paths::OCR_ID_CARD, post(ocr::id_card).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
+        .route(paths::OCR_LICENSE, post(ocr::licence).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
+        .route("/sim/control/ocr/{sha256}", post(ocr::control_set))
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)

@@ -254,6 +254,8 @@ pub(crate) struct SimState {
     /// Callbacks held back by `reorder`, oldest first.
     pub held: Vec<Delivery>,
     pub next_seq: u64,
+    /// OCR readings registered by picture SHA-256 (`super::ocr`).
+    pub ocr: BTreeMap<String, super::ocr::SimOcr>,
 }
 
 impl SimState {

@@ -123,6 +123,44 @@ impl Cipher {
     }
 }
 
+impl Cipher {
+    /// Encrypts a binary object (a picture) for `aad` (its object key): `v1:<key id>:` then the nonce
+    /// and the ciphertext, raw. The key id stays readable so that rotated keys still open it.
+    pub fn seal_bytes(&self, aad: &str, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let cipher =
+            self.keys.get(&self.current).ok_or_else(|| StoreError::Corrupt("current data key missing".into()))?;
+        let nonce_bytes: [u8; 12] = rand::random();
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce_bytes), Payload { msg: plain, aad: aad.as_bytes() })
+            .map_err(|_| StoreError::Corrupt("encryption failed".into()))?;
+        let mut blob = format!("{VERSION}:{}:", self.current).into_bytes();
+        blob.extend_from_slice(&nonce_bytes);
+        blob.extend_from_slice(&sealed);
+        Ok(blob)
+    }
+
+    /// Decrypts an object written by `seal_bytes` with any known key.
+    pub fn open_bytes(&self, aad: &str, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let bad = |why: &str| StoreError::Corrupt(format!("encrypted object unreadable: {why}"));
+        let mut parts = stored.splitn(3, |b| *b == b':');
+        let (Some(version), Some(key_id), Some(blob)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("unknown format"));
+        };
+        if version != VERSION.as_bytes() {
+            return Err(bad("unknown format"));
+        }
+        let key_id = std::str::from_utf8(key_id).map_err(|_| bad("unknown format"))?;
+        let cipher = self.keys.get(key_id).ok_or_else(|| bad("its key is not configured"))?;
+        if blob.len() < 12 + 16 {
+            return Err(bad("too short"));
+        }
+        let (nonce, sealed) = blob.split_at(12);
+        cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+            .map_err(|_| bad("authentication failed"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +197,19 @@ mod tests {
         assert!(rotated.seal("x", "13800138000").unwrap().starts_with("v1:k2:"));
         let without_old = Cipher::new(&[key("k2", 2)]).unwrap();
         assert!(without_old.open("x", &v).is_err());
+    }
+
+    #[test]
+    fn objects_seal_open_rotate_and_are_bound_to_their_key() {
+        let old = Cipher::new(&[key("k1", 1)]).unwrap();
+        let blob = old.seal_bytes("objects:M1/a", b"marker bytes").unwrap();
+        assert!(blob.starts_with(b"v1:k1:") && !blob.windows(6).any(|w| w == b"marker"));
+        assert_eq!(old.open_bytes("objects:M1/a", &blob).unwrap(), b"marker bytes");
+        assert!(old.open_bytes("objects:M1/b", &blob).is_err(), "an object moved to another key");
+        let rotated = Cipher::new(&[key("k2", 2), key("k1", 1)]).unwrap();
+        assert_eq!(rotated.open_bytes("objects:M1/a", &blob).unwrap(), b"marker bytes");
+        assert!(rotated.seal_bytes("x", b"y").unwrap().starts_with(b"v1:k2:"));
+        assert!(Cipher::new(&[key("k2", 2)]).unwrap().open_bytes("objects:M1/a", &blob).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod authorization;
+mod documents;
 mod face_auth;
 mod history;
 mod limits;

@@ -408,6 +408,9 @@ fn the_manifests_give_serve_every_setting_it_requires() {
         ("esign-app-secret", "a-real-looking-app-secret"),
         ("etc-callers", "E02=a-real-looking-token"),
         ("data-keys", "k2=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="),
+        ("file-link-key", "a-real-looking-file-link-key-0123456789"),
+        ("aws-access-key-id", "AKIAREALLOOKING"),
+        ("aws-secret-access-key", "a-real-looking-aws-secret"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -10,6 +10,8 @@ import json
 import os
 import re
 import subprocess
+import urllib.error
+import urllib.request
 from typing import Optional
 
 from harness import METADATA, CheckFailed, DevServer, Recorder, eventually, http
@@ -68,7 +70,18 @@ class Grpcurl:
         shims do not see scripts pip put into a venv)."""
         self.rec.calls += 1
         env = dict(os.environ, PATH=self.bin_dir + os.pathsep + os.environ.get("PATH", ""))
-        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30, env=env)
+        # From the repository's root: the documents examples read pictures from tests/data.
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30, env=env, cwd=ROOT)
+
+
+def fetch_bytes(url: str) -> tuple[int, bytes, str]:
+    """GET a picture link (loopback only); answers (status, body, content type)."""
+    assert url.startswith("http://127.0.0.1:"), f"loopback only: {url}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, b"", ""
 
 
 def rpc_of(command: str) -> str:
@@ -157,6 +170,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "StartOrgAuth",
             "StartReversePayment",
             "GetReversePayment",
+            "RecognizeIdCard",
+            "RecognizeBusinessLicense",
             "CreateOrgAuthorization",
             "QueryAuthorization",
             "GetProcessHistory",
@@ -297,6 +312,24 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             p = detail_until("AUTH_PROCESS_STATUS_AUTHORIZE_FINISH")
             rec.transitions += 1
             rec.check("GetProcessDetail then answers AUTHORIZE_FINISH with signedFileUrl", bool(p.get("signedFileUrl")), json.dumps(p)[:300])
+        elif rpc.endswith("/RecognizeIdCard") or rpc.endswith("/RecognizeBusinessLicense"):
+            answer = as_json(r.stdout)
+            card = rpc.endswith("/RecognizeIdCard")
+            info = answer.get("process", {}).get("indivOcrInfo" if card else "orgOcrInfo", {})
+            images = info.get("certImage", {})
+            rec.require(name + " answers the picture links", r.returncode == 0 and bool(images.get("frontUrl")), out)
+            pictures = [("frontUrl", "idcard-front.png" if card else "licence.png")]
+            if card:
+                pictures.append(("backUrl", "idcard-back.png"))
+            for field, file in pictures:
+                # "open the links in a browser": the picture, byte for byte, as a browser gets it.
+                with open(os.path.join(ROOT, "tests", "data", file), "rb") as f:
+                    want = f.read()
+                status, got, ctype = fetch_bytes(images[field])
+                rec.calls += 1
+                rec.check(f"the {field} link serves {file} byte for byte", status == 200 and got == want and ctype == "image/png", f"{status} {ctype}")
+                status, _, _ = fetch_bytes(images[field].replace("sig=", "sig=0"))
+                rec.check(f"a tampered {field} link is refused", status == 403, str(status))
         elif rpc.endswith("/QueryAuthorization"):
             a = as_json(r.stdout).get("authorization", {})
             rec.check(

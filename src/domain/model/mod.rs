@@ -2,6 +2,7 @@
 //! its face flows, its history, the end of any identity flow, its authorizations, and e签宝's verified notifications (the inbox). Records
 //! import values only; the use cases and the ports import them.
 pub mod authorization;
+pub mod documents;
 pub mod face_flow;
 pub mod history;
 pub mod identity;
@@ -10,6 +11,7 @@ pub mod org_flow;
 pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
+pub use documents::{IdCardDocs, KeptPicture, LicenceDocs};
 pub use face_flow::{FaceFlow, FaceFlowStatus, HandlerMethod};
 pub use history::{HistoryEntry, HistoryPage, Move, Source};
 pub use identity::IdentityResult;

@@ -3,6 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
+use super::documents::{IdCardDocs, LicenceDocs};
 use super::history::Move;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
@@ -226,6 +227,10 @@ pub struct Process {
     /// e签宝's letter URLs expire (60 minutes); never hand one out past this.
     pub signed_file_url_expires_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The handler's identity card pictures (RecognizeIdCard).
+    pub id_card: Option<IdCardDocs>,
+    /// The company's licence as read, with its picture (RecognizeBusinessLicense).
+    pub licence: Option<LicenceDocs>,
     /// The moves made since the process was read, oldest first: the store writes each to the
     /// member's history in the commit that writes the process.
     moves: Vec<Move>,
@@ -250,6 +255,8 @@ impl Process {
             signed_file_url: None,
             signed_file_url_expires_at: None,
             updated_at: None,
+            id_card: None,
+            licence: None,
             moves: Vec::new(),
         }
     }

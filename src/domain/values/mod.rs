@@ -1,6 +1,7 @@
 //! Values that can only be built by parsing. Each `parse` is the one place a rule lives; a value
 //! of these types is valid by construction. Types that carry identity data print masked.
 mod ids;
+mod image;
 mod mask;
 mod org;
 mod period;
@@ -10,6 +11,7 @@ mod props;
 mod text;
 
 pub use ids::{AccountId, AuthId, FlowId, MemberNo, RequestId};
+pub use image::{MAX_IMAGE_BYTES, Picture, PictureFormat, THUMBNAIL_SIDE};
 pub use mask::{mask_digit_runs, mask_id, mask_mobile};
 pub use org::{CreditCode, OrgIdNumber, OrgIdType, OrgName, RegCode, mask_account};
 pub use period::ValidPeriod;

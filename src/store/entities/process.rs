@@ -3,7 +3,9 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, OrgProfile, Process, ProcessStatus};
+use crate::domain::model::{
+    Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, OrgProfile, Process, ProcessStatus,
+};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
@@ -39,6 +41,15 @@ pub struct Model {
     pub org_account_id: Option<String>,
     /// The declared company profile as JSON, sealed (it holds a mobile).
     pub org_profile: Option<String>,
+    pub id_card_front: Option<String>,
+    pub id_card_front_thumb: Option<String>,
+    pub id_card_back: Option<String>,
+    pub id_card_back_thumb: Option<String>,
+    pub licence_picture: Option<String>,
+    pub licence_thumb: Option<String>,
+    pub licence_credit_code: Option<String>,
+    pub licence_address: Option<String>,
+    pub licence_valid_period: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -104,6 +115,23 @@ impl Model {
         p.signed_file_url = m.signed_file_url;
         p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
         p.updated_at = opt_ms(m.updated_at)?;
+        let kept = |original: Option<String>, thumbnail: Option<String>| match (original, thumbnail) {
+            (Some(original), Some(thumbnail)) => Some(KeptPicture { original, thumbnail }),
+            _ => None,
+        };
+        if let (Some(front), Some(back)) =
+            (kept(m.id_card_front, m.id_card_front_thumb), kept(m.id_card_back, m.id_card_back_thumb))
+        {
+            p.id_card = Some(IdCardDocs { front, back });
+        }
+        if let Some(picture) = kept(m.licence_picture, m.licence_thumb) {
+            p.licence = Some(LicenceDocs {
+                picture,
+                credit_code: m.licence_credit_code.unwrap_or_default(),
+                address: m.licence_address,
+                valid_period: m.licence_valid_period,
+            });
+        }
         Ok(p)
     }
 }
@@ -147,6 +175,15 @@ impl ActiveModel {
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
             org_account_id: Set(p.org_account_id.as_ref().map(|a| a.as_str().to_owned())),
             org_profile: Set(seal("org_profile", profile.as_deref())?),
+            id_card_front: Set(p.id_card.as_ref().map(|c| c.front.original.clone())),
+            id_card_front_thumb: Set(p.id_card.as_ref().map(|c| c.front.thumbnail.clone())),
+            id_card_back: Set(p.id_card.as_ref().map(|c| c.back.original.clone())),
+            id_card_back_thumb: Set(p.id_card.as_ref().map(|c| c.back.thumbnail.clone())),
+            licence_picture: Set(p.licence.as_ref().map(|l| l.picture.original.clone())),
+            licence_thumb: Set(p.licence.as_ref().map(|l| l.picture.thumbnail.clone())),
+            licence_credit_code: Set(p.licence.as_ref().map(|l| l.credit_code.clone())),
+            licence_address: Set(p.licence.as_ref().and_then(|l| l.address.clone())),
+            licence_valid_period: Set(p.licence.as_ref().and_then(|l| l.valid_period.clone())),
         })
     }
 }

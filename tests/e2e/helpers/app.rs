@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use etc_esign::app::{self, RunningApp};
-use etc_esign::config::AppConfig;
+use etc_esign::config::{AppConfig, FilesConfig};
 use etc_esign::esign::EsignSettings;
 use etc_esign::grpc::SERVICE_NAME;
 use etc_esign::grpc::auth::CallerCredential;
@@ -16,7 +16,7 @@ use etc_esign::store::cipher::parse_keys;
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::{APP_ID, APP_SECRET, DATA_KEYS, SYS_ID, TOKEN, TestDb, eventually, face_request, start_sim};
+use super::{APP_ID, APP_SECRET, DATA_KEYS, FILE_LINK_KEY, SYS_ID, TOKEN, TestDb, eventually, face_request, start_sim};
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
 pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
@@ -47,6 +47,17 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
         grpc_max_concurrent_rpcs: 64,
         grpc_default_timeout: Duration::from_secs(30),
         callback_rate_per_sec: 1000,
+        // A directory of its own under the temp dir; `spawn_app_with` gives each app a fresh one.
+        files: FilesConfig {
+            object_store_url: format!(
+                "file://{}",
+                std::env::temp_dir().join(format!("etc-esign-objects-{:016x}", rand::random::<u64>())).display()
+            ),
+            link_key: FILE_LINK_KEY.into(),
+            public_base_url: None,
+            link_ttl: Duration::from_secs(900),
+            s3: Default::default(),
+        },
     }
 }
 
@@ -58,6 +69,8 @@ pub struct TestApp {
     pub db: Option<TestDb>,
     pub config: AppConfig,
     pub client: AuthServiceClient<Channel>,
+    /// Where the app keeps pictures when its object store is a directory (the default).
+    pub objects: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -68,13 +81,24 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
     let sim = start_sim().await;
     let db = TestDb::fresh().await;
     let mut config = test_config(db.url(), sim.base_url());
+    let objects = tempfile::tempdir().expect("objects dir");
+    config.files.object_store_url = format!("file://{}", objects.path().display());
     tweak(&mut config);
     let app = start_and_wait(config.clone()).await;
     // A restart binds the same ports, so the notify URL given to e签宝 stays valid.
     config.grpc_addr = app.grpc_addr;
     config.http_addr = app.http_addr;
     let client = connect(app.grpc_addr).await;
-    TestApp { grpc_addr: app.grpc_addr, http_addr: app.http_addr, app: Some(app), sim, db: Some(db), config, client }
+    TestApp {
+        grpc_addr: app.grpc_addr,
+        http_addr: app.http_addr,
+        app: Some(app),
+        sim,
+        db: Some(db),
+        config,
+        client,
+        objects,
+    }
 }
 
 pub async fn start_and_wait(config: AppConfig) -> RunningApp {

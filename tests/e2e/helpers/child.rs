@@ -35,6 +35,15 @@ pub fn serve_env(
         ("GRPC_ADDR", grpc.to_string()),
         ("HTTP_ADDR", http.to_string()),
         ("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}")),
+        (
+            "OBJECT_STORE_URL",
+            format!(
+                "file://{}",
+                std::env::temp_dir().join(format!("etc-esign-objects-{:016x}", rand::random::<u64>())).display()
+            ),
+        ),
+        ("FILE_LINK_KEY", super::FILE_LINK_KEY.into()),
+        ("PUBLIC_FILES_BASE_URL", format!("http://{http}")),
         ("RUST_LOG", "debug".into()),
     ]
 }

@@ -40,6 +40,9 @@ pub const TOKEN: &str = "test-token-0123456789";
 /// The test data key (32 bytes of 0x2a); tests that rotate keys add their own.
 pub const DATA_KEYS: &str = "t1=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
+/// The key the tests' apps sign picture links with (not the dev one).
+pub const FILE_LINK_KEY: &str = "test-file-link-key-not-real-0123456789";
+
 /// The handler's identity number and mobile every `face_request` sends.
 pub const ID_NUMBER: &str = "11010519491231002X";
 pub const MOBILE: &str = "13800138000";
