@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, history, status::to_status};
+use super::{convert, convert_org, evidence, history, status::to_status};
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
 use crate::domain::{DomainError, Service, record_member};
@@ -65,6 +65,8 @@ impl AuthService for AuthServiceImpl {
             self.service.process(&query.member_no).await
         }
         .map_err(to_status)?;
+        // The certificates' statuses: the member's evidence records, read once and checked.
+        let process = self.service.with_cert_status(process).await.map_err(to_status)?;
         Ok(Response::new(pb::GetProcessDetailResponse { process: Some(convert::process(&process, self.now())) }))
     }
 
@@ -100,7 +102,11 @@ impl AuthService for AuthServiceImpl {
         let cmd = convert::verify_sms_code(req.into_inner()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let process = detached(async move { service.verify_sms_code(cmd, &by).await }).await?;
+        let process = detached(async move {
+            let process = service.verify_sms_code(cmd, &by).await?;
+            service.with_cert_status(process).await
+        })
+        .await?;
         Ok(Response::new(pb::VerifySmsCodeResponse { process: Some(convert::process(&process, self.now())) }))
     }
 
@@ -192,5 +198,33 @@ impl AuthService for AuthServiceImpl {
         record_member(&query.member_no);
         let page = self.service.history(&query.member_no, query.after, query.page_size).await.map_err(to_status)?;
         Ok(Response::new(history::history_page(&page)))
+    }
+
+    async fn confirm_evidence(
+        &self,
+        req: Request<pb::ConfirmEvidenceRequest>,
+    ) -> Result<Response<pb::ConfirmEvidenceResponse>, Status> {
+        let by = by(&req, "ConfirmEvidence");
+        let (member, confirmer) = evidence::confirm_query(req.into_inner()).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let process = detached(async move { service.confirm_evidence(&member, &confirmer, &by).await }).await?;
+        let (confirmer, at) = process.cert_confirmed.clone().unzip();
+        Ok(Response::new(pb::ConfirmEvidenceResponse {
+            process: Some(convert::process(&process, self.now())),
+            confirmer: confirmer.unwrap_or_default(),
+            confirm_time: at.map(convert::ts),
+        }))
+    }
+
+    async fn get_evidence(
+        &self,
+        req: Request<pb::GetEvidenceRequest>,
+    ) -> Result<Response<pb::GetEvidenceResponse>, Status> {
+        let cert_no = evidence::evidence_query(req.into_inner()).map_err(to_status)?;
+        let checked = self.service.evidence(&cert_no).await.map_err(to_status)?;
+        record_member(&checked.record.member_no);
+        let key = self.service.settings().evidence_keys.public_key(&checked.record.key_id);
+        Ok(Response::new(evidence::evidence(&checked, key)))
     }
 }

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod authorization;
+mod evidence;
 mod face_auth;
 mod history;
 mod limits;

@@ -408,6 +408,7 @@ fn the_manifests_give_serve_every_setting_it_requires() {
         ("esign-app-secret", "a-real-looking-app-secret"),
         ("etc-callers", "E02=a-real-looking-token"),
         ("data-keys", "k2=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="),
+        ("evidence-keys", "v2=KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys="),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -422,6 +423,7 @@ fn the_manifests_give_serve_every_setting_it_requires() {
     // The template's placeholders are refused, naming what to fill in.
     let err = resolve_serve(&pod_environment(&template, dir.path())).expect_err("placeholders are refused");
     assert!(err.contains("DATABASE_URL") && err.contains("DATA_KEYS"), "{err}");
+    assert!(err.contains("EVIDENCE_KEYS"), "{err}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
+use super::evidence::{CertNo, Evidence, EvidenceKind, EvidenceStatus};
 use super::history::Move;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
@@ -81,7 +82,11 @@ impl ProcessStatus {
     /// verified company has) is not in the middle of another step.
     fn may_start_authorization(self) -> bool {
         use ProcessStatus::*;
-        matches!(self, HandlerAuthed | OrgAuthed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed)
+        // CERT_UNCONFIRMED too until the seal node runs: the company is verified by then.
+        matches!(
+            self,
+            HandlerAuthed | OrgAuthed | CertUnconfirmed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed
+        )
     }
 
     /// Statuses from which the company's verification may (re)start: the handler is authenticated and
@@ -205,6 +210,17 @@ impl std::fmt::Debug for OrgProfile {
     }
 }
 
+/// A certificate of the detail (`certInfo`): the evidence record that proves the handler's or the
+/// company's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertRef {
+    pub cert_no: CertNo,
+    pub created_at: DateTime<Utc>,
+    /// Whether the record verifies now; `None` until checked (`Service::with_cert_status`): the
+    /// store keeps only the reference.
+    pub status: Option<EvidenceStatus>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     member_no: MemberNo,
@@ -226,6 +242,11 @@ pub struct Process {
     /// e签宝's letter URLs expire (60 minutes); never hand one out past this.
     pub signed_file_url_expires_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The handler's and the company's evidence records (`certInfo`).
+    pub handler_cert: Option<CertRef>,
+    pub org_cert: Option<CertRef>,
+    /// Who confirmed the evidence (ConfirmEvidence's `confirmer`), and when.
+    pub cert_confirmed: Option<(String, DateTime<Utc>)>,
     /// The moves made since the process was read, oldest first: the store writes each to the
     /// member's history in the commit that writes the process.
     moves: Vec<Move>,
@@ -250,6 +271,9 @@ impl Process {
             signed_file_url: None,
             signed_file_url_expires_at: None,
             updated_at: None,
+            handler_cert: None,
+            org_cert: None,
+            cert_confirmed: None,
             moves: Vec::new(),
         }
     }
@@ -300,7 +324,7 @@ impl Process {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
-        self.moves.push(Move { from: self.status, to, at: now });
+        self.moves.push(Move { from: self.status, to, at: now, cert_no: None });
         self.status = to;
         self.updated_at = Some(now);
         Ok(())
@@ -314,7 +338,7 @@ impl Process {
         }
         let mut fresh = Self::restore(self.member_no.clone(), ProcessStatus::NotStarted, self.version);
         fresh.moves = std::mem::take(&mut self.moves);
-        fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now });
+        fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now, cert_no: None });
         fresh.updated_at = Some(now);
         *self = fresh;
         true
@@ -345,6 +369,36 @@ impl Process {
     pub fn handler_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthFailed, now)?;
         self.fail_reason = reason;
+        Ok(())
+    }
+
+    /// `record` proves the pass just made (HANDLER_AUTHED or ORG_AUTHED, the last move): the move
+    /// names it, the detail answers it. The company's is followed at once by CERT_UNCONFIRMED.
+    pub fn evidence_written(&mut self, record: &Evidence) -> Result<(), IllegalTransition> {
+        let passed = match record.kind {
+            EvidenceKind::Handler => ProcessStatus::HandlerAuthed,
+            EvidenceKind::Org => ProcessStatus::OrgAuthed,
+        };
+        let last = self.moves.last_mut().filter(|m| m.to == passed && self.status == passed);
+        let Some(last) = last else { return Err(IllegalTransition { current: self.status }) };
+        last.cert_no = Some(record.cert_no);
+        let cert =
+            Some(CertRef { cert_no: record.cert_no, created_at: record.at, status: Some(EvidenceStatus::Normal) });
+        match record.kind {
+            EvidenceKind::Handler => self.handler_cert = cert,
+            EvidenceKind::Org => {
+                self.org_cert = cert;
+                self.cert_confirmed = None;
+                self.go(true, ProcessStatus::CertUnconfirmed, record.at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The platform confirmed the evidence (ConfirmEvidence).
+    pub fn evidence_confirmed(&mut self, confirmer: String, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status == ProcessStatus::CertUnconfirmed, ProcessStatus::CertConfirmed, now)?;
+        self.cert_confirmed = Some((confirmer, now));
         Ok(())
     }
 

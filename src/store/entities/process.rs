@@ -3,11 +3,11 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, OrgProfile, Process, ProcessStatus};
+use crate::domain::model::{CertNo, CertRef, Handler, OrgInfo, OrgProfile, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
-use crate::store::columns::{aad, ms, opt_ms};
+use crate::store::columns::{aad, from_ms, ms, opt_ms};
 use crate::store::lease::Leased;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -39,6 +39,14 @@ pub struct Model {
     pub org_account_id: Option<String>,
     /// The declared company profile as JSON, sealed (it holds a mobile).
     pub org_profile: Option<String>,
+    /// The handler's and the company's evidence records (`certInfo`) and their instants.
+    pub cert_no: Option<String>,
+    pub cert_created_at: Option<i64>,
+    pub org_cert_no: Option<String>,
+    pub org_cert_created_at: Option<i64>,
+    /// Who confirmed the evidence, and when.
+    pub cert_confirmed_by: Option<String>,
+    pub cert_confirmed_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -104,6 +112,16 @@ impl Model {
         p.signed_file_url = m.signed_file_url;
         p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
         p.updated_at = opt_ms(m.updated_at)?;
+        let cert = |no: Option<String>, at: Option<i64>| -> Result<Option<CertRef>, StoreError> {
+            let (Some(no), Some(at)) = (no, at) else { return Ok(None) };
+            Ok(Some(CertRef { cert_no: CertNo::parse("cert_no", &no)?, created_at: from_ms(at)?, status: None }))
+        };
+        p.handler_cert = cert(m.cert_no, m.cert_created_at)?;
+        p.org_cert = cert(m.org_cert_no, m.org_cert_created_at)?;
+        p.cert_confirmed = match (m.cert_confirmed_by, m.cert_confirmed_at) {
+            (Some(by), Some(at)) => Some((by, from_ms(at)?)),
+            _ => None,
+        };
         Ok(p)
     }
 }
@@ -147,6 +165,12 @@ impl ActiveModel {
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
             org_account_id: Set(p.org_account_id.as_ref().map(|a| a.as_str().to_owned())),
             org_profile: Set(seal("org_profile", profile.as_deref())?),
+            cert_no: Set(p.handler_cert.map(|c| c.cert_no.to_string())),
+            cert_created_at: Set(p.handler_cert.map(|c| ms(c.created_at))),
+            org_cert_no: Set(p.org_cert.map(|c| c.cert_no.to_string())),
+            org_cert_created_at: Set(p.org_cert.map(|c| ms(c.created_at))),
+            cert_confirmed_by: Set(p.cert_confirmed.as_ref().map(|(by, _)| by.clone())),
+            cert_confirmed_at: Set(p.cert_confirmed.as_ref().map(|(_, at)| ms(*at))),
         })
     }
 }
