@@ -208,14 +208,19 @@ async fn the_company_record_and_cert_unconfirmed_come_in_one_commit_and_confirm_
 #[tokio::test]
 async fn a_record_altered_in_the_database_verifies_false_and_is_abnormal() {
     let app = spawn_app().await;
-    // Each alteration on a member of its own: (member, record, SQL assignment).
+    // Each alteration on a member of its own: (member, record, SQL assignment). A hex column has its
+    // first digit changed to another (whatever the random record holds).
+    let flip =
+        |col: &str| format!("{col} = CASE WHEN substr({col}, 1, 1) = '0' THEN '1' ELSE '0' END || substr({col}, 2)");
     let alterations = [
-        ("ETC000000910", "handler", "masked_name = '李*'"),
-        ("ETC000000911", "org", "signature = '00' || substr(signature, 3)"),
-        ("ETC000000912", "org", "at = at + 1"),
-        ("ETC000000913", "handler", "id_digest = '0' || substr(id_digest, 2)"),
+        ("ETC000000910", "handler", "masked_name = '李*'".to_owned()),
+        ("ETC000000911", "org", flip("signature")),
+        ("ETC000000912", "org", "at = at + 1".to_owned()),
+        ("ETC000000913", "handler", flip("id_digest")),
+        ("ETC000000914", "org", flip("prev_digest")),
     ];
-    for (member, which, assignment) in alterations {
+    for (member, which, assignment) in &alterations {
+        let (member, which) = (*member, *which);
         verified_company(&app, member).await;
         let cert = cert_info(&app.process(member).await);
         let (altered, other) =
