@@ -196,21 +196,36 @@ impl Service {
         Ok(self.check(&record, &chain))
     }
 
+    /// The member's process as GetProcessDetail answers it: read with the member's evidence records
+    /// in one round trip, the certificates' statuses checked. NOT_STARTED when there is no record.
+    pub async fn process_detail(&self, member: &MemberNo) -> Result<Process, DomainError> {
+        let Some((mut process, chain)) = self.store.process_with_evidence(member).await? else {
+            return Ok(Process::not_started(member.clone()));
+        };
+        self.fill_cert_status(&mut process, &chain);
+        Ok(process)
+    }
+
     /// Fills the statuses of the process's certificates (its evidence records): read once, checked here.
     pub async fn with_cert_status(&self, mut process: Process) -> Result<Process, DomainError> {
         if process.handler_cert.is_none() && process.org_cert.is_none() {
             return Ok(process);
         }
         let chain = self.store.member_evidence(process.member_no()).await?;
+        self.fill_cert_status(&mut process, &chain);
+        Ok(process)
+    }
+
+    /// Checks the process's certificates against the member's records `chain`.
+    fn fill_cert_status(&self, process: &mut Process, chain: &[Evidence]) {
         for cert in [&mut process.handler_cert, &mut process.org_cert].into_iter().flatten() {
             let status = match chain.iter().find(|r| r.cert_no == cert.cert_no) {
-                Some(record) => self.check(record, &chain).status(),
+                Some(record) => self.check(record, chain).status(),
                 // A record the process names but the table lost is no evidence.
                 None => super::model::EvidenceStatus::Abnormal,
             };
             cert.status = Some(status);
         }
-        Ok(process)
     }
 
     /// ConfirmEvidence: the platform confirms the member's evidence (CERT_UNCONFIRMED →

@@ -322,6 +322,9 @@ pub trait Store: Send + Sync + 'static {
         request_id: &str,
     ) -> Result<Option<Authorization>, StoreError>;
 
+    /// The member's process with every evidence record of the member (by position), in one round
+    /// trip: what GetProcessDetail answers.
+    async fn process_with_evidence(&self, member: &MemberNo) -> Result<Option<(Process, Vec<Evidence>)>, StoreError>;
     /// An evidence record by its id.
     async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError>;
     /// Every evidence record of the member, by position in its chain (oldest first).

@@ -59,14 +59,11 @@ impl AuthService for AuthServiceImpl {
         let by = by(&req, "GetProcessDetail");
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
-        let process = if query.refresh {
-            self.service.refreshed_process(&query.member_no, &by).await
-        } else {
-            self.service.process(&query.member_no).await
+        if query.refresh {
+            self.service.refresh_process(&query.member_no, &by).await.map_err(to_status)?;
         }
-        .map_err(to_status)?;
-        // The certificates' statuses: the member's evidence records, read once and checked.
-        let process = self.service.with_cert_status(process).await.map_err(to_status)?;
+        // One read: the process with its evidence records, the certificates' statuses checked.
+        let process = self.service.process_detail(&query.member_no).await.map_err(to_status)?;
         Ok(Response::new(pb::GetProcessDetailResponse { process: Some(convert::process(&process, self.now())) }))
     }
 

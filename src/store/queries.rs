@@ -110,6 +110,21 @@ impl Store for SeaStore {
             .transpose()
     }
 
+    async fn process_with_evidence(&self, member: &MemberNo) -> Result<Option<(Process, Vec<Evidence>)>, StoreError> {
+        // One statement: the process row LEFT JOINed with the member's records, one row per record.
+        let rows = proc_e::Entity::find_by_id(member.as_str().to_owned())
+            .find_also_related(ev_e::Entity)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut rows = rows.into_iter();
+        let Some((process, first)) = rows.next() else { return Ok(None) };
+        let mut chain: Vec<Evidence> =
+            first.into_iter().chain(rows.filter_map(|(_, e)| e)).filter_map(|m| Evidence::try_from(m).ok()).collect();
+        chain.sort_by_key(|e| e.position);
+        Ok(Some((process.open(&self.cipher)?, chain)))
+    }
+
     async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError> {
         first(ev_e::Entity::find_by_id(cert_no.to_string()).all(&self.db).await)?.map(Evidence::try_from).transpose()
     }

@@ -30,7 +30,22 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The member's process (joined by member number; no foreign key: records outlive nothing, but
+    /// the process row exists before any record of its member).
+    #[sea_orm(
+        belongs_to = "super::process::Entity",
+        from = "Column::MemberNo",
+        to = "super::process::Column::MemberNo"
+    )]
+    Process,
+}
+
+impl Related<super::process::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Process.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 

@@ -50,7 +50,17 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The member's evidence records, read with the process by the detail (one round trip).
+    #[sea_orm(has_many = "super::evidence::Entity")]
+    Evidence,
+}
+
+impl Related<super::evidence::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Evidence.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
