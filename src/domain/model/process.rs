@@ -639,6 +639,55 @@ mod tests {
         assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
     }
 
+    fn record(kind: EvidenceKind, position: i64) -> Evidence {
+        Evidence {
+            cert_no: CertNo::random(),
+            member_no: member(),
+            position,
+            kind,
+            masked_name: "张*".into(),
+            id_digest: String::new(),
+            account_id: "acc".into(),
+            flow_id: "f1".into(),
+            method: super::super::EvidenceMethod::Face,
+            at: Utc::now(),
+            prev_digest: String::new(),
+            key_id: "k".into(),
+            signature: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pass_names_its_record_and_the_company_s_moves_on_to_cert_unconfirmed_then_confirmed() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        assert!(p.evidence_written(&record(EvidenceKind::Handler, 0)).is_err(), "no pass to prove");
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
+        let h = record(EvidenceKind::Handler, 0);
+        assert!(p.evidence_written(&record(EvidenceKind::Org, 0)).is_err(), "the handler's pass is no company's");
+        p.evidence_written(&h).unwrap();
+        assert_eq!(p.handler_cert.map(|c| c.cert_no), Some(h.cert_no));
+        assert_eq!(p.moves().last().and_then(|m| m.cert_no), Some(h.cert_no));
+
+        let (info, profile, acc) = org();
+        p.org_account_created(info, profile, acc, now).unwrap();
+        p.org_flow_started(false, now).unwrap();
+        assert!(p.evidence_confirmed("ops".into(), now).is_err(), "nothing to confirm yet");
+        p.org_passed(now).unwrap();
+        let o = record(EvidenceKind::Org, 1);
+        p.evidence_written(&o).unwrap();
+        use ProcessStatus::*;
+        let tail: Vec<_> = p.moves().iter().rev().take(2).map(|m| (m.from, m.to, m.cert_no)).collect();
+        assert_eq!(tail, vec![(OrgAuthed, CertUnconfirmed, None), (OrgAuthing, OrgAuthed, Some(o.cert_no))]);
+        assert_eq!((p.status(), p.node()), (CertUnconfirmed, Some(Node::OrgAuth)));
+        p.evidence_confirmed("ops".into(), now).unwrap();
+        assert_eq!((p.status(), p.cert_confirmed.clone()), (CertConfirmed, Some(("ops".to_owned(), now))));
+        assert!(p.evidence_confirmed("ops".into(), now).is_err(), "once");
+        assert!(p.cancel(now));
+        assert_eq!((p.handler_cert, p.org_cert, p.cert_confirmed), (None, None, None), "the records stay in the store");
+    }
+
     #[test]
     fn failures_may_be_retried() {
         let now = Utc::now();
