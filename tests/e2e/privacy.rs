@@ -15,7 +15,7 @@ const NEW_KEY: &str = "t2=ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU=";
 async fn raw_rows(url: &str) -> Vec<String> {
     let db = Database::connect(url).await.expect("connect");
     let mut rows = Vec::new();
-    for table in ["processes", "face_flows", "org_flows", "authorizations", "inbox_events"] {
+    for table in ["processes", "face_flows", "org_flows", "authorizations", "inbox_events", "evidence"] {
         let sql = Statement::from_string(db.get_database_backend(), format!("SELECT * FROM {table}"));
         let found = JsonValue::find_by_statement(sql).all(&db).await.expect("read table");
         rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
