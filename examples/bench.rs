@@ -195,6 +195,18 @@ mod baseline {
         ) -> Result<Response<pb::RecognizeBusinessLicenseResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn confirm_evidence(
+            &self,
+            _: Request<pb::ConfirmEvidenceRequest>,
+        ) -> Result<Response<pb::ConfirmEvidenceResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn get_evidence(
+            &self,
+            _: Request<pb::GetEvidenceRequest>,
+        ) -> Result<Response<pb::GetEvidenceResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
     }
 
     pub async fn serve(addr: SocketAddr) {

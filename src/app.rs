@@ -136,6 +136,7 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         replica_id: cfg.replica_id.clone(),
         poll_initial: cfg.poll_initial,
         poll_max: cfg.poll_max,
+        evidence_keys: cfg.evidence_keys.clone(),
         ..Settings::default()
     }
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());

@@ -7,6 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::EvidenceKeys;
 use crate::esign::EsignSettings;
 use crate::grpc::auth::CallerCredential;
 use crate::reconciler::ReconcilerSettings;
@@ -15,6 +16,9 @@ use crate::store::cipher::DataKey;
 mod files;
 mod resolve;
 pub use resolve::parse_callers;
+
+/// The dev evidence key (`dev` signs with it; `serve` refuses it).
+pub use crate::domain::DEV_EVIDENCE_KEYS;
 
 /// The dev caller pair `dev` accepts (and `serve` refuses).
 pub const DEV_SYS_ID: &str = "E02";
@@ -98,6 +102,12 @@ pub struct ServeArgs {
     pub data_keys: Option<String>,
     #[arg(long, env = "DATA_KEYS_FILE")]
     pub data_keys_file: Option<PathBuf>,
+    /// Keys signing the evidence records (存证): `ID=BASE64(32-byte Ed25519 seed)`, comma-separated,
+    /// the first one current (prefer EVIDENCE_KEYS_FILE). Older keys stay listed to verify old records.
+    #[arg(long, env = "EVIDENCE_KEYS", hide_env_values = true)]
+    pub evidence_keys: Option<String>,
+    #[arg(long, env = "EVIDENCE_KEYS_FILE")]
+    pub evidence_keys_file: Option<PathBuf>,
     /// The public base URL e签宝 reaches this service's HTTP port at; the notify URL is this plus
     /// /esign/callback. dev default: the HTTP listen address.
     #[arg(long, env = "PUBLIC_CALLBACK_BASE_URL")]
@@ -188,6 +198,8 @@ pub struct AppConfig {
     pub callers: Vec<CallerCredential>,
     /// The first encrypts; all decrypt.
     pub data_keys: Vec<DataKey>,
+    /// The first signs evidence records; all verify.
+    pub evidence_keys: EvidenceKeys,
     pub public_callback_base_url: Option<String>,
     pub replica_id: String,
     pub poll_initial: Duration,

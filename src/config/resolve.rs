@@ -8,6 +8,7 @@ use super::{
     AppConfig, ConfigErrors, DEV_APP_ID, DEV_APP_SECRET, DEV_DATA_KEYS, DEV_DATABASE_URL, DEV_REPLICA_ID, DEV_SYS_ID,
     DEV_TOKEN, ServeArgs,
 };
+use crate::domain::EvidenceKeys;
 use crate::esign::EsignSettings;
 use crate::grpc::auth::CallerCredential;
 use crate::reconciler::ReconcilerSettings;
@@ -150,7 +151,12 @@ impl ServeArgs {
             errors.push("DATA_KEYS contains the dev key; serve refuses it".into());
         }
         let files = self.files_serve(&mut errors);
-        self.finish(database_url, base_url, app_id, secret, callers, keys, public_url, files, errors)
+        let evidence_keys =
+            self.evidence_keys(&mut errors).required("EVIDENCE_KEYS (or EVIDENCE_KEYS_FILE)", &mut errors);
+        if evidence_keys.as_ref().is_some_and(EvidenceKeys::contains_dev_key) {
+            errors.push("EVIDENCE_KEYS contains the dev evidence key; serve refuses it".into());
+        }
+        self.finish(database_url, base_url, app_id, secret, callers, (keys, evidence_keys), public_url, files, errors)
     }
 
     /// dev settings: embedded defaults; `sim_base_url` is the in-process simulator's, used unless
@@ -181,8 +187,10 @@ impl ServeArgs {
         let db = text(&self.database_url).or_else(|| DEV_DATABASE_URL.into());
         let keys = self.data_keys(&mut errors).or_else(|| parse_keys(DEV_DATA_KEYS).unwrap_or_default());
         let files = self.files_dev(&mut errors);
+        let evidence_keys = self.evidence_keys(&mut errors).or_else(EvidenceKeys::dev);
         let public_url = text(&self.public_callback_base_url).given();
-        let mut cfg = self.finish(db, base, app_id, secret, callers, keys, public_url, files, errors)?;
+        let mut cfg =
+            self.finish(db, base, app_id, secret, callers, (keys, evidence_keys), public_url, files, errors)?;
         // dev is one replica on its own database: a fixed id when nothing names it, so that a dev
         // restarted after a crash frees what the dead one held (serve's fallback, the pid, differs
         // at every start and must, as two unnamed serve processes may share a host).
@@ -206,6 +214,11 @@ impl ServeArgs {
             .parse(|raw| parse_keys(raw.expose_secret()).map_err(|e| format!("DATA_KEYS: {e}")), errors)
     }
 
+    fn evidence_keys(&self, errors: &mut Vec<String>) -> Setting<EvidenceKeys> {
+        read_secret(&self.evidence_keys, &self.evidence_keys_file, "EVIDENCE_KEYS", errors)
+            .parse(|raw| EvidenceKeys::parse(raw.expose_secret()).map_err(|e| format!("EVIDENCE_KEYS: {e}")), errors)
+    }
+
     fn callers(&self, errors: &mut Vec<String>) -> Setting<Vec<CallerCredential>> {
         read_secret(&self.callers, &self.callers_file, "ETC_CALLERS", errors)
             .parse(|raw| parse_callers(raw.expose_secret()), errors)
@@ -219,7 +232,7 @@ impl ServeArgs {
         app_id: Option<String>,
         secret: Option<SecretString>,
         callers: Option<Vec<CallerCredential>>,
-        data_keys: Option<Vec<DataKey>>,
+        (data_keys, evidence_keys): (Option<Vec<DataKey>>, Option<EvidenceKeys>),
         public_callback_base_url: Option<String>,
         files: Option<super::FilesConfig>,
         mut errors: Vec<String>,
@@ -264,9 +277,10 @@ impl ServeArgs {
             Some(app_secret),
             Some(callers),
             Some(data_keys),
+            Some(evidence_keys),
             Some(files),
             true,
-        ) = (database_url, esign_base_url, app_id, secret, callers, data_keys, files, errors.is_empty())
+        ) = (database_url, esign_base_url, app_id, secret, callers, data_keys, evidence_keys, files, errors.is_empty())
         else {
             return Err(ConfigErrors(errors));
         };
@@ -287,6 +301,7 @@ impl ServeArgs {
             },
             callers,
             data_keys,
+            evidence_keys,
             public_callback_base_url,
             replica_id,
             poll_initial: Duration::from_millis(self.poll_initial_ms),
@@ -334,6 +349,8 @@ mod tests {
             callers_file: None,
             data_keys: None,
             data_keys_file: None,
+            evidence_keys: None,
+            evidence_keys_file: None,
             public_callback_base_url: None,
             ..args(&[])
         }
@@ -349,6 +366,7 @@ mod tests {
             "ESIGN_APP_SECRET",
             "ETC_CALLERS",
             "PUBLIC_CALLBACK_BASE_URL",
+            "EVIDENCE_KEYS",
         ] {
             assert!(err.contains(name), "{name} missing from: {err}");
         }
@@ -367,10 +385,13 @@ mod tests {
             public_callback_base_url: Some("https://cb.example.com".into()),
             data_keys: Some(DEV_DATA_KEYS.into()),
             data_keys_file: None,
+            evidence_keys: Some(crate::domain::DEV_EVIDENCE_KEYS.into()),
+            evidence_keys_file: None,
             ..args(&[])
         };
         let err = a.resolve_serve().unwrap_err().to_string();
         assert!(err.contains("dev secret") && err.contains("dev token") && err.contains("dev key"), "{err}");
+        assert!(err.contains("dev evidence key"), "{err}");
         assert!(!err.contains(DEV_APP_SECRET) && !err.contains(DEV_TOKEN), "errors must not echo secrets");
     }
 

@@ -1,4 +1,4 @@
-//! Reading a member's process (GetProcessDetail), brought up to date with e签宝 when asked.
+//! Reading a member's process, and bringing it up to date with e签宝 when GetProcessDetail asks.
 use super::Service;
 use super::error::DomainError;
 use super::model::{Process, ProcessStatus, Source};
@@ -10,8 +10,9 @@ impl Service {
         Ok(self.store.process(member).await?.unwrap_or_else(|| Process::not_started(member.clone())))
     }
 
-    /// The member's process, first brought up to date with e签宝 for a step still running.
-    pub async fn refreshed_process(&self, member: &MemberNo, by: &Source) -> Result<Process, DomainError> {
+    /// Brings the member's process up to date with e签宝 for a step still running (GetProcessDetail
+    /// with `refresh`; the detail is read after it, `Service::process_detail`).
+    pub async fn refresh_process(&self, member: &MemberNo, by: &Source) -> Result<(), DomainError> {
         let process = self.process(member).await?;
         match process.status() {
             ProcessStatus::HandlerAuthing => {
@@ -35,8 +36,8 @@ impl Service {
                     self.refresh_authorization(&auth, by).await?;
                 }
             }
-            _ => return Ok(process),
+            _ => {}
         }
-        self.process(member).await
+        Ok(())
     }
 }

@@ -240,6 +240,11 @@ impl Service {
                     process.handler_failed(result.fail_reason.clone(), now)
                 };
                 if moved.is_ok() {
+                    if result.success {
+                        let record = self.handler_evidence(&process, &flow, now).await?;
+                        process.evidence_written(&record)?;
+                        changes.evidence.push(record);
+                    }
                     changes.process = Some(process);
                     changes.source = Some(by.clone());
                 }

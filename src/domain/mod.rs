@@ -3,12 +3,13 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `sms_auth`, `authorization`, `org_auth`, `inbox`, `history` (starting over and the member's history).
+//! `sms_auth`, `authorization`, `org_auth`, `evidence`, `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
 pub mod doc_ports;
 mod documents;
 pub mod error;
+pub mod evidence;
 mod face_auth;
 mod history;
 mod identity;
@@ -23,6 +24,7 @@ pub mod values;
 pub use authorization::CreateAuthorization;
 pub use documents::{RecognizeIdCard, RecognizeLicence, RecognizedCard, RecognizedLicence};
 pub use error::DomainError;
+pub use evidence::{DEV_EVIDENCE_KEYS, EvidenceKeys};
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 pub use identity::IdentityFlowKind;

@@ -201,8 +201,14 @@ impl Service {
                 let mut process = self.process(&cmd.member_no).await?;
                 process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
                 process.org_flow_started(needs_payment, now)?;
+                let mut evidence = Vec::new();
                 match status {
-                    OrgFlowStatus::Succeeded => process.org_passed(now)?,
+                    OrgFlowStatus::Succeeded => {
+                        process.org_passed(now)?;
+                        let record = self.org_evidence(&process, &flow, now).await?;
+                        process.evidence_written(&record)?;
+                        evidence.push(record);
+                    }
                     OrgFlowStatus::Failed => process.org_failed(fail_reason.clone(), now)?,
                     _ => {}
                 }
@@ -210,6 +216,7 @@ impl Service {
                     .commit(ChangeSet {
                         process: Some(process.clone()),
                         org_flows: vec![flow.clone()],
+                        evidence,
                         source: Some(by.clone()),
                         ..Default::default()
                     })
@@ -329,6 +336,11 @@ impl Service {
                 let moved =
                     if result.success { process.org_passed(now) } else { process.org_failed(result.fail_reason.clone(), now) };
                 if moved.is_ok() {
+                    if result.success {
+                        let record = self.org_evidence(&process, &flow, now).await?;
+                        process.evidence_written(&record)?;
+                        changes.evidence.push(record);
+                    }
                     changes.process = Some(process);
                     changes.source = Some(by.clone());
                 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use super::model::{
-    AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, OrgFlow,
-    PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
+    AuthType, Authorization, AuthorizationStatus, AuthorizerType, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent,
+    OrgFlow, PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
 };
 use super::values::{
     AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode, mask_mobile,
@@ -280,6 +280,9 @@ pub struct ChangeSet {
     pub org_flows: Vec<OrgFlow>,
     /// Inbox events that this change applies.
     pub inbox_applied: Vec<i64>,
+    /// Evidence records to insert (never replaced); a second record at one member's place in the
+    /// chain is a `Conflict`.
+    pub evidence: Vec<Evidence>,
     /// What made the change: each of the process's moves is written to its history with it. A
     /// change that moves the process without a source is refused (`StoreError::Unsourced`).
     pub source: Option<Source>,
@@ -323,6 +326,14 @@ pub trait Store: Send + Sync + 'static {
         member: &MemberNo,
         request_id: &str,
     ) -> Result<Option<Authorization>, StoreError>;
+
+    /// The member's process with every evidence record of the member (by position), in one round
+    /// trip: what GetProcessDetail answers.
+    async fn process_with_evidence(&self, member: &MemberNo) -> Result<Option<(Process, Vec<Evidence>)>, StoreError>;
+    /// An evidence record by its id.
+    async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError>;
+    /// Every evidence record of the member, by position in its chain (oldest first).
+    async fn member_evidence(&self, member: &MemberNo) -> Result<Vec<Evidence>, StoreError>;
 
     /// Up to `limit` entries of the member's history after `after` (a `seq`; from the start when
     /// `None`), oldest first.

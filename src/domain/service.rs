@@ -52,6 +52,8 @@ pub struct Settings {
     pub face_flow_give_up_after: Duration,
     /// How long e签宝 keeps a company flow (30 days); the reconciler gives up on it after that.
     pub org_flow_life: Duration,
+    /// Sign the evidence records (the first) and verify them (all).
+    pub evidence_keys: super::evidence::EvidenceKeys,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             poll_max: Duration::from_secs(300),
             face_flow_give_up_after: Duration::from_secs(24 * 3600),
             org_flow_life: ORG_FLOW_TTL,
+            evidence_keys: super::evidence::EvidenceKeys::dev(),
         }
     }
 }
@@ -256,6 +259,7 @@ impl Service {
             || !changes.authorizations.is_empty()
             || !changes.org_flows.is_empty()
             || !changes.inbox_applied.is_empty()
+            || !changes.evidence.is_empty()
         {
             self.store.commit(changes).await?;
         }

@@ -250,8 +250,8 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
         etc_member_no: p.member_no().as_str().to_owned(),
         member_info,
         esign_account_id: p.esign_account_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
-        // Certificates and the seal come from nodes this service does not run yet.
-        cert_info: None,
+        // The statuses are filled where the records were checked (`Service::with_cert_status`).
+        cert_info: super::evidence::cert_info(p),
         status: status(p.status()) as i32,
         node: node(p.node()) as i32,
         next_node: node(p.next_node()) as i32,

@@ -106,6 +106,7 @@ mod tests {
                 "/etc.esign.v1.AuthService/GetProcessDetail",
                 "/etc.esign.v1.AuthService/QueryAuthorization",
                 "/etc.esign.v1.AuthService/GetProcessHistory",
+                "/etc.esign.v1.AuthService/GetEvidence",
             ]
         );
     }

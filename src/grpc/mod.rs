@@ -3,6 +3,7 @@ pub mod auth;
 pub mod convert;
 pub mod convert_org;
 pub mod documents;
+pub mod evidence;
 pub mod history;
 pub mod limits;
 pub mod methods;

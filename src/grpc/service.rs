@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, documents, history, status::to_status};
+use super::{convert, convert_org, documents, evidence, history, status::to_status};
 use crate::files::LinkSigner;
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
@@ -80,12 +80,11 @@ impl AuthService for AuthServiceImpl {
         let by = by(&req, "GetProcessDetail");
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
-        let process = if query.refresh {
-            self.service.refreshed_process(&query.member_no, &by).await
-        } else {
-            self.service.process(&query.member_no).await
+        if query.refresh {
+            self.service.refresh_process(&query.member_no, &by).await.map_err(to_status)?;
         }
-        .map_err(to_status)?;
+        // One read: the process with its evidence records, the certificates' statuses checked.
+        let process = self.service.process_detail(&query.member_no).await.map_err(to_status)?;
         Ok(Response::new(pb::GetProcessDetailResponse { process: Some(self.detail(&process)) }))
     }
 
@@ -121,8 +120,12 @@ impl AuthService for AuthServiceImpl {
         let cmd = convert::verify_sms_code(req.into_inner()).map_err(to_status)?;
         record_member(&cmd.member_no);
         let service = self.service.clone();
-        let process = detached(async move { service.verify_sms_code(cmd, &by).await }).await?;
-        Ok(Response::new(pb::VerifySmsCodeResponse { process: Some(convert::process(&process, self.now())) }))
+        let process = detached(async move {
+            let process = service.verify_sms_code(cmd, &by).await?;
+            service.with_cert_status(process).await
+        })
+        .await?;
+        Ok(Response::new(pb::VerifySmsCodeResponse { process: Some(self.detail(&process)) }))
     }
 
     async fn create_org_authorization(
@@ -200,7 +203,7 @@ impl AuthService for AuthServiceImpl {
         let service = self.service.clone();
         let (process, applied) = detached(async move { service.cancel_process(&member, &by).await }).await?;
         Ok(Response::new(pb::CancelProcessResponse {
-            process: Some(convert::process(&process, self.now())),
+            process: Some(self.detail(&process)),
             cancelled: applied == crate::domain::Applied::Changed,
         }))
     }
@@ -247,5 +250,33 @@ impl AuthService for AuthServiceImpl {
         let service = self.service.clone();
         let licence = detached(async move { service.recognize_licence(cmd, &by).await }).await?;
         Ok(Response::new(documents::licence_answer(&licence, &links, self.now())))
+    }
+
+    async fn confirm_evidence(
+        &self,
+        req: Request<pb::ConfirmEvidenceRequest>,
+    ) -> Result<Response<pb::ConfirmEvidenceResponse>, Status> {
+        let by = by(&req, "ConfirmEvidence");
+        let (member, confirmer) = evidence::confirm_query(req.into_inner()).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let process = detached(async move { service.confirm_evidence(&member, &confirmer, &by).await }).await?;
+        let (confirmer, at) = process.cert_confirmed.clone().unzip();
+        Ok(Response::new(pb::ConfirmEvidenceResponse {
+            process: Some(self.detail(&process)),
+            confirmer: confirmer.unwrap_or_default(),
+            confirm_time: at.map(convert::ts),
+        }))
+    }
+
+    async fn get_evidence(
+        &self,
+        req: Request<pb::GetEvidenceRequest>,
+    ) -> Result<Response<pb::GetEvidenceResponse>, Status> {
+        let cert_no = evidence::evidence_query(req.into_inner()).map_err(to_status)?;
+        let checked = self.service.evidence(&cert_no).await.map_err(to_status)?;
+        record_member(&checked.record.member_no);
+        let key = self.service.settings().evidence_keys.public_key(&checked.record.key_id);
+        Ok(Response::new(evidence::evidence(&checked, key)))
     }
 }

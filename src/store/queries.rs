@@ -11,12 +11,12 @@ use sea_orm::{
 use super::SeaStore;
 use super::columns::{db_err, ms, opt_ms};
 use super::entities::{
-    authorization as auth_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e, org_flow as org_e,
-    process as proc_e,
+    authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
+    org_flow as org_e, process as proc_e,
 };
 use super::lease;
 use crate::domain::model::{
-    Authorization, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, OrgFlowStatus, Process, StoredEvent,
+    Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, OrgFlowStatus, Process, StoredEvent,
 };
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AuthId, FlowId, MemberNo};
@@ -110,6 +110,37 @@ impl Store for SeaStore {
             .transpose()
     }
 
+    async fn process_with_evidence(&self, member: &MemberNo) -> Result<Option<(Process, Vec<Evidence>)>, StoreError> {
+        // One statement: the process row LEFT JOINed with the member's records, one row per record.
+        let rows = proc_e::Entity::find_by_id(member.as_str().to_owned())
+            .find_also_related(ev_e::Entity)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut rows = rows.into_iter();
+        let Some((process, first)) = rows.next() else { return Ok(None) };
+        let mut chain: Vec<Evidence> =
+            first.into_iter().chain(rows.filter_map(|(_, e)| e)).filter_map(|m| Evidence::try_from(m).ok()).collect();
+        chain.sort_by_key(|e| e.position);
+        Ok(Some((process.open(&self.cipher)?, chain)))
+    }
+
+    async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError> {
+        first(ev_e::Entity::find_by_id(cert_no.to_string()).all(&self.db).await)?.map(Evidence::try_from).transpose()
+    }
+
+    async fn member_evidence(&self, member: &MemberNo) -> Result<Vec<Evidence>, StoreError> {
+        let rows = ev_e::Entity::find()
+            .filter(ev_e::Column::MemberNo.eq(member.as_str()))
+            .order_by_asc(ev_e::Column::Position)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        // A row altered past reading (e.g. its kind) is left out: the record after it then fails
+        // its chain, and GetEvidence of it answers what it can.
+        Ok(rows.into_iter().filter_map(|m| Evidence::try_from(m).ok()).collect())
+    }
+
     async fn history(
         &self,
         member: &MemberNo,
@@ -163,6 +194,17 @@ impl Store for SeaStore {
             {
                 let rows = p.moves().iter().map(|m| hist_e::ActiveModel::recorded(p.member_no(), m, source));
                 hist_e::Entity::insert_many(rows).exec_without_returning(&txn).await.map_err(db_err)?;
+            }
+        }
+        for e in &changes.evidence {
+            // One record per place in a member's chain: a writer that chained to a stale end loses.
+            let res = ev_e::Entity::insert(ev_e::ActiveModel::from(e))
+                .on_conflict_do_nothing()
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+            if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
+                return Err(StoreError::Conflict);
             }
         }
         for f in &changes.face_flows {

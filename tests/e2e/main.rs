@@ -9,6 +9,7 @@ mod helpers;
 
 mod authorization;
 mod documents;
+mod evidence;
 mod face_auth;
 mod history;
 mod limits;

@@ -411,6 +411,7 @@ fn the_manifests_give_serve_every_setting_it_requires() {
         ("file-link-key", "a-real-looking-file-link-key-0123456789"),
         ("aws-access-key-id", "AKIAREALLOOKING"),
         ("aws-secret-access-key", "a-real-looking-aws-secret"),
+        ("evidence-keys", "v2=KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys="),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -425,6 +426,7 @@ fn the_manifests_give_serve_every_setting_it_requires() {
     // The template's placeholders are refused, naming what to fill in.
     let err = resolve_serve(&pod_environment(&template, dir.path())).expect_err("placeholders are refused");
     assert!(err.contains("DATABASE_URL") && err.contains("DATA_KEYS"), "{err}");
+    assert!(err.contains("EVIDENCE_KEYS"), "{err}");
 }
 
 #[test]

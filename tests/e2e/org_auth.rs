@@ -100,7 +100,7 @@ async fn a_handler_who_is_the_legal_person_makes_the_company_org_authed_at_once(
     app.authenticated_member("ETC000000101").await;
     let started = start_org(&app, legal_person_request("ETC000000101")).await.expect("StartOrgAuth");
     let process = started.process.clone().expect("process");
-    assert_eq!(process.status, S::OrgAuthed as i32);
+    assert_eq!(process.status, S::CertUnconfirmed as i32);
     assert!(!started.payment_required && !started.org_id.is_empty() && !started.flow_id.is_empty());
     assert_eq!(process.node, N::OrgAuth as i32);
     assert!(!process.node_list.contains(&(N::PubPaymentAuth as i32)));
@@ -152,7 +152,7 @@ async fn a_company_that_pays_from_its_own_account_is_org_authed_by_the_callback(
     assert!(p.sub_account.ends_with(last4) && p.sub_account.starts_with('*'), "{}", p.sub_account);
 
     app.sim.pay_from_company(&started.flow_id).expect("pay");
-    let done = app.wait_status("ETC000000102", S::OrgAuthed).await;
+    let done = app.wait_status("ETC000000102", S::CertUnconfirmed).await;
     assert_eq!(done.node, N::OrgAuth as i32);
     // The callback carries no payment details; a refresh reads them once.
     let refreshed = payment(&app, "ETC000000102", true).await;
@@ -186,6 +186,7 @@ async fn a_company_that_pays_from_its_own_account_is_org_authed_by_the_callback(
             (S::HandlerAuthed as i32, S::OrgNotAuth as i32, "StartOrgAuth", ""),
             (S::OrgNotAuth as i32, S::OrgAuthing as i32, "StartOrgAuth", ""),
             (S::OrgAuthing as i32, S::OrgAuthed as i32, "", "identity_org_end"),
+            (S::OrgAuthed as i32, S::CertUnconfirmed as i32, "", "identity_org_end"),
         ]
     );
     app.finish().await;
@@ -197,7 +198,7 @@ async fn a_payment_whose_callback_is_dropped_is_finished_by_the_reconciler() {
     let (started, _) = paying_member(&app, "ETC000000103").await;
     app.sim.inject_callback_fault(CallbackFault::Drop, FaultTrigger::Times(10));
     app.sim.pay_from_company(&started.flow_id).expect("pay");
-    app.wait_status("ETC000000103", S::OrgAuthed).await;
+    app.wait_status("ETC000000103", S::CertUnconfirmed).await;
     assert!(app.sim.calls().payment_process >= 1, "the reconciler asked for the payment progress");
     let p = payment(&app, "ETC000000103", false).await.payment.expect("payment");
     assert_eq!(p.process, P::Organfinished as i32);
@@ -211,7 +212,7 @@ async fn a_duplicated_company_callback_is_applied_once() {
     let (started, _) = paying_member(&app, "ETC000000104").await;
     app.sim.inject_callback_fault(CallbackFault::Duplicate, FaultTrigger::Times(1));
     app.sim.pay_from_company(&started.flow_id).expect("pay");
-    app.wait_status("ETC000000104", S::OrgAuthed).await;
+    app.wait_status("ETC000000104", S::CertUnconfirmed).await;
     let v = version(&app, "ETC000000104").await;
     eventually(Duration::from_secs(10), "both deliveries", || async {
         let delivered = app
@@ -236,10 +237,10 @@ async fn a_late_failure_after_success_never_moves_the_company_backwards() {
     let app = spawn_app().await;
     let (started, _) = paying_member(&app, "ETC000000105").await;
     app.sim.pay_from_company(&started.flow_id).expect("pay");
-    app.wait_status("ETC000000105", S::OrgAuthed).await;
+    app.wait_status("ETC000000105", S::CertUnconfirmed).await;
     let body = org_end_body(Some("identity_org_end"), &started.flow_id, false);
     assert_eq!(post_callback(&app, APP_SECRET, &body).await, reqwest::StatusCode::OK);
-    assert_eq!(app.status("ETC000000105").await, S::OrgAuthed);
+    assert_eq!(app.status("ETC000000105").await, S::CertUnconfirmed);
     app.finish().await;
 }
 
@@ -254,7 +255,7 @@ async fn a_company_result_is_applied_in_each_form_e_sign_sends_it() {
         app.sim.pay_from_company(&started.flow_id).expect("pay");
         let body = org_end_body(action, &started.flow_id, true);
         assert_eq!(post_callback(&app, APP_SECRET, &body).await, reqwest::StatusCode::OK, "{action:?}");
-        app.wait_status(&member, S::OrgAuthed).await;
+        app.wait_status(&member, S::CertUnconfirmed).await;
     }
     app.finish().await;
 }
@@ -271,7 +272,7 @@ async fn pay_failed_then_a_payment_from_the_company_account_verifies_it() {
     // Stored: a read without refresh answers the same.
     assert_eq!(payment(&app, "ETC000000106", false).await.payment.expect("payment").process, P::PayFailed as i32);
     app.sim.pay_from_company(&started.flow_id).expect("right payment");
-    app.wait_status("ETC000000106", S::OrgAuthed).await;
+    app.wait_status("ETC000000106", S::CertUnconfirmed).await;
     app.finish().await;
 }
 
@@ -290,7 +291,7 @@ async fn a_company_mismatch_fails_the_step_and_a_new_start_succeeds() {
 
     app.sim.set_company_mismatch(CREDIT_CODE, false);
     let started = start_org(&app, legal_person_request("ETC000000107")).await.expect("a new start");
-    assert_eq!(started.process.expect("process").status, S::OrgAuthed as i32);
+    assert_eq!(started.process.expect("process").status, S::CertUnconfirmed as i32);
     assert_eq!(app.sim.orgs().len(), 1, "the company account is reused");
     app.finish().await;
 }
@@ -437,7 +438,7 @@ async fn get_process_detail_with_refresh_finishes_a_paid_company() {
         .into_inner()
         .process
         .expect("process");
-    assert_eq!(p.status, S::OrgAuthed as i32);
+    assert_eq!(p.status, S::CertUnconfirmed as i32);
     app.finish().await;
 }
 
@@ -491,7 +492,7 @@ async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() 
         .await
         .expect("verified");
     let org = start_org(&app, legal_person_request("ETC000000125")).await.expect("StartOrgAuth");
-    assert_eq!(org.process.expect("process").status, S::OrgAuthed as i32);
+    assert_eq!(org.process.expect("process").status, S::CertUnconfirmed as i32);
     let upstream = app.sim.org_flow(&org.flow_id).expect("company flow");
     assert_eq!(upstream.agent_flow_id, started.flow_id, "the SMS flow is the agent's passed flow");
     app.finish().await;

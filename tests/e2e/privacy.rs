@@ -15,7 +15,7 @@ const NEW_KEY: &str = "t2=ZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWVlZWU=";
 async fn raw_rows(url: &str) -> Vec<String> {
     let db = Database::connect(url).await.expect("connect");
     let mut rows = Vec::new();
-    for table in ["processes", "face_flows", "org_flows", "authorizations", "inbox_events"] {
+    for table in ["processes", "face_flows", "org_flows", "authorizations", "inbox_events", "evidence"] {
         let sql = Statement::from_string(db.get_database_backend(), format!("SELECT * FROM {table}"));
         let found = JsonValue::find_by_statement(sql).all(&db).await.expect("read table");
         rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
@@ -108,7 +108,7 @@ async fn a_company_that_paid_leaves_no_account_number_or_identity_number_in_plai
         .into_inner();
     let paid = app.sim.pay_from_company(&started.flow_id).expect("pay");
     let payer = paid.payment.and_then(|p| p.opp_account_no).expect("payer account");
-    app.wait_status(member, S::OrgAuthed).await;
+    app.wait_status(member, S::CertUnconfirmed).await;
     // The progress (with the payer's account) is read and stored.
     let progress = c
         .get_reverse_payment(authed(pb::GetReversePaymentRequest { etc_member_no: member.into(), refresh: true }))
@@ -235,7 +235,7 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
         .expect("account")
         .into_inner();
     let payer = sim.pay_from_company(&org.flow_id).expect("pay").payment.and_then(|p| p.opp_account_no).expect("payer");
-    wait_status_of(&c, member, S::OrgAuthed).await;
+    wait_status_of(&c, member, S::CertUnconfirmed).await;
     c.get_reverse_payment(authed(pb::GetReversePaymentRequest { etc_member_no: member.into(), refresh: true }))
         .await
         .expect("progress");

@@ -174,7 +174,7 @@ async fn the_company_calls_are_accepted_by_the_independent_stand_in() {
 
     // The legal person: the stand-in's outline says SUCCESS at once.
     let legal = c.start_org_auth(authed(org_request("ETC000000611", false))).await.expect("legal person").into_inner();
-    assert_eq!(legal.process.expect("process").status, S::OrgAuthed as i32);
+    assert_eq!(legal.process.expect("process").status, S::CertUnconfirmed as i32);
 
     // The payer: the account, the payment, its result posted without an `action`, the progress.
     let paying = c.start_org_auth(authed(org_request("ETC000000612", true))).await.expect("payer").into_inner();
@@ -187,7 +187,7 @@ async fn the_company_calls_are_accepted_by_the_independent_stand_in() {
     assert_eq!((account.sub_account_no.as_str(), account.payment_amount.as_str()), ("6225880212345678901", "0.01"));
     let paid = standin.control(&format!("/standin/pay/{}", paying.flow_id)).await;
     assert_eq!(paid["callbackStatus"], 200, "our receiver accepts the stand-in's signature");
-    app.wait_status("ETC000000612", S::OrgAuthed).await;
+    app.wait_status("ETC000000612", S::CertUnconfirmed).await;
     let progress = c
         .get_reverse_payment(authed(pb::GetReversePaymentRequest {
             etc_member_no: "ETC000000612".into(),
@@ -208,7 +208,7 @@ async fn the_company_calls_are_accepted_by_the_independent_stand_in() {
     assert_eq!(app.status("ETC000000613").await, S::OrgAuthFailed);
     standin.delete("/standin/mismatch/91350100M000100Y43").await;
     let again = c.start_org_auth(authed(org_request("ETC000000613", false))).await.expect("again").into_inner();
-    assert_eq!(again.process.expect("process").status, S::OrgAuthed as i32);
+    assert_eq!(again.process.expect("process").status, S::CertUnconfirmed as i32);
 
     let refusals = standin.get("/standin/refusals").await;
     assert_eq!(refusals, Value::Array(vec![]), "the stand-in refused none of the service's calls");

@@ -178,6 +178,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "CancelProcess",
             "StartSmsAuth",
             "VerifySmsCode",
+            "ConfirmEvidence",
+            "GetEvidence",
         ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
@@ -186,6 +188,7 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
     auth_id: Optional[str] = None
     org_flows: dict[str, str] = {}
     sms_code: Optional[str] = None
+    org_cert_no: Optional[str] = None
     sim = server.sim_base
 
     def detail_until(status: str, member: str = "") -> dict:
@@ -208,6 +211,9 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
         if "<code>" in command:
             rec.require("an SMS code from the simulator's SMS page to substitute", sms_code is not None)
             command = command.replace("<code>", sms_code)
+        if "<orgCertNo>" in command:
+            rec.require("an orgCertNo from GetProcessDetail to substitute", org_cert_no is not None)
+            command = command.replace("<orgCertNo>", org_cert_no)
         r = g.shell(command)
         out = r.stdout + r.stderr
         rpc = rpc_of(command)
@@ -259,12 +265,26 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                     out,
                 )
             else:
-                rec.check(name + " answers ORG_AUTHED (the handler is the legal person)", p.get("status") == "AUTH_PROCESS_STATUS_ORG_AUTHED", out)
-                d = detail_until("AUTH_PROCESS_STATUS_ORG_AUTHED", member_of(command))
+                rec.check(
+                    name + " answers CERT_UNCONFIRMED (the handler is the legal person; the evidence is written)",
+                    p.get("status") == "AUTH_PROCESS_STATUS_CERT_UNCONFIRMED",
+                    out,
+                )
+                d = detail_until("AUTH_PROCESS_STATUS_CERT_UNCONFIRMED", member_of(command))
                 rec.check(
                     "GetProcessDetail then shows the company and its profile",
                     bool(d.get("memberInfo", {}).get("orgInfo", {}).get("idNumber")) and bool(d.get("orgOcrInfo", {}).get("location")),
                     json.dumps(d)[:400],
+                )
+                cert = d.get("certInfo", {})
+                org_cert_no = cert.get("orgCertNo")
+                rec.check(
+                    "GetProcessDetail then shows both evidence records, NORMAL",
+                    re.fullmatch(r"[0-9a-f]{32}", cert.get("certNo", "")) is not None
+                    and re.fullmatch(r"[0-9a-f]{32}", org_cert_no or "") is not None
+                    and cert.get("certStatus") == "CERT_STATUS_NORMAL"
+                    and cert.get("orgCertStatus") == "CERT_STATUS_NORMAL",
+                    json.dumps(cert),
                 )
         elif rpc.endswith("/StartReversePayment"):
             account = as_json(r.stdout)
@@ -288,9 +308,9 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             answer = as_json(r.stdout)
             pay = answer.get("payment", {})
             rec.check(
-                name + " answers ORGANFINISHED and ORG_AUTHED, the payer's account masked",
+                name + " answers ORGANFINISHED and CERT_UNCONFIRMED, the payer's account masked",
                 pay.get("process") == "REVERSE_PAYMENT_PROCESS_ORGANFINISHED"
-                and answer.get("status") == "AUTH_PROCESS_STATUS_ORG_AUTHED"
+                and answer.get("status") == "AUTH_PROCESS_STATUS_CERT_UNCONFIRMED"
                 and pay.get("oppAccountNo", "").startswith("*"),
                 out,
             )
@@ -346,10 +366,20 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 ("AUTH_PROCESS_STATUS_HANDLER_AUTHED", "AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "AUTH_PROCESS_STATUS_ORG_AUTHING", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_ORG_AUTHING", "AUTH_PROCESS_STATUS_ORG_AUTHED", "TRANSITION_SOURCE_RPC"),
-                ("AUTH_PROCESS_STATUS_ORG_AUTHED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
+                # ... and, in that commit, the company's evidence record.
+                ("AUTH_PROCESS_STATUS_ORG_AUTHED", "AUTH_PROCESS_STATUS_CERT_UNCONFIRMED", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_CERT_UNCONFIRMED", "AUTH_PROCESS_STATUS_CERT_CONFIRMED", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_CERT_CONFIRMED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_AUTHORIZING", "AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", "TRANSITION_SOURCE_CALLBACK"),
             ]
             rec.check(name + " answers the walk's moves in order, with their sources", moves == want, out)
+            certs = [t.get("certNo", "") for t in as_json(r.stdout).get("transitions", [])]
+            rec.check(
+                name + " names the evidence records on the handler's and the company's passes",
+                [bool(c) for c in certs] == [False, True, False, False, True, False, False, False, False]
+                and certs[4] == org_cert_no,
+                out,
+            )
         elif rpc.endswith("/CancelProcess"):
             answer = as_json(r.stdout)
             rec.check(
@@ -373,5 +403,32 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             p = as_json(r.stdout).get("process", {})
             rec.check(name + " answers HANDLER_AUTHED", r.returncode == 0 and p.get("status") == "AUTH_PROCESS_STATUS_HANDLER_AUTHED", out)
             rec.transitions += 1
+        elif rpc.endswith("/ConfirmEvidence"):
+            answer = as_json(r.stdout)
+            rec.check(
+                name + " answers CERT_CONFIRMED with the confirmer and the time",
+                r.returncode == 0
+                and answer.get("process", {}).get("status") == "AUTH_PROCESS_STATUS_CERT_CONFIRMED"
+                and answer.get("confirmer") == "platform-ops"
+                and bool(answer.get("confirmTime")),
+                out,
+            )
+            rec.transitions += 1
+        elif rpc.endswith("/GetEvidence"):
+            answer = as_json(r.stdout)
+            e = answer.get("evidence", {})
+            rec.check(
+                name + " answers the company's record, signed, valid and NORMAL",
+                r.returncode == 0
+                and e.get("certNo") == org_cert_no
+                and e.get("kind") == "EVIDENCE_KIND_ORG"
+                and e.get("method") == "EVIDENCE_METHOD_LEGAL_PERSON"
+                and answer.get("valid") is True
+                and answer.get("status") == "CERT_STATUS_NORMAL"
+                and answer.get("keyId") == "dev"
+                and bool(answer.get("signature"))
+                and bool(answer.get("publicKey")),
+                out,
+            )
         else:
             raise CheckFailed(f"a README grpcurl example this suite does not know how to check: {command}")

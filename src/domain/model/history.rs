@@ -3,6 +3,7 @@
 //! stores the process, so that no transition exists without its entry, nor an entry without it.
 use chrono::{DateTime, Utc};
 
+use super::evidence::CertNo;
 use super::process::{Node, ProcessStatus};
 
 /// Who made a change: a caller's RPC, e签宝's notification, or the reconciler's poll.
@@ -26,6 +27,8 @@ pub struct Move {
     pub from: ProcessStatus,
     pub to: ProcessStatus,
     pub at: DateTime<Utc>,
+    /// The evidence record this move wrote (the handler's or the company's pass), if any.
+    pub cert_no: Option<CertNo>,
 }
 
 impl Move {

@@ -1,8 +1,9 @@
 //! The records the process keeps, each in its own file with its statuses: the member's process,
-//! its face flows, its history, the end of any identity flow, its authorizations, and e签宝's verified notifications (the inbox). Records
+//! its face flows, its history, its evidence records, the end of any identity flow, its authorizations, and e签宝's verified notifications (the inbox). Records
 //! import values only; the use cases and the ports import them.
 pub mod authorization;
 pub mod documents;
+pub mod evidence;
 pub mod face_flow;
 pub mod history;
 pub mod identity;
@@ -12,9 +13,12 @@ pub mod process;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use documents::{IdCardDocs, KeptPicture, LicenceDocs};
+pub use evidence::{
+    CertNo, CheckedEvidence, Evidence, EvidenceKind, EvidenceMethod, EvidenceStatus, id_digest, mask_name,
+};
 pub use face_flow::{FaceFlow, FaceFlowStatus, HandlerMethod};
 pub use history::{HistoryEntry, HistoryPage, Move, Source};
 pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};
 pub use org_flow::{OrgFlow, OrgFlowStatus, PaymentProcess, PaymentProgress, ReceivingAccount};
-pub use process::{Handler, IllegalTransition, Node, OrgInfo, OrgProfile, Process, ProcessStatus};
+pub use process::{CertRef, Handler, IllegalTransition, Node, OrgInfo, OrgProfile, Process, ProcessStatus};

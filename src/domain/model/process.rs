@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::documents::{IdCardDocs, LicenceDocs};
+use super::evidence::{CertNo, Evidence, EvidenceKind, EvidenceStatus};
 use super::history::Move;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
@@ -82,7 +83,11 @@ impl ProcessStatus {
     /// verified company has) is not in the middle of another step.
     fn may_start_authorization(self) -> bool {
         use ProcessStatus::*;
-        matches!(self, HandlerAuthed | OrgAuthed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed)
+        // CERT_UNCONFIRMED too until the seal node runs: the company is verified by then.
+        matches!(
+            self,
+            HandlerAuthed | OrgAuthed | CertUnconfirmed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed
+        )
     }
 
     /// Statuses from which the company's verification may (re)start: the handler is authenticated and
@@ -206,6 +211,17 @@ impl std::fmt::Debug for OrgProfile {
     }
 }
 
+/// A certificate of the detail (`certInfo`): the evidence record that proves the handler's or the
+/// company's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertRef {
+    pub cert_no: CertNo,
+    pub created_at: DateTime<Utc>,
+    /// Whether the record verifies now; `None` until checked (`Service::with_cert_status`): the
+    /// store keeps only the reference.
+    pub status: Option<EvidenceStatus>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     member_no: MemberNo,
@@ -231,6 +247,11 @@ pub struct Process {
     pub id_card: Option<IdCardDocs>,
     /// The company's licence as read, with its picture (RecognizeBusinessLicense).
     pub licence: Option<LicenceDocs>,
+    /// The handler's and the company's evidence records (`certInfo`).
+    pub handler_cert: Option<CertRef>,
+    pub org_cert: Option<CertRef>,
+    /// Who confirmed the evidence (ConfirmEvidence's `confirmer`), and when.
+    pub cert_confirmed: Option<(String, DateTime<Utc>)>,
     /// The moves made since the process was read, oldest first: the store writes each to the
     /// member's history in the commit that writes the process.
     moves: Vec<Move>,
@@ -257,6 +278,9 @@ impl Process {
             updated_at: None,
             id_card: None,
             licence: None,
+            handler_cert: None,
+            org_cert: None,
+            cert_confirmed: None,
             moves: Vec::new(),
         }
     }
@@ -307,7 +331,7 @@ impl Process {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
-        self.moves.push(Move { from: self.status, to, at: now });
+        self.moves.push(Move { from: self.status, to, at: now, cert_no: None });
         self.status = to;
         self.updated_at = Some(now);
         Ok(())
@@ -321,7 +345,7 @@ impl Process {
         }
         let mut fresh = Self::restore(self.member_no.clone(), ProcessStatus::NotStarted, self.version);
         fresh.moves = std::mem::take(&mut self.moves);
-        fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now });
+        fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now, cert_no: None });
         fresh.updated_at = Some(now);
         *self = fresh;
         true
@@ -352,6 +376,36 @@ impl Process {
     pub fn handler_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         self.go(self.status == ProcessStatus::HandlerAuthing, ProcessStatus::HandlerAuthFailed, now)?;
         self.fail_reason = reason;
+        Ok(())
+    }
+
+    /// `record` proves the pass just made (HANDLER_AUTHED or ORG_AUTHED, the last move): the move
+    /// names it, the detail answers it. The company's is followed at once by CERT_UNCONFIRMED.
+    pub fn evidence_written(&mut self, record: &Evidence) -> Result<(), IllegalTransition> {
+        let passed = match record.kind {
+            EvidenceKind::Handler => ProcessStatus::HandlerAuthed,
+            EvidenceKind::Org => ProcessStatus::OrgAuthed,
+        };
+        let last = self.moves.last_mut().filter(|m| m.to == passed && self.status == passed);
+        let Some(last) = last else { return Err(IllegalTransition { current: self.status }) };
+        last.cert_no = Some(record.cert_no);
+        let cert =
+            Some(CertRef { cert_no: record.cert_no, created_at: record.at, status: Some(EvidenceStatus::Normal) });
+        match record.kind {
+            EvidenceKind::Handler => self.handler_cert = cert,
+            EvidenceKind::Org => {
+                self.org_cert = cert;
+                self.cert_confirmed = None;
+                self.go(true, ProcessStatus::CertUnconfirmed, record.at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The platform confirmed the evidence (ConfirmEvidence).
+    pub fn evidence_confirmed(&mut self, confirmer: String, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status == ProcessStatus::CertUnconfirmed, ProcessStatus::CertConfirmed, now)?;
+        self.cert_confirmed = Some((confirmer, now));
         Ok(())
     }
 
@@ -590,6 +644,55 @@ mod tests {
         assert_eq!(p.node(), Some(Node::OrgAuth));
         p.org_passed(now).unwrap();
         assert_eq!(p.node_list(), vec![Node::HandlerAuth, Node::OrgAuth, Node::SaveOrgSeal, Node::Authorized]);
+    }
+
+    fn record(kind: EvidenceKind, position: i64) -> Evidence {
+        Evidence {
+            cert_no: CertNo::random(),
+            member_no: member(),
+            position,
+            kind,
+            masked_name: "张*".into(),
+            id_digest: String::new(),
+            account_id: "acc".into(),
+            flow_id: "f1".into(),
+            method: super::super::EvidenceMethod::Face,
+            at: Utc::now(),
+            prev_digest: String::new(),
+            key_id: "k".into(),
+            signature: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pass_names_its_record_and_the_company_s_moves_on_to_cert_unconfirmed_then_confirmed() {
+        let now = Utc::now();
+        let mut p = Process::not_started(member());
+        assert!(p.evidence_written(&record(EvidenceKind::Handler, 0)).is_err(), "no pass to prove");
+        p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
+        p.handler_passed(flow(), now).unwrap();
+        let h = record(EvidenceKind::Handler, 0);
+        assert!(p.evidence_written(&record(EvidenceKind::Org, 0)).is_err(), "the handler's pass is no company's");
+        p.evidence_written(&h).unwrap();
+        assert_eq!(p.handler_cert.map(|c| c.cert_no), Some(h.cert_no));
+        assert_eq!(p.moves().last().and_then(|m| m.cert_no), Some(h.cert_no));
+
+        let (info, profile, acc) = org();
+        p.org_account_created(info, profile, acc, now).unwrap();
+        p.org_flow_started(false, now).unwrap();
+        assert!(p.evidence_confirmed("ops".into(), now).is_err(), "nothing to confirm yet");
+        p.org_passed(now).unwrap();
+        let o = record(EvidenceKind::Org, 1);
+        p.evidence_written(&o).unwrap();
+        use ProcessStatus::*;
+        let tail: Vec<_> = p.moves().iter().rev().take(2).map(|m| (m.from, m.to, m.cert_no)).collect();
+        assert_eq!(tail, vec![(OrgAuthed, CertUnconfirmed, None), (OrgAuthing, OrgAuthed, Some(o.cert_no))]);
+        assert_eq!((p.status(), p.node()), (CertUnconfirmed, Some(Node::OrgAuth)));
+        p.evidence_confirmed("ops".into(), now).unwrap();
+        assert_eq!((p.status(), p.cert_confirmed.clone()), (CertConfirmed, Some(("ops".to_owned(), now))));
+        assert!(p.evidence_confirmed("ops".into(), now).is_err(), "once");
+        assert!(p.cancel(now));
+        assert_eq!((p.handler_cert, p.org_cert, p.cert_confirmed), (None, None, None), "the records stay in the store");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{HistoryEntry, Move, ProcessStatus, Source};
+use crate::domain::model::{CertNo, HistoryEntry, Move, ProcessStatus, Source};
 use crate::domain::ports::StoreError;
 use crate::domain::values::MemberNo;
 use crate::store::columns::{from_ms, ms};
@@ -52,7 +52,7 @@ impl ActiveModel {
             source: Set(kind.to_owned()),
             source_detail: Set(detail),
             caller: Set(caller),
-            cert_no: Set(None),
+            cert_no: Set(change.cert_no.map(|c| c.to_string())),
         }
     }
 }
@@ -71,9 +71,10 @@ impl TryFrom<Model> for HistoryEntry {
             RECONCILER => Source::Reconciler,
             other => return Err(StoreError::Corrupt(format!("history source {other}"))),
         };
+        let cert_no = m.cert_no.as_deref().map(|c| CertNo::parse("cert_no", c)).transpose()?;
         Ok(HistoryEntry {
             seq: m.id,
-            change: Move { from: status(&m.from_status)?, to: status(&m.to_status)?, at: from_ms(m.at)? },
+            change: Move { from: status(&m.from_status)?, to: status(&m.to_status)?, at: from_ms(m.at)?, cert_no },
             source,
             cert_no: m.cert_no,
         })
@@ -91,6 +92,7 @@ mod tests {
             from: ProcessStatus::HandlerAuthing,
             to: ProcessStatus::HandlerAuthed,
             at: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            cert_no: Some(CertNo::random()),
         };
         for source in [
             Source::Rpc { method: "StartFaceAuth".into(), caller: "E02".into() },

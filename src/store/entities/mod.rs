@@ -2,6 +2,7 @@
 //! records and its own, frozen encodings of their statuses. Instants are stored as Unix
 //! milliseconds (BIGINT) so that comparisons behave the same on SQLite and PostgreSQL.
 pub mod authorization;
+pub mod evidence;
 pub mod face_flow;
 pub mod history;
 pub mod inbox_event;

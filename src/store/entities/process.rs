@@ -4,12 +4,12 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
 use crate::domain::model::{
-    Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, OrgProfile, Process, ProcessStatus,
+    CertNo, CertRef, Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, OrgProfile, Process, ProcessStatus,
 };
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
-use crate::store::columns::{aad, ms, opt_ms};
+use crate::store::columns::{aad, from_ms, ms, opt_ms};
 use crate::store::lease::Leased;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -50,10 +50,28 @@ pub struct Model {
     pub licence_credit_code: Option<String>,
     pub licence_address: Option<String>,
     pub licence_valid_period: Option<String>,
+    /// The handler's and the company's evidence records (`certInfo`) and their instants.
+    pub cert_no: Option<String>,
+    pub cert_created_at: Option<i64>,
+    pub org_cert_no: Option<String>,
+    pub org_cert_created_at: Option<i64>,
+    /// Who confirmed the evidence, and when.
+    pub cert_confirmed_by: Option<String>,
+    pub cert_confirmed_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The member's evidence records, read with the process by the detail (one round trip).
+    #[sea_orm(has_many = "super::evidence::Entity")]
+    Evidence,
+}
+
+impl Related<super::evidence::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Evidence.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -132,6 +150,16 @@ impl Model {
                 valid_period: m.licence_valid_period,
             });
         }
+        let cert = |no: Option<String>, at: Option<i64>| -> Result<Option<CertRef>, StoreError> {
+            let (Some(no), Some(at)) = (no, at) else { return Ok(None) };
+            Ok(Some(CertRef { cert_no: CertNo::parse("cert_no", &no)?, created_at: from_ms(at)?, status: None }))
+        };
+        p.handler_cert = cert(m.cert_no, m.cert_created_at)?;
+        p.org_cert = cert(m.org_cert_no, m.org_cert_created_at)?;
+        p.cert_confirmed = match (m.cert_confirmed_by, m.cert_confirmed_at) {
+            (Some(by), Some(at)) => Some((by, from_ms(at)?)),
+            _ => None,
+        };
         Ok(p)
     }
 }
@@ -184,6 +212,12 @@ impl ActiveModel {
             licence_credit_code: Set(p.licence.as_ref().map(|l| l.credit_code.clone())),
             licence_address: Set(p.licence.as_ref().and_then(|l| l.address.clone())),
             licence_valid_period: Set(p.licence.as_ref().and_then(|l| l.valid_period.clone())),
+            cert_no: Set(p.handler_cert.map(|c| c.cert_no.to_string())),
+            cert_created_at: Set(p.handler_cert.map(|c| ms(c.created_at))),
+            org_cert_no: Set(p.org_cert.map(|c| c.cert_no.to_string())),
+            org_cert_created_at: Set(p.org_cert.map(|c| ms(c.created_at))),
+            cert_confirmed_by: Set(p.cert_confirmed.as_ref().map(|(by, _)| by.clone())),
+            cert_confirmed_at: Set(p.cert_confirmed.as_ref().map(|(_, at)| ms(*at))),
         })
     }
 }

@@ -7,6 +7,7 @@ mod m0003_history;
 mod m0004_sms;
 mod m0005_org;
 mod m0006_documents;
+mod m0007_evidence;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_sms::Migration),
             Box::new(m0005_org::Migration),
             Box::new(m0006_documents::Migration),
+            Box::new(m0007_evidence::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use etc_esign::app::{self, RunningApp};
 use etc_esign::config::{AppConfig, FilesConfig};
+use etc_esign::domain::EvidenceKeys;
 use etc_esign::esign::EsignSettings;
 use etc_esign::grpc::SERVICE_NAME;
 use etc_esign::grpc::auth::CallerCredential;
@@ -16,7 +17,10 @@ use etc_esign::store::cipher::parse_keys;
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::{APP_ID, APP_SECRET, DATA_KEYS, FILE_LINK_KEY, SYS_ID, TOKEN, TestDb, eventually, face_request, start_sim};
+use super::{
+    APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, FILE_LINK_KEY, SYS_ID, TOKEN, TestDb, eventually, face_request,
+    start_sim,
+};
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
 pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
@@ -36,6 +40,7 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
         },
         callers: vec![CallerCredential { sys_id: SYS_ID.into(), token: TOKEN.into() }],
         data_keys: parse_keys(DATA_KEYS).expect("test data keys"),
+        evidence_keys: EvidenceKeys::parse(EVIDENCE_KEYS).expect("test evidence keys"),
         public_callback_base_url: None,
         replica_id: "test".into(),
         // The reconciler is slow by default so that tests of callbacks see callbacks do the work;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use etc_esign::grpc::SERVICE_NAME;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::{APP_ID, APP_SECRET, DATA_KEYS, SYS_ID, TOKEN};
+use super::{APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, SYS_ID, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_etc-esign");
 
@@ -32,6 +32,7 @@ pub fn serve_env(
         ("ESIGN_APP_SECRET", APP_SECRET.into()),
         ("ETC_CALLERS", format!("{SYS_ID}={TOKEN}")),
         ("DATA_KEYS", DATA_KEYS.into()),
+        ("EVIDENCE_KEYS", EVIDENCE_KEYS.into()),
         ("GRPC_ADDR", grpc.to_string()),
         ("HTTP_ADDR", http.to_string()),
         ("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}")),

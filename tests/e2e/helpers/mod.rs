@@ -39,6 +39,8 @@ pub const APP_SECRET: &str = "etc-esign-test-secret-not-real-01";
 pub const TOKEN: &str = "test-token-0123456789";
 /// The test data key (32 bytes of 0x2a); tests that rotate keys add their own.
 pub const DATA_KEYS: &str = "t1=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+/// The test evidence key (an Ed25519 seed of 32 bytes of 0x2b); tests that rotate keys add their own.
+pub const EVIDENCE_KEYS: &str = "e1=KysrKysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
 
 /// The key the tests' apps sign picture links with (not the dev one).
 pub const FILE_LINK_KEY: &str = "test-file-link-key-not-real-0123456789";

@@ -44,3 +44,16 @@ pub fn sms_request(member: &str) -> pb::StartSmsAuthRequest {
         valid_period: "2019.01.01-2039.01.01".into(),
     }
 }
+
+/// StartOrgAuth for a company whose legal person is the test handler (张三, `ID_NUMBER`): verified at once.
+pub fn legal_person_org_request(member: &str) -> pb::StartOrgAuthRequest {
+    pb::StartOrgAuthRequest {
+        etc_member_no: member.into(),
+        name: "房友科技有限公司".into(),
+        id_type: pb::OrgIdType::Uscc as i32,
+        id_number: "91350100M000100Y43".into(),
+        org_legal_name: "张三".into(),
+        org_legal_id_number: ID_NUMBER.into(),
+        profile: None,
+    }
+}
