@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, FaceFlow, HistoryEntry, InboxEvent, OrgFlow,
-    PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
+    PaymentProcess, PaymentProgress, Process, ReceivingAccount, SealTemplate, Source, StoredEvent, UpstreamSeal,
 };
 use super::values::{
     AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode, mask_mobile,
@@ -239,6 +239,16 @@ pub trait ESign: Send + Sync + 'static {
         &self,
         flow_id: &FlowId,
     ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError>;
+    /// `POST /v1/organizations/{orgId}/seals/officialtemplate`: the new seal (not yet the default).
+    async fn create_template_seal(
+        &self,
+        org_id: &AccountId,
+        template: &SealTemplate,
+    ) -> Result<UpstreamSeal, UpstreamError>;
+    /// `GET /v1/organizations/{orgId}/seals` (an idempotent read: retried): every seal of the company.
+    async fn list_org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError>;
+    /// `PUT /v1/organizations/{orgId}/seals/{sealId}/setDefault`.
+    async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError>;
 }
 
 // ---------------------------------------------------------------- the store

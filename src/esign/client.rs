@@ -24,7 +24,7 @@ use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
     HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount};
+use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount, SealTemplate, UpstreamSeal};
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
     FourFactorsRequest, OrgAccount, OrgAccountRequest, PersonAccountRequest, SmsAuthRequest, UpstreamError,
@@ -32,7 +32,9 @@ use crate::domain::ports::{
 use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 
 mod org;
+mod seal;
 use crate::metrics::{Metrics, UpstreamOutcome};
+pub use seal::{central_str, color_str, type_str};
 
 /// Where e签宝 is and how to talk to it.
 #[derive(Clone, Debug)]
@@ -464,6 +466,22 @@ impl ESign for EsignClient {
         flow_id: &FlowId,
     ) -> Result<(PaymentProcess, PaymentProgress), UpstreamError> {
         self.payment_process(flow_id).await
+    }
+
+    async fn create_template_seal(
+        &self,
+        org_id: &AccountId,
+        template: &SealTemplate,
+    ) -> Result<UpstreamSeal, UpstreamError> {
+        self.template_seal(org_id, template).await
+    }
+
+    async fn list_org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
+        self.org_seals(org_id).await
+    }
+
+    async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
+        self.default_seal(org_id, seal_id).await
     }
 }
 

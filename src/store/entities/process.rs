@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{Handler, OrgInfo, OrgProfile, Process, ProcessStatus};
+use crate::domain::model::{Handler, OrgInfo, OrgProfile, OrgSeal, Process, ProcessStatus};
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use crate::store::cipher::Cipher;
@@ -39,6 +39,12 @@ pub struct Model {
     pub org_account_id: Option<String>,
     /// The declared company profile as JSON, sealed (it holds a mobile).
     pub org_profile: Option<String>,
+    pub seal_id: Option<String>,
+    pub seal_alias: Option<String>,
+    pub seal_file_key: Option<String>,
+    pub seal_url: Option<String>,
+    pub seal_url_expires_at: Option<i64>,
+    pub seal_created_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -104,6 +110,16 @@ impl Model {
         p.signed_file_url = m.signed_file_url;
         p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
         p.updated_at = opt_ms(m.updated_at)?;
+        if let Some(seal_id) = m.seal_id {
+            p.seal = Some(OrgSeal {
+                seal_id,
+                alias: m.seal_alias,
+                file_key: m.seal_file_key,
+                url: m.seal_url,
+                url_expires_at: opt_ms(m.seal_url_expires_at)?,
+                created_at: opt_ms(m.seal_created_at)?,
+            });
+        }
         Ok(p)
     }
 }
@@ -147,6 +163,12 @@ impl ActiveModel {
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
             org_account_id: Set(p.org_account_id.as_ref().map(|a| a.as_str().to_owned())),
             org_profile: Set(seal("org_profile", profile.as_deref())?),
+            seal_id: Set(p.seal.as_ref().map(|s| s.seal_id.clone())),
+            seal_alias: Set(p.seal.as_ref().and_then(|s| s.alias.clone())),
+            seal_file_key: Set(p.seal.as_ref().and_then(|s| s.file_key.clone())),
+            seal_url: Set(p.seal.as_ref().and_then(|s| s.url.clone())),
+            seal_url_expires_at: Set(p.seal.as_ref().and_then(|s| s.url_expires_at).map(ms)),
+            seal_created_at: Set(p.seal.as_ref().and_then(|s| s.created_at).map(ms)),
         })
     }
 }

@@ -6,6 +6,7 @@ mod m0002_handler_flow;
 mod m0003_history;
 mod m0004_sms;
 mod m0005_org;
+mod m0006_seal;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_history::Migration),
             Box::new(m0004_sms::Migration),
             Box::new(m0005_org::Migration),
+            Box::new(m0006_seal::Migration),
         ]
     }
 }

@@ -1,10 +1,13 @@
 //! `spawn_app()`: the real service in-process on port 0, with a fresh database and its own e签宝
 //! simulator; `TestApp` walks a member through it. Also the gRPC client side: `connect`, `health`,
 //! `authed` (the test caller's metadata).
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::{net::SocketAddr, time::Duration};
 
 use etc_esign::app::{self, RunningApp};
 use etc_esign::config::AppConfig;
+use etc_esign::domain::{Clock, SystemClock};
 use etc_esign::esign::EsignSettings;
 use etc_esign::grpc::SERVICE_NAME;
 use etc_esign::grpc::auth::CallerCredential;
@@ -16,7 +19,9 @@ use etc_esign::store::cipher::parse_keys;
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-use super::{APP_ID, APP_SECRET, DATA_KEYS, SYS_ID, TOKEN, TestDb, eventually, face_request, start_sim};
+use super::{
+    APP_ID, APP_SECRET, DATA_KEYS, SYS_ID, TOKEN, TestDb, eventually, face_request, legal_person_request, start_sim,
+};
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
 pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
@@ -65,11 +70,35 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    spawn_app_with_clock(tweak, Arc::new(SystemClock)).await
+}
+
+/// A clock that runs with the system's, ahead by what the test moved it.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    ahead_ms: AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn advance(&self, by: Duration) {
+        self.ahead_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// `spawn_app_with`, the service's "now" read from `clock`.
+pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc<dyn Clock>) -> TestApp {
     let sim = start_sim().await;
     let db = TestDb::fresh().await;
     let mut config = test_config(db.url(), sim.base_url());
     tweak(&mut config);
-    let app = start_and_wait(config.clone()).await;
+    let app = app::start_with_clock(config.clone(), clock).await.expect("app starts");
+    wait_serving(app.grpc_addr).await;
     // A restart binds the same ports, so the notify URL given to e签宝 stays valid.
     config.grpc_addr = app.grpc_addr;
     config.http_addr = app.http_addr;
@@ -170,6 +199,33 @@ impl TestApp {
         let started = self.start_face(member).await;
         self.sim.pass_face(&started.flow_id).expect("pass");
         self.wait_status(member, pb::AuthProcessStatus::HandlerAuthed).await;
+        started
+    }
+
+    /// A member whose handler passed face recognition and whose company (the handler is its legal
+    /// person) is verified: ORG_AUTHED.
+    pub async fn verified_member(&self, member: &str) -> pb::StartFaceAuthResponse {
+        let started = self.authenticated_member(member).await;
+        let mut c = self.client.clone();
+        c.start_org_auth(authed(legal_person_request(member))).await.expect("StartOrgAuth");
+        self.wait_status(member, pb::AuthProcessStatus::OrgAuthed).await;
+        started
+    }
+
+    /// CreateOrgSeal for the member.
+    pub async fn create_seal(&self, req: pb::CreateOrgSealRequest) -> Result<pb::CreateOrgSealResponse, tonic::Status> {
+        let mut c = self.client.clone();
+        c.create_org_seal(authed(req)).await.map(tonic::Response::into_inner)
+    }
+
+    /// A member walked to ORG_SEAL_SAVED (handler, company by its legal person, e签宝's default seal
+    /// kept): ready for CreateOrgAuthorization.
+    pub async fn sealed_member(&self, member: &str) -> pb::StartFaceAuthResponse {
+        let started = self.verified_member(member).await;
+        let req = pb::CreateOrgSealRequest { etc_member_no: member.into(), template: None };
+        let saved = self.create_seal(req).await.expect("CreateOrgSeal");
+        let status = saved.process.map(|p| p.status);
+        assert_eq!(status, Some(pb::AuthProcessStatus::OrgSealSaved as i32), "{member} saved its seal");
         started
     }
 
