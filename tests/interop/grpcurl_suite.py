@@ -157,6 +157,7 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "StartOrgAuth",
             "StartReversePayment",
             "GetReversePayment",
+            "CreateOrgSeal",
             "CreateOrgAuthorization",
             "QueryAuthorization",
             "GetProcessHistory",
@@ -280,6 +281,23 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 out,
             )
             rec.transitions += 1
+        elif rpc.endswith("/CreateOrgSeal"):
+            p = as_json(r.stdout).get("process", {})
+            seal = p.get("sealInfo", {})
+            rec.check(
+                name + " answers ORG_SEAL_SAVED with the seal, next node AUTHORIZED",
+                r.returncode == 0
+                and p.get("status") == "AUTH_PROCESS_STATUS_ORG_SEAL_SAVED"
+                and p.get("nextNode") == "AUTH_PROCESS_NODE_AUTHORIZED"
+                and bool(seal.get("sealId"))
+                and seal.get("sealId", "-") in seal.get("sealUrl", "")
+                and bool(seal.get("alias"))
+                and bool(seal.get("createTime")),
+                out,
+            )
+            rec.transitions += 2
+            d = detail_until("AUTH_PROCESS_STATUS_ORG_SEAL_SAVED", member_of(command))
+            rec.check("GetProcessDetail then shows the seal", d.get("sealInfo", {}).get("sealId") == seal.get("sealId"), json.dumps(d)[:300])
         elif rpc.endswith("/CreateOrgAuthorization"):
             created = as_json(r.stdout)
             auth_id = created.get("authId")
@@ -313,7 +331,12 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 ("AUTH_PROCESS_STATUS_HANDLER_AUTHED", "AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_ORG_NOT_AUTH", "AUTH_PROCESS_STATUS_ORG_AUTHING", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_ORG_AUTHING", "AUTH_PROCESS_STATUS_ORG_AUTHED", "TRANSITION_SOURCE_RPC"),
-                ("AUTH_PROCESS_STATUS_ORG_AUTHED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
+                # CreateOrgSeal: ORG_SEAL_UNSAVE while e签宝 is asked, then ORG_SEAL_SAVED.
+                ("AUTH_PROCESS_STATUS_ORG_AUTHED", "AUTH_PROCESS_STATUS_ORG_SEAL_UNSAVE", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_ORG_SEAL_UNSAVE", "AUTH_PROCESS_STATUS_ORG_SEAL_SAVED", "TRANSITION_SOURCE_RPC"),
+                # CreateOrgAuthorization: UNAUTHORIZED before e签宝 is asked, then AUTHORIZING.
+                ("AUTH_PROCESS_STATUS_ORG_SEAL_SAVED", "AUTH_PROCESS_STATUS_UNAUTHORIZED", "TRANSITION_SOURCE_RPC"),
+                ("AUTH_PROCESS_STATUS_UNAUTHORIZED", "AUTH_PROCESS_STATUS_AUTHORIZING", "TRANSITION_SOURCE_RPC"),
                 ("AUTH_PROCESS_STATUS_AUTHORIZING", "AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", "TRANSITION_SOURCE_CALLBACK"),
             ]
             rec.check(name + " answers the walk's moves in order, with their sources", moves == want, out)
