@@ -210,17 +210,8 @@ impl Service {
         self.store.reschedule_authorization(&auth.auth_id, self.next_poll_at(attempts), attempts).await
     }
 
-    /// Applies e签宝's full record of an authorization read for an answer (a fresher letter URL).
-    pub(super) async fn apply_authorization_info_pub(
-        &self,
-        info: &AuthorizationInfo,
-        by: &Source,
-    ) -> Result<Applied, DomainError> {
-        self.apply_authorization_info(info, None, by).await
-    }
-
     /// Applies e签宝's full record of an authorization (from a query).
-    async fn apply_authorization_info(
+    pub(super) async fn apply_authorization_info(
         &self,
         info: &AuthorizationInfo,
         inbox_id: Option<i64>,

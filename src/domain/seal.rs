@@ -238,7 +238,7 @@ impl Service {
         }
         let asked = self.esign.query_authorization(&auth.auth_id).await;
         let applied = match asked {
-            Ok(info) => self.apply_authorization_info_pub(&info, by).await.map(|_| ()),
+            Ok(info) => self.apply_authorization_info(&info, None, by).await.map(|_| ()),
             Err(e) => Err(e.into()),
         };
         // Releases the lease; the item is due again only while its letter's URL is missing.

@@ -88,7 +88,7 @@ impl ProcessStatus {
     /// save failed or was interrupted (ORG_SEAL_UNSAVE: e签宝 did not answer). process.md §1 puts the
     /// seal after CERT_CONFIRMED; until the evidence step lands, ORG_AUTHED and CERT_UNCONFIRMED are
     /// accepted too (to be tightened to CERT_CONFIRMED once ConfirmEvidence exists).
-    fn may_save_seal(self) -> bool {
+    pub(super) fn may_save_seal(self) -> bool {
         use ProcessStatus::*;
         matches!(self, OrgAuthed | CertUnconfirmed | CertConfirmed | OrgSealUnsave | OrgSealSaveFailed)
     }
@@ -308,7 +308,7 @@ impl Process {
         }
     }
 
-    fn go(&mut self, allowed: bool, to: ProcessStatus, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+    pub(super) fn go(&mut self, allowed: bool, to: ProcessStatus, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
@@ -414,44 +414,6 @@ impl Process {
     /// Checks, without moving, that an authorization may start now.
     pub fn check_may_authorize(&self) -> Result<(), IllegalTransition> {
         if self.status.may_start_authorization() { Ok(()) } else { Err(IllegalTransition { current: self.status }) }
-    }
-
-    /// Checks, without moving, that the company seal may be saved now.
-    pub fn check_may_save_seal(&self) -> Result<(), IllegalTransition> {
-        if self.status.may_save_seal() { Ok(()) } else { Err(IllegalTransition { current: self.status }) }
-    }
-
-    /// The seal is being saved at e签宝: ORG_SEAL_UNSAVE (already there: no move).
-    pub fn seal_started(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        if self.status == ProcessStatus::OrgSealUnsave {
-            return Ok(());
-        }
-        self.go(self.status.may_save_seal(), ProcessStatus::OrgSealUnsave, now)?;
-        self.fail_reason = None;
-        Ok(())
-    }
-
-    /// The seal is saved and is the company's default.
-    pub fn seal_saved(&mut self, seal: OrgSeal, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        self.go(self.status == ProcessStatus::OrgSealUnsave, ProcessStatus::OrgSealSaved, now)?;
-        self.seal = Some(seal);
-        self.fail_reason = None;
-        Ok(())
-    }
-
-    /// e签宝 refused the seal; the member may save one again.
-    pub fn seal_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
-        self.go(self.status == ProcessStatus::OrgSealUnsave, ProcessStatus::OrgSealSaveFailed, now)?;
-        self.fail_reason = reason;
-        Ok(())
-    }
-
-    /// A fresher copy of the seal's URL (they expire after an hour).
-    pub fn set_seal_url(&mut self, url: String, expires_at: DateTime<Utc>) {
-        if let Some(seal) = &mut self.seal {
-            seal.url = Some(url);
-            seal.url_expires_at = Some(expires_at);
-        }
     }
 
     /// The caller asked for the authorization: ORG_SEAL_SAVED → UNAUTHORIZED, written before e签宝

@@ -3,6 +3,8 @@
 //! is kept for good; the URL is a cached copy with its expiry.
 use chrono::{DateTime, Utc};
 
+use super::process::{IllegalTransition, Process, ProcessStatus};
+
 /// `color` of a template seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SealColor {
@@ -80,6 +82,48 @@ impl OrgSeal {
         match (&self.url, self.url_expires_at) {
             (Some(url), Some(exp)) if exp > at => Some(url),
             _ => None,
+        }
+    }
+}
+
+/// The moves of node SAVE_ORG_SEAL; like every move, they go through `Process::go` (`process.rs`),
+/// which names the statuses each may start from.
+impl Process {
+    /// Checks, without moving, that the company seal may be saved now.
+    pub fn check_may_save_seal(&self) -> Result<(), IllegalTransition> {
+        if self.status().may_save_seal() { Ok(()) } else { Err(IllegalTransition { current: self.status() }) }
+    }
+
+    /// The seal is being saved at e签宝: ORG_SEAL_UNSAVE (already there: no move).
+    pub fn seal_started(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        if self.status() == ProcessStatus::OrgSealUnsave {
+            return Ok(());
+        }
+        self.go(self.status().may_save_seal(), ProcessStatus::OrgSealUnsave, now)?;
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    /// The seal is saved and is the company's default.
+    pub fn seal_saved(&mut self, seal: OrgSeal, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status() == ProcessStatus::OrgSealUnsave, ProcessStatus::OrgSealSaved, now)?;
+        self.seal = Some(seal);
+        self.fail_reason = None;
+        Ok(())
+    }
+
+    /// e签宝 refused the seal; the member may save one again.
+    pub fn seal_failed(&mut self, reason: Option<String>, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.go(self.status() == ProcessStatus::OrgSealUnsave, ProcessStatus::OrgSealSaveFailed, now)?;
+        self.fail_reason = reason;
+        Ok(())
+    }
+
+    /// A fresher copy of the seal's URL (they expire after an hour).
+    pub fn set_seal_url(&mut self, url: String, expires_at: DateTime<Utc>) {
+        if let Some(seal) = &mut self.seal {
+            seal.url = Some(url);
+            seal.url_expires_at = Some(expires_at);
         }
     }
 }

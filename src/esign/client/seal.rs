@@ -122,3 +122,102 @@ impl EsignClient {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::ports::{ESign, OrgAccountRequest};
+    use crate::domain::values::{MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
+    use crate::esign::codes::{SEAL_ALIAS_EXISTS, SEAL_DEFAULT_UNDELETABLE};
+    use crate::esign::sign::{ACCEPT, CONTENT_TYPE, content_md5, signature, string_to_sign};
+    use crate::sim::testing::{SECRET, account_request, client, start_sim};
+
+    fn template(alias: &str) -> SealTemplate {
+        SealTemplate {
+            alias: alias.into(),
+            color: SealColor::Blue,
+            seal_type: SealType::TemplateOval,
+            central: SealCentral::None,
+            htext: Some("合同专用章".into()),
+            qtext: None,
+            width: 159,
+            height: 159,
+        }
+    }
+
+    /// `DELETE /v1/organizations/{orgId}/seals/{sealId}`, signed as e签宝 wants (the service never
+    /// deletes a seal; the simulator still keeps e签宝's rule).
+    async fn delete(base: &str, org_id: &str, seal_id: &str) -> serde_json::Value {
+        let path = paths::seal(org_id, seal_id);
+        let md5 = content_md5(b"");
+        let sts = string_to_sign("DELETE", ACCEPT, &md5, CONTENT_TYPE, &path);
+        reqwest::Client::new()
+            .delete(format!("{base}{path}"))
+            .header("X-Tsign-Open-App-Id", crate::config::DEV_APP_ID)
+            .header("X-Tsign-Open-Auth-Mode", "Signature")
+            .header("X-Tsign-Open-Ca-Timestamp", Utc::now().timestamp_millis().to_string())
+            .header("X-Tsign-Open-Ca-Signature", signature(SECRET.as_bytes(), &sts))
+            .header("Accept", ACCEPT)
+            .header("Content-Type", CONTENT_TYPE)
+            .header("Content-MD5", md5)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn code_of(e: UpstreamError) -> i64 {
+        match e {
+            UpstreamError::Refused { code, .. } => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_company_has_e_signs_default_seal_unique_aliases_one_hour_urls_and_an_undeletable_default() {
+        let sim = start_sim().await;
+        let c = client(&sim);
+        let creator = c.create_person_account(&account_request("ETC1")).await.unwrap();
+        let org = c
+            .create_org_account(&OrgAccountRequest {
+                third_party_user_id: MemberNo::parse("ETC1").unwrap(),
+                creator,
+                name: OrgName::parse("name", "房友科技有限公司").unwrap(),
+                id_number: OrgIdNumber::parse("id_number", OrgIdType::Uscc, "91350100M000100Y43").unwrap(),
+                legal_name: PersonName::parse("n", "张三").unwrap(),
+                legal_id_number: ResidentId::parse("i", "11010519491231002X").unwrap(),
+            })
+            .await
+            .unwrap();
+        let seals = c.list_org_seals(&org.org_id).await.unwrap();
+        assert_eq!(seals.len(), 1, "e签宝 makes the default seal with the account");
+        let first = seals[0].clone();
+        assert!(first.default && first.alias.as_deref() == Some("默认印章") && first.created_at.is_some());
+        let url = first.url.clone().unwrap();
+        let expires: i64 = url.rsplit("expires=").next().unwrap().parse().unwrap();
+        let hour = expires - Utc::now().timestamp_millis();
+        assert!((3_590_000..=3_600_000).contains(&hour), "the URL lives one hour: {url}");
+
+        let made = c.create_template_seal(&org.org_id, &template("合同章")).await.unwrap();
+        assert!(!made.default && made.url.as_deref().is_some_and(|u| u.contains(&made.seal_id)));
+        let again = c.create_template_seal(&org.org_id, &template("合同章")).await.unwrap_err();
+        assert_eq!(code_of(again), SEAL_ALIAS_EXISTS, "aliases are unique per company");
+        c.set_default_seal(&org.org_id, &made.seal_id).await.unwrap();
+        let seals = c.list_org_seals(&org.org_id).await.unwrap();
+        let defaults: Vec<_> = seals.iter().filter(|s| s.default).map(|s| s.seal_id.clone()).collect();
+        assert_eq!(defaults, vec![made.seal_id.clone()], "one default at a time");
+        assert_eq!(sim.seals(org.org_id.as_str())[1].color, "BLUE");
+
+        let refused = delete(sim.base_url(), org.org_id.as_str(), &made.seal_id).await;
+        assert_eq!(refused["code"].as_i64(), Some(SEAL_DEFAULT_UNDELETABLE), "{refused}");
+        let deleted = delete(sim.base_url(), org.org_id.as_str(), &first.seal_id).await;
+        assert_eq!(deleted["code"].as_i64(), Some(0), "{deleted}");
+        assert_eq!(c.list_org_seals(&org.org_id).await.unwrap().len(), 1);
+        let calls = sim.calls();
+        assert_eq!((calls.seal_template, calls.seal_default, calls.seal_delete, calls.rejected), (2, 1, 2, 0));
+    }
+}
