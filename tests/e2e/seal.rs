@@ -257,3 +257,64 @@ async fn the_seal_url_and_the_letter_url_are_asked_again_once_expired_and_only_t
     assert_eq!((app.sim.calls().seal_list, app.sim.calls().auth_query), (lists + 1, queries + 1));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn concurrent_seal_saves_for_one_member_make_one_seal() {
+    let app = spawn_app().await;
+    let member = "ETC000001400";
+    app.verified_member(member).await;
+    let calls = (0..20).map(|_| app.create_seal(seal_request(member, "合同章")));
+    let answers = futures::future::join_all(calls).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .into_iter()
+        .map(|a| a.expect("saved").process.and_then(|p| p.seal_info).expect("seal").seal_id)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(app.sim.seals(&org_of(&app, member)).len(), 2, "e签宝's own and one template");
+    assert_eq!(app.sim.calls().seal_template, 1);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_seal_save_e_sign_did_not_answer_stays_unsave_and_a_retry_reuses_the_seal_made() {
+    let app = spawn_app().await;
+    let member = "ETC000001401";
+    app.verified_member(member).await;
+    // The template is made, then setting it default gets no answer.
+    app.sim.inject_fault(Endpoint::SealDefault, FaultKind::Status(503), FaultTrigger::Times(1));
+    let err = app.create_seal(seal_request(member, "合同章")).await.expect_err("unavailable");
+    assert_eq!(err.code(), Code::Unavailable);
+    let p = app.process(member).await;
+    assert_eq!((p.status(), p.node(), p.next_node()), (S::OrgSealUnsave, N::SaveOrgSeal, N::Authorized));
+    let p = app.create_seal(seal_request(member, "合同章")).await.expect("saved").process.expect("process");
+    assert_eq!(p.status(), S::OrgSealSaved);
+    let upstream = app.sim.seals(&org_of(&app, member));
+    assert_eq!(upstream.len(), 2, "the retry found the template by its alias: {upstream:?}");
+    assert_eq!(app.sim.calls().seal_template, 1);
+    let default = upstream.iter().find(|s| s.default_flag).expect("default");
+    assert_eq!(Some(default.seal_id.clone()), p.seal_info.map(|s| s.seal_id));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_refused_authorization_start_rests_at_unauthorized_and_a_retry_moves_on() {
+    let app = spawn_app().await;
+    let member = "ETC000001402";
+    app.sealed_member(member).await;
+    let refusal = FaultKind::Business { code: 1435002, message: "参数错误".into() };
+    app.sim.inject_fault(Endpoint::AuthCreate, refusal, FaultTrigger::Times(1));
+    let err = authorize(&app, member).await.expect_err("refused");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let p = app.process(member).await;
+    assert_eq!((p.status(), p.node(), p.next_node()), (S::Unauthorized, N::Authorized, N::Unspecified));
+    let created = authorize(&app, member).await.expect("created");
+    assert_eq!(app.status(member).await, S::Authorizing);
+    app.sim.refuse_authorization(&created.auth_id, Some("不同意")).expect("refuse");
+    app.wait_status(member, S::AuthorizeFailed).await;
+    // A failed authorization may start again, with a new request id.
+    let mut c = app.client.clone();
+    let again = c.create_org_authorization(authed(create_request(member, "req-2"))).await.expect("again").into_inner();
+    assert_ne!(again.auth_id, created.auth_id);
+    assert_eq!(app.status(member).await, S::Authorizing);
+    app.finish().await;
+}
