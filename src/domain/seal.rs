@@ -94,11 +94,9 @@ impl Service {
     /// template e签宝 would refuse; `None` when e签宝 must be asked.
     async fn seal_answer_without_upstream(&self, cmd: &CreateOrgSeal) -> Result<Option<Process>, DomainError> {
         let process = self.process(&cmd.member_no).await?;
-        if process.seal.is_some() && process.status() != ProcessStatus::OrgSealUnsave {
-            // ORG_SEAL_SAVED or any later status: the seal is there.
-            if !matches!(process.status(), ProcessStatus::OrgSealSaveFailed) {
-                return Ok(Some(process));
-            }
+        if process.seal.is_some() {
+            // Only ORG_SEAL_SAVED keeps a seal, and every status after it: the seal is there.
+            return Ok(Some(process));
         }
         process.check_may_save_seal().map_err(|e| DomainError::FailedPrecondition {
             status: e.current,
@@ -155,7 +153,7 @@ impl Service {
     fn kept_seal(&self, s: UpstreamSeal) -> OrgSeal {
         let now = self.now();
         OrgSeal {
-            url_expires_at: s.url.as_ref().map(|_| now + chrono_dur(SEAL_URL_TTL)),
+            url_expires_at: Some(now + chrono_dur(SEAL_URL_TTL)),
             created_at: Some(s.created_at.unwrap_or(now)),
             seal_id: s.seal_id,
             alias: s.alias,
@@ -175,7 +173,7 @@ impl Service {
     ) -> Result<Process, DomainError> {
         let process = self.process(member).await?;
         let soon = self.now() + read_margin();
-        let seal_stale = process.seal.as_ref().is_some_and(|s| s.url_valid_at(soon).is_none());
+        let seal_stale = process.seal.as_ref().is_some_and(|s| s.url_due_at(soon));
         let letter_stale = process.status() == ProcessStatus::AuthorizeFinish
             && process.signed_file_url.is_some()
             && process.signed_file_url_valid_at(soon).is_none();
@@ -199,14 +197,16 @@ impl Service {
             let (Some(seal), Some(org_id)) = (process.seal.clone(), process.org_account_id.clone()) else {
                 return Ok(());
             };
-            if seal.url_valid_at(self.now() + read_margin()).is_some() {
+            if !seal.url_due_at(self.now() + read_margin()) {
                 return Ok(());
             }
             let listed = self.esign.list_org_seals(&org_id).await?;
-            let Some(url) = listed.into_iter().find(|s| s.seal_id == seal.seal_id).and_then(|s| s.url) else {
-                tracing::warn!(member = %member, seal_id = %seal.seal_id, "the saved seal is no longer listed at e签宝");
-                return Ok(());
-            };
+            // A seal e签宝 no longer lists (or lists without a URL) is answered without one, and
+            // asked about again an hour later, not at every read.
+            let url = listed.into_iter().find(|s| s.seal_id == seal.seal_id).and_then(|s| s.url);
+            if url.is_none() {
+                tracing::warn!(member = %member, seal_id = %seal.seal_id, "e签宝 lists no URL for the saved seal");
+            }
             self.retry_on_conflict(|| async {
                 let mut process = self.process(member).await?;
                 if process.seal.as_ref().map(|s| &s.seal_id) != Some(&seal.seal_id) {

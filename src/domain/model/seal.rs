@@ -71,12 +71,18 @@ pub struct OrgSeal {
     pub alias: Option<String>,
     pub file_key: Option<String>,
     pub url: Option<String>,
-    /// When `url` stops working (one hour after e签宝 answered it).
+    /// When `url` stops working (one hour after e签宝 answered it, with or without a URL: then is
+    /// when to ask again).
     pub url_expires_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
 impl OrgSeal {
+    /// Whether e签宝 should be asked for the URL again at `at`: the last answer is an hour old.
+    pub fn url_due_at(&self, at: DateTime<Utc>) -> bool {
+        self.url_expires_at.is_none_or(|exp| exp <= at)
+    }
+
     /// The seal's URL while it still works at `at`.
     pub fn url_valid_at(&self, at: DateTime<Utc>) -> Option<&str> {
         match (&self.url, self.url_expires_at) {
@@ -120,9 +126,9 @@ impl Process {
     }
 
     /// A fresher copy of the seal's URL (they expire after an hour).
-    pub fn set_seal_url(&mut self, url: String, expires_at: DateTime<Utc>) {
+    pub fn set_seal_url(&mut self, url: Option<String>, expires_at: DateTime<Utc>) {
         if let Some(seal) = &mut self.seal {
-            seal.url = Some(url);
+            seal.url = url;
             seal.url_expires_at = Some(expires_at);
         }
     }
