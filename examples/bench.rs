@@ -159,6 +159,12 @@ mod baseline {
         ) -> Result<Response<pb::StartOrgAuthResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn create_org_seal(
+            &self,
+            _: Request<pb::CreateOrgSealRequest>,
+        ) -> Result<Response<pb::CreateOrgSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
         async fn start_reverse_payment(
             &self,
             _: Request<pb::StartReversePaymentRequest>,

@@ -12,7 +12,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::config::AppConfig;
 use crate::domain::doc_ports::Documents;
-use crate::domain::{Service, Settings, SystemClock};
+use crate::domain::{Clock, Service, Settings, SystemClock};
 use crate::esign::EsignClient;
 use crate::files::{LinkSigner, ObjectDocuments};
 use crate::grpc::documents::LARGE_PATHS;
@@ -106,6 +106,11 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 }
 
 pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
+    start_with_clock(cfg, Arc::new(SystemClock)).await
+}
+
+/// [`start`] with `clock` as the service's "now" (tests move it to see URLs and leases expire).
+pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<RunningApp, AppError> {
     let grpc_listener = bind(cfg.grpc_addr).await?;
     let http_listener = bind(cfg.http_addr).await?;
     let grpc_addr = grpc_listener.local_addr().map_err(|source| AppError::Bind { addr: cfg.grpc_addr, source })?;
@@ -140,8 +145,8 @@ pub async fn start(cfg: AppConfig) -> Result<RunningApp, AppError> {
         ..Settings::default()
     }
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());
-    let service = Service::new(Arc::new(store.clone()), Arc::new(esign), Arc::new(SystemClock), settings)
-        .with_documents(documents.clone());
+    let service =
+        Service::new(Arc::new(store.clone()), Arc::new(esign), clock, settings).with_documents(documents.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;

@@ -15,7 +15,8 @@ use super::{Applied, DOWNLOAD_URL_TTL, Service, chrono_dur};
 pub struct CreateAuthorization {
     pub member_no: MemberNo,
     pub request_id: RequestId,
-    pub organize_id: AccountId,
+    /// The company to authorize: `None` for the member's own (the only one allowed).
+    pub organize_id: Option<AccountId>,
     pub contact: Contact,
     pub send_notice: bool,
     pub auth_type: AuthType,
@@ -27,9 +28,11 @@ pub struct CreateAuthorization {
 }
 
 impl CreateAuthorization {
-    fn fingerprint(&self) -> String {
+    /// The request's fingerprint with `organize_id`, the company it authorizes (the member's own
+    /// whether named or left empty, so that both spellings of one request hash alike).
+    fn fingerprint(&self, organize_id: &AccountId) -> String {
         let fields = [
-            self.organize_id.as_str(),
+            organize_id.as_str(),
             self.contact.expose(),
             if self.send_notice { "1" } else { "0" },
             fingerprint_code(self.auth_type),
@@ -67,21 +70,44 @@ impl Service {
         by: &Source,
         deadline: Option<Instant>,
     ) -> Result<Authorization, DomainError> {
-        let fingerprint = cmd.fingerprint();
+        let process = self.process(&cmd.member_no).await?;
+        let organize_id = match (&cmd.organize_id, process.org_account_id.clone()) {
+            (Some(named), Some(own)) if *named != own => {
+                return Err(DomainError::InvalidArgument(vec![FieldViolation::new(
+                    "organize_id",
+                    "is not the member's own company (the one verified in ORG_AUTH); leave it empty",
+                )]));
+            }
+            (_, Some(own)) => own,
+            // No company verified: nothing to authorize.
+            (named, None) => named.clone().ok_or_else(|| needs_seal(process.status()))?,
+        };
+        let fingerprint = cmd.fingerprint(&organize_id);
         if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
             return Ok(existing);
         }
-        self.process(&cmd.member_no).await?.check_may_authorize()?;
+        check_may_authorize(&process)?;
         let member = cmd.member_no.clone();
         self.with_member_lease(&member, deadline, || async {
             if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
                 return Ok(existing);
             }
-            self.process(&cmd.member_no).await?.check_may_authorize()?;
+            // UNAUTHORIZED is written before e签宝 is asked: a refusal leaves the process there.
+            self.retry_on_conflict(|| async {
+                let mut process = self.process(&cmd.member_no).await?;
+                check_may_authorize(&process)?;
+                process.authorization_requested(self.now())?;
+                if !process.moves().is_empty() {
+                    let source = Some(by.clone());
+                    self.store.commit(ChangeSet { process: Some(process), source, ..Default::default() }).await?;
+                }
+                Ok(())
+            })
+            .await?;
             let auth_id = self
                 .esign
                 .create_authorization(&CreateAuthorizationRequest {
-                    organize_id: cmd.organize_id.clone(),
+                    organize_id: organize_id.clone(),
                     contact: cmd.contact.expose().to_owned(),
                     send_notice: cmd.send_notice,
                     auth_type: cmd.auth_type,
@@ -99,7 +125,7 @@ impl Service {
                 member_no: cmd.member_no.clone(),
                 request_id: cmd.request_id.as_str().to_owned(),
                 request_fingerprint: fingerprint.clone(),
-                organize_id: cmd.organize_id.as_str().to_owned(),
+                organize_id: organize_id.as_str().to_owned(),
                 auth_type: cmd.auth_type,
                 person_id: cmd.person_id.as_ref().map(|p| p.as_str().to_owned()),
                 authorizer_type: None,
@@ -185,7 +211,7 @@ impl Service {
     }
 
     /// Applies e签宝's full record of an authorization (from a query).
-    async fn apply_authorization_info(
+    pub(super) async fn apply_authorization_info(
         &self,
         info: &AuthorizationInfo,
         inbox_id: Option<i64>,
@@ -312,6 +338,22 @@ impl Service {
     }
 }
 
+/// FAILED_PRECONDITION for an authorization asked for in `status`, naming the step it needs.
+fn needs_seal(status: ProcessStatus) -> DomainError {
+    DomainError::FailedPrecondition {
+        status,
+        message: format!(
+            "CreateOrgAuthorization needs the company seal saved (ORG_SEAL_SAVED, or UNAUTHORIZED / \
+             AUTHORIZE_FAILED); the process is {}",
+            status.as_str()
+        ),
+    }
+}
+
+fn check_may_authorize(process: &super::model::Process) -> Result<(), DomainError> {
+    process.check_may_authorize().map_err(|e| needs_seal(e.current))
+}
+
 fn signed_file(auth: &Authorization) -> Option<(String, DateTime<Utc>)> {
     auth.download_url.clone().zip(auth.download_url_expires_at)
 }
@@ -325,7 +367,7 @@ mod tests {
         let cmd = CreateAuthorization {
             member_no: MemberNo::parse("ETC000123456").unwrap(),
             request_id: RequestId::parse("request_id", "req-1").unwrap(),
-            organize_id: AccountId::parse("organize_id", "CE6E87D111114C81A786CF615E63BFD9").unwrap(),
+            organize_id: None,
             contact: Contact::parse("contact", "15300001111").unwrap(),
             send_notice: true,
             auth_type: AuthType::Handler,
@@ -336,6 +378,7 @@ mod tests {
             redirect_url: None,
         };
         // Length-prefixed SHA-256 of the fields, the auth type spelled "2" (computed independently).
-        assert_eq!(cmd.fingerprint(), "58c4298057825b3cd6ae924c4038357f9d0206a8fb44e77ceaf661253ad0ac9a");
+        let org = AccountId::parse("organize_id", "CE6E87D111114C81A786CF615E63BFD9").unwrap();
+        assert_eq!(cmd.fingerprint(&org), "58c4298057825b3cd6ae924c4038357f9d0206a8fb44e77ceaf661253ad0ac9a");
     }
 }

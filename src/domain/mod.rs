@@ -17,6 +17,7 @@ mod inbox;
 pub mod model;
 mod org_auth;
 pub mod ports;
+mod seal;
 mod service;
 mod sms_auth;
 pub mod values;
@@ -29,6 +30,7 @@ pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 pub use identity::IdentityFlowKind;
 pub use org_auth::{OrgAuthOutcome, PaymentView, StartOrgAuth};
+pub use seal::{CreateOrgSeal, SEAL_URL_TTL};
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,
     record_member,

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent,
-    OrgFlow, PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source, StoredEvent,
+    OrgFlow, PaymentProcess, PaymentProgress, Process, ReceivingAccount, SealTemplate, Source, StoredEvent,
+    UpstreamSeal,
 };
 use super::values::{
     AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode, mask_mobile,
@@ -244,6 +245,16 @@ pub trait ESign: Send + Sync + 'static {
     async fn ocr_id_card(&self, req: &IdCardOcrRequest) -> Result<IdCardReading, UpstreamError>;
     /// `POST /v2/identity/auth/api/ocr/license` (esign.md §9).
     async fn ocr_licence(&self, req: &LicenceOcrRequest) -> Result<LicenceReading, UpstreamError>;
+    /// `POST /v1/organizations/{orgId}/seals/officialtemplate`: the new seal (not yet the default).
+    async fn create_template_seal(
+        &self,
+        org_id: &AccountId,
+        template: &SealTemplate,
+    ) -> Result<UpstreamSeal, UpstreamError>;
+    /// `GET /v1/organizations/{orgId}/seals` (an idempotent read: retried): every seal of the company.
+    async fn list_org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError>;
+    /// `PUT /v1/organizations/{orgId}/seals/{sealId}/setDefault`.
+    async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError>;
 }
 
 // ---------------------------------------------------------------- the store

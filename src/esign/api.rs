@@ -5,7 +5,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod org;
+mod seal;
 pub use org::{CreateOrgBody, FlowIdData, FourFactorsBody, OrgData, OrgIdData, PaymentProcessData, ReversePaymentData};
+pub use seal::{SealCreatedData, SealData, SealListData, TemplateSealBody, default_size};
 
 /// Endpoint paths. Each template is also an axum 0.8 route pattern (`{name}` captures), so the
 /// simulator serves exactly the paths the client calls. The two authorization paths are this
@@ -25,6 +27,27 @@ pub mod paths {
     pub const ORG_FOUR_FACTORS: &str = "/v2/identity/auth/api/organization/enterprise/{orgId}/fourFactors";
     pub const REVERSE_PAYMENT: &str = "/v2/identity/auth/pub/organization/{flowId}/reversePayment";
     pub const REVERSE_PAYMENT_PROCESS: &str = "/v2/identity/auth/pub/organization/{flowId}/query/reversePaymentProcess";
+    /// The company's seals (esign.md §8).
+    pub const SEAL_TEMPLATE: &str = "/v1/organizations/{orgId}/seals/officialtemplate";
+    pub const SEALS: &str = "/v1/organizations/{orgId}/seals";
+    pub const SEAL_DEFAULT: &str = "/v1/organizations/{orgId}/seals/{sealId}/setDefault";
+    pub const SEAL: &str = "/v1/organizations/{orgId}/seals/{sealId}";
+
+    pub fn seal_template(org_id: &str) -> String {
+        SEAL_TEMPLATE.replace("{orgId}", org_id)
+    }
+
+    pub fn seals(org_id: &str, offset: u32, size: u32) -> String {
+        format!("{}?offset={offset}&size={size}", SEALS.replace("{orgId}", org_id))
+    }
+
+    pub fn seal_default(org_id: &str, seal_id: &str) -> String {
+        SEAL_DEFAULT.replace("{orgId}", org_id).replace("{sealId}", seal_id)
+    }
+
+    pub fn seal(org_id: &str, seal_id: &str) -> String {
+        SEAL.replace("{orgId}", org_id).replace("{sealId}", seal_id)
+    }
 
     pub fn org_by_third_id(third_party_user_id: &str) -> String {
         format!("{ORG_BY_THIRD_ID}?thirdPartyUserId={third_party_user_id}")
@@ -97,10 +120,18 @@ pub enum Endpoint {
     SmsStart,
     /// `PUT /v2/identity/auth/pub/individual/{flowId}/telecom3Factors`
     SmsVerify,
+    /// `POST /v1/organizations/{orgId}/seals/officialtemplate`
+    SealTemplate,
+    /// `GET /v1/organizations/{orgId}/seals`
+    SealList,
+    /// `PUT /v1/organizations/{orgId}/seals/{sealId}/setDefault`
+    SealDefault,
+    /// `DELETE /v1/organizations/{orgId}/seals/{sealId}`
+    SealDelete,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 16] = [
         Self::Account,
         Self::Face,
         Self::Outline,
@@ -113,6 +144,10 @@ impl Endpoint {
         Self::PaymentProcess,
         Self::SmsStart,
         Self::SmsVerify,
+        Self::SealTemplate,
+        Self::SealList,
+        Self::SealDefault,
+        Self::SealDelete,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -129,6 +164,10 @@ impl Endpoint {
             Self::PaymentProcess => "payment_process",
             Self::SmsStart => "sms_start",
             Self::SmsVerify => "sms_verify",
+            Self::SealTemplate => "seal_template",
+            Self::SealList => "seal_list",
+            Self::SealDefault => "seal_default",
+            Self::SealDelete => "seal_delete",
         }
     }
 }

@@ -27,7 +27,7 @@ use super::sign::{
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 
 use crate::domain::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
-use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount};
+use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount, SealTemplate, UpstreamSeal};
 use crate::domain::ports::{
     AuthorizationInfo, CreateAuthorizationRequest, ESign, FaceAuthRequest, FaceAuthStarted, FlowOutline,
     FourFactorsRequest, OrgAccount, OrgAccountRequest, PersonAccountRequest, SmsAuthRequest, UpstreamError,
@@ -35,7 +35,9 @@ use crate::domain::ports::{
 use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 
 mod org;
+mod seal;
 use crate::metrics::{Metrics, UpstreamOutcome};
+pub use seal::{central_str, color_str, type_str};
 
 /// Where e签宝 is and how to talk to it.
 #[derive(Clone, Debug)]
@@ -515,6 +517,22 @@ impl ESign for EsignClient {
             })
         })
         .await
+    }
+
+    async fn create_template_seal(
+        &self,
+        org_id: &AccountId,
+        template: &SealTemplate,
+    ) -> Result<UpstreamSeal, UpstreamError> {
+        self.template_seal(org_id, template).await
+    }
+
+    async fn list_org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
+        self.org_seals(org_id).await
+    }
+
+    async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
+        self.default_seal(org_id, seal_id).await
     }
 }
 

@@ -27,6 +27,15 @@ pub const FACTOR_MISSING: i64 = 30500100;
 /// Refused: the company's information does not match (the flow is FAIL).
 pub const INFO_MISMATCH: i64 = 30504001;
 
+/// Refused (esign.md §8): the default seal cannot be deleted.
+pub const SEAL_DEFAULT_UNDELETABLE: i64 = 60000;
+/// Refused: the company has a seal with this alias already (aliases are unique per company).
+pub const SEAL_ALIAS_EXISTS: i64 = 60001;
+/// Refused: no seal with this id at this company.
+pub const SEAL_NOT_FOUND: i64 = 60002;
+/// Refused: `htext`/`qtext` given for a company whose name is longer than 25 characters.
+pub const SEAL_TEXT_NOT_ALLOWED: i64 = 60003;
+
 /// `idType` of a unified social credit code and of a registration number.
 pub const ID_TYPE_USCC: &str = "CRED_ORG_USCC";
 pub const ID_TYPE_REGCODE: &str = "CRED_ORG_REGCODE";

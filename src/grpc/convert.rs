@@ -126,7 +126,7 @@ pub fn create_authorization(
     ) = (
         MemberNo::parse(&etc_member_no),
         RequestId::parse("request_id", &request_id),
-        AccountId::parse("organize_id", &organize_id),
+        optional_account("organize_id", &organize_id),
         Contact::parse("contact", &contact),
         auth_type,
         person_id,
@@ -149,6 +149,11 @@ pub fn create_authorization(
         file_type,
         redirect_url,
     })
+}
+
+/// An optional account id: empty means not given.
+fn optional_account(field: &'static str, s: &str) -> Result<Option<AccountId>, FieldViolation> {
+    if s.is_empty() { Ok(None) } else { AccountId::parse(field, s).map(Some) }
 }
 
 fn auth_type_of(auth_type: i32) -> Result<AuthType, FieldViolation> {
@@ -258,7 +263,7 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
         node_list: p.node_list().into_iter().map(|n| node(Some(n)) as i32).collect(),
         origin_sign_file_url: p.origin_sign_file_url.clone().unwrap_or_default(),
         signed_file_url: p.signed_file_url_valid_at(now).unwrap_or_default().to_owned(),
-        seal_info: None,
+        seal_info: p.seal.as_ref().map(|seal| super::convert_seal::seal_info(seal, now)),
         indiv_ocr_info: p.handler.as_ref().map(|h| pb::PersonOcrInfo {
             id_number: h.id_number.masked(),
             valid_period: h.valid_period.to_string(),

@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod convert;
 pub mod convert_org;
+pub mod convert_seal;
 pub mod documents;
 pub mod evidence;
 pub mod history;

@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, documents, evidence, history, status::to_status};
+use super::{convert, convert_org, convert_seal, documents, evidence, history, status::to_status};
 use crate::files::LinkSigner;
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
@@ -77,14 +77,15 @@ impl AuthService for AuthServiceImpl {
         &self,
         req: Request<pb::GetProcessDetailRequest>,
     ) -> Result<Response<pb::GetProcessDetailResponse>, Status> {
-        let by = by(&req, "GetProcessDetail");
+        let (by, deadline) = (by(&req, "GetProcessDetail"), deadline_of(&req));
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
         if query.refresh {
             self.service.refresh_process(&query.member_no, &by).await.map_err(to_status)?;
         }
-        // One read: the process with its evidence records, the certificates' statuses checked.
-        let process = self.service.process_detail(&query.member_no).await.map_err(to_status)?;
+        // One read (the process with its evidence records, the certificates' statuses checked),
+        // unless an expired seal or letter URL must be asked of e签宝 again first.
+        let process = self.service.process_for_read(&query.member_no, &by, deadline).await.map_err(to_status)?;
         Ok(Response::new(pb::GetProcessDetailResponse { process: Some(self.detail(&process)) }))
     }
 
@@ -141,6 +142,18 @@ impl AuthService for AuthServiceImpl {
             auth_id: auth.auth_id.as_str().to_owned(),
             authorization: Some(convert::authorization(&auth, self.now())),
         }))
+    }
+
+    async fn create_org_seal(
+        &self,
+        req: Request<pb::CreateOrgSealRequest>,
+    ) -> Result<Response<pb::CreateOrgSealResponse>, Status> {
+        let (by, deadline) = (by(&req, "CreateOrgSeal"), deadline_of(&req));
+        let cmd = convert_seal::create_org_seal(req.into_inner()).map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let process = detached(async move { service.create_org_seal(cmd, &by, deadline).await }).await?;
+        Ok(Response::new(pb::CreateOrgSealResponse { process: Some(convert::process(&process, self.now())) }))
     }
 
     async fn query_authorization(

@@ -156,6 +156,11 @@ impl SimHandle {
         self.shared.lock().orgs.values().cloned().collect()
     }
 
+    /// The seals of the company `org_id`, oldest first.
+    pub fn seals(&self, org_id: &str) -> Vec<super::seal::SimSeal> {
+        self.shared.lock().seals.get(org_id).cloned().unwrap_or_default()
+    }
+
     pub fn org_flows(&self) -> Vec<SimOrgFlow> {
         self.shared.lock().org_flows.values().cloned().collect()
     }

@@ -15,6 +15,7 @@ mod notify;
 pub mod ocr;
 mod org;
 mod pages;
+pub mod seal;
 mod sms;
 pub mod state;
 mod upstream;
@@ -277,6 +278,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::REVERSE_PAYMENT_PROCESS, get(org::payment_process))
         .route(paths::SMS_START, post(sms::start_sms))
         .route(paths::SMS_VERIFY, axum::routing::put(sms::verify_sms))
+        .route(paths::SEAL_TEMPLATE, post(seal::create_template))
+        .route(paths::SEALS, get(seal::list))
+        .route(paths::SEAL_DEFAULT, axum::routing::put(seal::set_default))
+        .route(paths::SEAL, axum::routing::delete(seal::delete))
         .route("/sim/sms", get(sms::outbox))
         .route(paths::OCR_ID_CARD, post(ocr::id_card).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
         .route(paths::OCR_LICENSE, post(ocr::licence).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))

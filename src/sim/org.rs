@@ -87,6 +87,8 @@ pub(crate) async fn create_org(State(sim): Sim, method: Method, uri: Uri, header
         );
     }
     let org_id = st.new_account_id();
+    // e签宝 makes the company's default template seal with its account (esign.md §8).
+    st.seals.insert(org_id.clone(), vec![super::seal::SimSeal::company_default(&org_id, Shared::now_ms())]);
     st.orgs.insert(
         req.third_party_user_id.clone(),
         SimOrg {

@@ -157,6 +157,10 @@ pub struct CallCounts {
     pub payment_process: u64,
     pub sms_start: u64,
     pub sms_verify: u64,
+    pub seal_template: u64,
+    pub seal_list: u64,
+    pub seal_default: u64,
+    pub seal_delete: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
     /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
@@ -178,6 +182,10 @@ impl CallCounts {
             Endpoint::PaymentProcess => self.payment_process,
             Endpoint::SmsStart => self.sms_start,
             Endpoint::SmsVerify => self.sms_verify,
+            Endpoint::SealTemplate => self.seal_template,
+            Endpoint::SealList => self.seal_list,
+            Endpoint::SealDefault => self.seal_default,
+            Endpoint::SealDelete => self.seal_delete,
         }
     }
 
@@ -195,6 +203,10 @@ impl CallCounts {
             Endpoint::PaymentProcess => &mut self.payment_process,
             Endpoint::SmsStart => &mut self.sms_start,
             Endpoint::SmsVerify => &mut self.sms_verify,
+            Endpoint::SealTemplate => &mut self.seal_template,
+            Endpoint::SealList => &mut self.seal_list,
+            Endpoint::SealDefault => &mut self.seal_default,
+            Endpoint::SealDelete => &mut self.seal_delete,
         };
         *slot += 1;
     }
@@ -246,6 +258,8 @@ pub(crate) struct SimState {
     pub orgs: BTreeMap<String, SimOrg>,
     /// Company identity flows (4 factors and reverse payment), by flow id.
     pub org_flows: BTreeMap<String, SimOrgFlow>,
+    /// Company seals, by the company's orgId, oldest first.
+    pub seals: BTreeMap<String, Vec<super::seal::SimSeal>>,
     /// The company registry's declared mismatches: document numbers whose 4 factors never match.
     pub mismatches: BTreeSet<String>,
     pub calls: CallCounts,

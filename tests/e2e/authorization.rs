@@ -30,7 +30,7 @@ async fn query(app: &TestApp, auth_id: &str) -> Result<pb::Authorization, tonic:
 #[tokio::test]
 async fn a_signed_authorization_finishes_the_process_with_the_signed_file() {
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000100").await;
+    app.sealed_member("ETC000000100").await;
     let created = create(&app, create_request("ETC000000100", "req-1")).await.expect("created");
     assert!(!created.auth_id.is_empty());
     assert_eq!(app.status("ETC000000100").await, S::Authorizing);
@@ -59,7 +59,7 @@ async fn a_signed_authorization_finishes_the_process_with_the_signed_file() {
 #[tokio::test]
 async fn a_refused_authorization_fails_the_process_with_the_reason() {
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000101").await;
+    app.sealed_member("ETC000000101").await;
     let created = create(&app, create_request("ETC000000101", "req-1")).await.expect("created");
     app.sim.refuse_authorization(&created.auth_id, Some("不同意")).expect("refuse");
     let p = app.wait_status("ETC000000101", S::AuthorizeFailed).await;
@@ -76,7 +76,7 @@ async fn a_refused_authorization_fails_the_process_with_the_reason() {
 #[tokio::test]
 async fn a_cancelled_authorization_fails_the_process() {
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000102").await;
+    app.sealed_member("ETC000000102").await;
     let created = create(&app, create_request("ETC000000102", "req-1")).await.expect("created");
     app.sim.cancel_authorization(&created.auth_id).expect("cancel");
     app.wait_status("ETC000000102", S::AuthorizeFailed).await;
@@ -87,7 +87,7 @@ async fn a_cancelled_authorization_fails_the_process() {
 #[tokio::test]
 async fn the_same_request_id_returns_the_same_authorization_without_a_second_upstream_call() {
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000103").await;
+    app.sealed_member("ETC000000103").await;
     let first = create(&app, create_request("ETC000000103", "req-1")).await.expect("created");
     let second = create(&app, create_request("ETC000000103", "req-1")).await.expect("retried");
     assert_eq!(first.auth_id, second.auth_id);
@@ -120,11 +120,40 @@ async fn authorization_before_face_authentication_is_a_failed_precondition_namin
 }
 
 #[tokio::test]
+async fn authorizing_another_company_is_invalid_and_before_the_seal_is_a_failed_precondition() {
+    let app = spawn_app().await;
+    let member = "ETC000000108";
+    app.verified_member(member).await;
+    let err = create(&app, create_request(member, "req-1")).await.expect_err("no seal yet");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("CERT_CONFIRMED") && err.message().contains("ORG_SEAL_SAVED"), "{}", err.message());
+    app.create_seal(seal_request(member, "合同章")).await.expect("sealed");
+    let mut other = create_request(member, "req-1");
+    other.organize_id = "AD12C9BFA89BABDF6E8FA".into();
+    let err = create(&app, other).await.expect_err("another company");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let v = err.get_error_details().bad_request().expect("violations").field_violations.clone();
+    assert_eq!(v.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(), ["organize_id"]);
+    assert_eq!(app.sim.calls().auth_create, 0, "nothing was sent upstream");
+    // Naming the member's own company is the same as leaving it empty.
+    let own = app.process(member).await;
+    assert_eq!(own.status(), pb::AuthProcessStatus::OrgSealSaved);
+    let org_id = app.sim.orgs().into_iter().find(|o| o.third_party_user_id == member).expect("org").org_id;
+    let mut named = create_request(member, "req-1");
+    named.organize_id = org_id.clone();
+    let first = create(&app, named).await.expect("own company");
+    let again = create(&app, create_request(member, "req-1")).await.expect("same request, empty id");
+    assert_eq!(first.auth_id, again.auth_id);
+    assert_eq!(app.sim.authorizations().into_iter().filter(|a| a.organize_id == org_id).count(), 1);
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn invalid_authorization_fields_are_named() {
     let app = spawn_app().await;
     let cases: Vec<(&str, Mutation)> = vec![
         ("request_id", Box::new(|r| r.request_id = String::new())),
-        ("organize_id", Box::new(|r| r.organize_id = String::new())),
+        ("organize_id", Box::new(|r| r.organize_id = "O".repeat(65))),
         ("contact", Box::new(|r| r.contact = "not-a-contact".into())),
         ("handler_person_id", Box::new(|r| r.auth_type = pb::AuthType::Handler as i32)),
         ("handler_person_id", Box::new(|r| r.handler_person_id = "P1".into())),
@@ -158,7 +187,7 @@ async fn a_dropped_authorization_callback_is_completed_by_the_reconciler() {
         cfg.poll_max = Duration::from_millis(200);
     })
     .await;
-    app.authenticated_member("ETC000000106").await;
+    app.sealed_member("ETC000000106").await;
     let created = create(&app, create_request("ETC000000106", "req-1")).await.expect("created");
     app.sim.inject_callback_fault(CallbackFault::Drop, FaultTrigger::Times(10));
     app.sim.sign_authorization(&created.auth_id).expect("sign");
@@ -171,7 +200,7 @@ async fn a_dropped_authorization_callback_is_completed_by_the_reconciler() {
 #[tokio::test]
 async fn query_refreshes_an_authorization_whose_callback_never_came() {
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000107").await;
+    app.sealed_member("ETC000000107").await;
     let created = create(&app, create_request("ETC000000107", "req-1")).await.expect("created");
     app.sim.inject_callback_fault(CallbackFault::Drop, FaultTrigger::Times(10));
     app.sim.sign_authorization(&created.auth_id).expect("sign");

@@ -99,7 +99,7 @@ async fn sql(app: &TestApp, statement: &str) {
 async fn verified_company(app: &TestApp, member: &str) -> pb::AuthProcess {
     app.authenticated_member(member).await;
     let mut c = app.client.clone();
-    let started = c.start_org_auth(authed(legal_person_org_request(member))).await.expect("StartOrgAuth");
+    let started = c.start_org_auth(authed(legal_person_request(member))).await.expect("StartOrgAuth");
     let p = started.into_inner().process.expect("process");
     assert_eq!(p.status(), S::CertUnconfirmed, "ORG_AUTHED is followed at once by CERT_UNCONFIRMED");
     p

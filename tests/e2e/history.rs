@@ -44,7 +44,7 @@ async fn a_whole_walk_is_recorded_oldest_first_with_what_made_each_move() {
     let app = spawn_app().await;
     let member = "ETC000000300";
     let before = chrono::Utc::now().timestamp();
-    app.authenticated_member(member).await;
+    app.sealed_member(member).await;
     let mut c = app.client.clone();
     let created =
         c.create_org_authorization(authed(create_request(member, "req-1"))).await.expect("created").into_inner();
@@ -58,14 +58,24 @@ async fn a_whole_walk_is_recorded_oldest_first_with_what_made_each_move() {
         vec![
             (S::NotStarted, S::HandlerAuthing, N::HandlerAuth, T::Rpc, rpc("StartFaceAuth")),
             (S::HandlerAuthing, S::HandlerAuthed, N::HandlerAuth, T::Callback, ACTION_FACE_RESULT.into()),
-            (S::HandlerAuthed, S::Authorizing, N::Authorized, T::Rpc, rpc("CreateOrgAuthorization")),
+            (S::HandlerAuthed, S::OrgNotAuth, N::OrgAuth, T::Rpc, rpc("StartOrgAuth")),
+            (S::OrgNotAuth, S::OrgAuthing, N::OrgAuth, T::Rpc, rpc("StartOrgAuth")),
+            (S::OrgAuthing, S::OrgAuthed, N::OrgAuth, T::Rpc, rpc("StartOrgAuth")),
+            (S::OrgAuthed, S::CertUnconfirmed, N::OrgAuth, T::Rpc, rpc("StartOrgAuth")),
+            (S::CertUnconfirmed, S::CertConfirmed, N::OrgAuth, T::Rpc, rpc("ConfirmEvidence")),
+            (S::CertConfirmed, S::OrgSealUnsave, N::SaveOrgSeal, T::Rpc, rpc("CreateOrgSeal")),
+            (S::OrgSealUnsave, S::OrgSealSaved, N::SaveOrgSeal, T::Rpc, rpc("CreateOrgSeal")),
+            (S::OrgSealSaved, S::Unauthorized, N::Authorized, T::Rpc, rpc("CreateOrgAuthorization")),
+            (S::Unauthorized, S::Authorizing, N::Authorized, T::Rpc, rpc("CreateOrgAuthorization")),
             (S::Authorizing, S::AuthorizeFinish, N::Authorized, T::Callback, ACTION_AUTHORIZATION_RESULT.into()),
         ]
     );
     let times: Vec<i64> = list.iter().map(|t| t.time.expect("time").seconds).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]) && times[0] >= before, "in order, this run: {times:?}");
     let with_cert: Vec<bool> = list.iter().map(|t| !t.cert_no.is_empty()).collect();
-    assert_eq!(with_cert, [false, true, false, false], "only the handler's pass writes an evidence record");
+    let mut expected = vec![false; list.len()];
+    (expected[1], expected[4]) = (true, true);
+    assert_eq!(with_cert, expected, "the handler's pass and the company's write evidence records");
 
     // One at a time, the pages give the same moves and end with an empty token.
     let (mut token, mut paged) = (String::new(), Vec::new());

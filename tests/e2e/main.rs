@@ -18,6 +18,7 @@ mod org_auth;
 mod privacy;
 mod reliability;
 mod restart;
+mod seal;
 mod server;
 mod sms_auth;
 mod standin;

@@ -98,6 +98,12 @@ async fn metrics_count_rpcs_upstream_calls_callbacks_and_the_backlog_during_a_fu
     .await;
     app.sim.pass_face(&started.flow_id).expect("pass");
     app.wait_status(member, S::HandlerAuthed).await;
+    // The company (its legal person is the handler) and its seal come before the authorization.
+    let mut c = app.client.clone();
+    c.start_org_auth(authed(legal_person_request(member))).await.expect("StartOrgAuth");
+    app.wait_status(member, S::CertUnconfirmed).await;
+    confirm_evidence(&app.client, member).await;
+    app.create_seal(seal_request(member, "合同章")).await.expect("CreateOrgSeal");
 
     let created = {
         let mut c = app.client.clone();

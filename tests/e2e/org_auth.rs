@@ -12,33 +12,10 @@ use tonic_types::StatusExt;
 use crate::helpers::*;
 
 /// The company every request names, and a legal person who is not the test handler.
-const CREDIT_CODE: &str = "91350100M000100Y43";
 const OTHER_LEGAL_ID: &str = "310104198001011239";
 
 /// A change that makes one field of a valid request invalid.
 type Mutation = Box<dyn Fn(&mut pb::StartOrgAuthRequest)>;
-
-/// StartOrgAuth for a company whose legal person is the test handler (张三, `ID_NUMBER`).
-fn legal_person_request(member: &str) -> pb::StartOrgAuthRequest {
-    pb::StartOrgAuthRequest {
-        etc_member_no: member.into(),
-        name: "房友科技有限公司".into(),
-        id_type: pb::OrgIdType::Uscc as i32,
-        id_number: CREDIT_CODE.into(),
-        org_legal_name: "张三".into(),
-        org_legal_id_number: ID_NUMBER.into(),
-        profile: Some(pb::OrgProfile {
-            org_abbreviation: "房友".into(),
-            org_contact: "64828319231".into(),
-            location: "上海市".into(),
-            address: "静安区广中路888号秋实楼".into(),
-            valid_period: "2020年01月01日至2035年01月01日".into(),
-            org_type: "1111111".into(),
-            contact_name: "李四".into(),
-            contact_mobile: "13021221998".into(),
-        }),
-    }
-}
 
 /// StartOrgAuth for a company whose legal person is someone else: the company must pay.
 fn paying_request(member: &str) -> pb::StartOrgAuthRequest {

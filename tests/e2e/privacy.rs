@@ -38,7 +38,7 @@ async fn stored_column(url: &str, member: &str, column: &str) -> String {
 
 /// A member walked from NOT_STARTED to AUTHORIZE_FINISH.
 async fn walk_to_finish(app: &TestApp, member: &str) {
-    app.authenticated_member(member).await;
+    app.sealed_member(member).await;
     let mut c = app.client.clone();
     let created = c.create_org_authorization(authed(create_request(member, "req-pii"))).await.expect("created");
     app.sim.sign_authorization(&created.into_inner().auth_id).expect("sign");
@@ -239,6 +239,8 @@ async fn the_logs_of_a_whole_walk_hold_no_identity_number_mobile_secret_token_or
     c.get_reverse_payment(authed(pb::GetReversePaymentRequest { etc_member_no: member.into(), refresh: true }))
         .await
         .expect("progress");
+    confirm_evidence(&c, member).await;
+    c.create_org_seal(authed(seal_request(member, "合同章"))).await.expect("seal saved");
     let created = c.create_org_authorization(authed(create_request(member, "req-logs"))).await.expect("created");
     sim.sign_authorization(&created.into_inner().auth_id).expect("sign");
     wait_status_of(&c, member, S::AuthorizeFinish).await;

@@ -57,8 +57,8 @@ fn org_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequ
     pb::CreateOrgAuthorizationRequest {
         etc_member_no: member.into(),
         request_id: request_id.into(),
-        // One company per member, so that the simulator's record tells whose letter it is.
-        organize_id: org_of(member),
+        // The member's own company (one per member: the simulator's record tells whose letter it is).
+        organize_id: String::new(),
         contact: "15300001111".into(),
         send_notice: None,
         auth_type: pb::AuthType::Platform as i32,
@@ -71,13 +71,45 @@ fn org_request(member: &str, request_id: &str) -> pb::CreateOrgAuthorizationRequ
     }
 }
 
-fn org_of(member: &str) -> String {
-    format!("ORG-{member}")
+/// The member's company account at e签宝 (made by StartOrgAuth, one per member).
+fn org_of(sim: &SimHandle, member: &str) -> Option<String> {
+    sim.orgs().into_iter().find(|o| o.third_party_user_id == member).map(|o| o.org_id)
 }
 
 fn upstream_auths(sim: &SimHandle, member: &str) -> Vec<String> {
-    let org = org_of(member);
+    let Some(org) = org_of(sim, member) else { return Vec::new() };
     sim.authorizations().into_iter().filter(|a| a.organize_id == org).map(|a| a.auth_id).collect()
+}
+
+/// Walks a member whose handler passed on to ORG_SEAL_SAVED, ready to authorize: its company by its
+/// legal person (the handler), then e签宝's own default seal; calls answering UNAVAILABLE are
+/// retried. Answers the calls made.
+async fn seal_walk(client: &AuthServiceClient<Channel>, member: &str) -> u64 {
+    let (mut calls, mut scratch) = (0, Counts::default());
+    let passed = BTreeMap::from([(member.to_owned(), S::HandlerAuthed)]);
+    let stuck = wait_all(client, &passed, Duration::from_secs(60), &mut scratch).await;
+    assert!(stuck.is_empty(), "{stuck:?}");
+    retry_unavailable(&mut calls, Duration::from_secs(30), || {
+        let (mut c, req) = (client.clone(), authed(legal_person_request(member)));
+        async move { c.start_org_auth(req).await }
+    })
+    .await;
+    let verified = BTreeMap::from([(member.to_owned(), S::CertUnconfirmed)]);
+    let stuck = wait_all(client, &verified, Duration::from_secs(60), &mut scratch).await;
+    assert!(stuck.is_empty(), "{stuck:?}");
+    retry_unavailable(&mut calls, Duration::from_secs(30), || {
+        let req = pb::ConfirmEvidenceRequest { etc_member_no: member.into(), confirmer: "platform-ops".into() };
+        let (mut c, req) = (client.clone(), authed(req));
+        async move { c.confirm_evidence(req).await }
+    })
+    .await;
+    retry_unavailable(&mut calls, Duration::from_secs(30), || {
+        let req = pb::CreateOrgSealRequest { etc_member_no: member.into(), template: None };
+        let (mut c, req) = (client.clone(), authed(req));
+        async move { c.create_org_seal(req).await }
+    })
+    .await;
+    calls + scratch.calls
 }
 
 /// A channel that connects on first use, so calls to a dead server fail instead of the setup.
@@ -157,11 +189,14 @@ async fn check_applied_once(
 ) {
     let versions = versions(url).await;
     for (member, end) in want {
+        // One commit a move, plus one: the face 2, the company at most 3 (its account, its flow, its
+        // result), the seal 2 (ORG_SEAL_UNSAVE, ORG_SEAL_SAVED), the authorization 2 (UNAUTHORIZED,
+        // AUTHORIZING) and its end 1.
         let bound = match end {
             S::HandlerAuthing => 2,
             S::HandlerAuthed | S::HandlerAuthFailed => 3,
-            S::Authorizing => 4,
-            S::AuthorizeFailed => 5,
+            S::Authorizing => 10,
+            S::AuthorizeFailed => 11,
             _ => i64::MAX,
         };
         let v = versions.get(member).copied().unwrap_or(0);
@@ -229,6 +264,7 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
         let m = format!("CRASH-A{i}");
         let flow = client.clone().start_face_auth(authed(face_request(&m))).await.expect("face").into_inner();
         sim.pass_face(&flow.flow_id).expect("pass");
+        counts.calls += seal_walk(&client, &m).await;
         load.push(Call::CreateAuth { member: m });
         let m = format!("CRASH-P{i}");
         let flow = client.clone().start_face_auth(authed(face_request(&m))).await.expect("face").into_inner();
@@ -236,23 +272,11 @@ async fn a_killed_server_loses_no_acknowledged_call_and_duplicates_no_upstream_f
         let m = format!("CRASH-S{i}");
         let flow = client.clone().start_face_auth(authed(face_request(&m))).await.expect("face").into_inner();
         sim.pass_face(&flow.flow_id).expect("pass");
-        counts.calls += 5;
-        let authed_member = BTreeMap::from([(m.clone(), S::HandlerAuthed)]);
-        let stuck = wait_all(&client, &authed_member, Duration::from_secs(15), &mut counts).await;
-        assert!(stuck.is_empty(), "{stuck:?}");
+        counts.calls += 5 + seal_walk(&client, &m).await;
         let auth =
             client.clone().create_org_authorization(authed(org_request(&m, "req-1"))).await.expect("auth").into_inner();
         load.push(Call::SignAuth { member: m, auth_id: auth.auth_id });
     }
-    // Members that need a passed face before the load authorizes them.
-    let mut authed_members = BTreeMap::new();
-    for c in &load {
-        if let Call::CreateAuth { member } = c {
-            authed_members.insert(member.clone(), S::HandlerAuthed);
-        }
-    }
-    let stuck = wait_all(&client, &authed_members, Duration::from_secs(15), &mut counts).await;
-    assert!(stuck.is_empty(), "{stuck:?}");
     // Slow upstream writes a little, so that the kill lands while some are between e签宝 and the commit.
     for endpoint in [Endpoint::Face, Endpoint::AuthCreate] {
         sim.inject_fault(endpoint, FaultKind::Delay(Duration::from_millis(40)), FaultTrigger::Probability(0.5));
@@ -480,7 +504,7 @@ async fn under_chaos_every_member_ends_where_esign_says() {
         let by_sim = match flows[0].status {
             FlowStatus::Fail => S::HandlerAuthFailed,
             FlowStatus::Success => match upstream_auths(sim, member).as_slice() {
-                [] => S::HandlerAuthed,
+                [] => S::OrgSealSaved,
                 [auth_id] => match sim.authorization(auth_id).map(|a| a.status) {
                     Some(2) => S::AuthorizeFinish,
                     Some(3) => S::AuthorizeFailed,
@@ -521,11 +545,7 @@ async fn chaos_walk(client: &AuthServiceClient<Channel>, sim: &SimHandle, i: usi
         return (S::HandlerAuthFailed, calls);
     }
     sim.pass_face(&face.flow_id).expect("pass");
-    let wait = BTreeMap::from([(member.clone(), S::HandlerAuthed)]);
-    let mut scratch = Counts::default();
-    let stuck = wait_all(client, &wait, Duration::from_secs(60), &mut scratch).await;
-    assert!(stuck.is_empty(), "{stuck:?}");
-    calls += scratch.calls;
+    calls += seal_walk(client, &member).await;
     let req = org_request(&member, "req-1");
     let auth = retry_unavailable(&mut calls, Duration::from_secs(30), || {
         let (mut c, req) = (client.clone(), authed(req.clone()));
@@ -674,6 +694,7 @@ async fn two_replicas_share_the_work_without_polling_one_item_twice_at_once() {
     let never = wait_all(&replicas[0].0, &want, Duration::from_secs(60), &mut counts).await;
     counts.lost.extend(never);
     for (i, member) in want.keys().enumerate() {
+        counts.calls += seal_walk(&replicas[i % 2].0, member).await;
         let mut c = replicas[(i + 1) % 2].0.clone();
         let auth = c.create_org_authorization(authed(org_request(member, "req-1"))).await.expect("create").into_inner();
         sim.sign_authorization(&auth.auth_id).expect("sign");
@@ -716,7 +737,7 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     use etc_esign::domain::values::AuthId;
 
     let app = spawn_app().await;
-    app.authenticated_member("ETC000000900").await;
+    app.sealed_member("ETC000000900").await;
     let mut c = app.client.clone();
     let created = c.create_org_authorization(authed(org_request("ETC000000900", "req-1"))).await.expect("created");
     let auth_id = AuthId::parse("auth_id", &created.into_inner().auth_id).expect("auth id");

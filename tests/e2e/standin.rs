@@ -82,6 +82,17 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
     let verified = c.verify_sms_code(authed(req)).await.expect("verified").into_inner();
     assert_eq!(verified.process.expect("process").status, S::HandlerAuthed as i32);
 
+    // The company by its legal person (its flow ends at once), then its template seal: created,
+    // listed and made the default (POST, GET with a query, PUT), all signed.
+    c.start_org_auth(authed(legal_person_request(member))).await.expect("company verified");
+    wait_status_of(&c, member, S::CertUnconfirmed).await;
+    confirm_evidence(&c, member).await;
+    let sealed = c.create_org_seal(authed(seal_request(member, "合同章"))).await.expect("seal saved").into_inner();
+    let sealed = sealed.process.expect("process");
+    assert_eq!(sealed.status, S::OrgSealSaved as i32);
+    let seal = sealed.seal_info.expect("seal info");
+    assert!(seal.seal_url.contains(&seal.seal_id) && seal.alias == "合同章", "{seal:?}");
+
     // Authorization create, its callback, and the query that fetches the letter.
     let created = c.create_org_authorization(authed(create_request(member, "req-standin"))).await.expect("created");
     let auth_id = created.into_inner().auth_id;
@@ -104,6 +115,9 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
         "/outline",
         "POST /v1/authorizations",
         "GET /v1/authorizations/",
+        "/seals/officialtemplate",
+        "/seals?offset=",
+        "/setDefault",
     ] {
         assert!(called.iter().any(|c| c.contains(expected)), "{expected} was called: {called:?}");
     }

@@ -85,7 +85,6 @@ class Client:
         return self.pb2.CreateOrgAuthorizationRequest(
             etc_member_no=member,
             request_id=request_id,
-            organize_id="AD12C9BFA89BABDF6E8FA",
             contact="15300001111",
             valid_date=valid,
         )
@@ -136,6 +135,18 @@ def suite(rec: Recorder, server: DevServer, pb2, pb2_grpc) -> None:
     rec.check("identity number and mobile are answered masked", (p.member_info.id_number, p.member_info.mobile) == ("110***********002X", "138****8000"), str(p.member_info))
     done = c.call("StartFaceAuth", c.face_request(member))
     rec.check("an authenticated member gets its account and no link", done.already_authenticated and not done.auth_url and done.esign_account_id == started.esign_account_id, str(done))
+
+    # The company (its legal person is the handler: verified at once), then its seal.
+    org = c.call("StartOrgAuth", pb2.StartOrgAuthRequest(etc_member_no=member, name="房友科技有限公司", id_type=pb2.ORG_ID_TYPE_USCC, id_number="91350100M000100Y43", org_legal_name="张三", org_legal_id_number=ID_NUMBER))
+    rec.require("StartOrgAuth answers CERT_UNCONFIRMED for the legal person (ORG_AUTHED, then its evidence)", org.process.status == S.Value("AUTH_PROCESS_STATUS_CERT_UNCONFIRMED"), str(org.process.status))
+    rec.transitions += 4
+    confirmed = c.call("ConfirmEvidence", pb2.ConfirmEvidenceRequest(etc_member_no=member, confirmer="platform-ops"))
+    rec.require("ConfirmEvidence answers CERT_CONFIRMED", confirmed.process.status == S.Value("AUTH_PROCESS_STATUS_CERT_CONFIRMED"), str(confirmed.process.status))
+    rec.transitions += 1
+    template = pb2.SealTemplate(alias="合同专用章", color=pb2.SEAL_COLOR_RED, type=pb2.SEAL_TYPE_TEMPLATE_ROUND, central=pb2.SEAL_CENTRAL_STAR)
+    sealed = c.call("CreateOrgSeal", pb2.CreateOrgSealRequest(etc_member_no=member, template=template)).process
+    rec.require("CreateOrgSeal answers ORG_SEAL_SAVED with the seal", sealed.status == S.Value("AUTH_PROCESS_STATUS_ORG_SEAL_SAVED") and bool(sealed.seal_info.seal_id) and bool(sealed.seal_info.seal_url), str(sealed))
+    rec.transitions += 2
 
     created = c.call("CreateOrgAuthorization", c.auth_request(member, "req-1"))
     rec.require("CreateOrgAuthorization answers an authId", bool(created.auth_id), str(created))

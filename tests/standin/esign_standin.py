@@ -71,6 +71,7 @@ class State:
         self.mismatches = set()  # company idNumbers whose 4 factors never match
         self.flows = {}  # flowId -> dict
         self.auths = {}  # authId -> dict
+        self.seals = {}  # orgId -> [seal dict], oldest first; e签宝 makes a default one with the account
         self.requests = []  # every request, raw
         self.refusals = []  # (path, which check failed)
 
@@ -166,6 +167,15 @@ class Handler(BaseHTTPRequestHandler):
                     return self.envelope(None, 30500004, "认证流程不存在")
                 pay = flow.get("payment") or {"process": "INIT"}
                 return self.envelope({k: pay.get(k) for k in ("process", "message", "subAccount", "subAccountChannelName", "mainAccountName", "oppAccountNo", "oppAccountName", "oppBankName", "payAmount", "tradeTime", "createTime", "modifyTime", "bizFlowNo")})
+            if parts[:2] == ["v1", "organizations"] and len(parts) == 4 and parts[3] == "seals":
+                if parts[2] not in self.state.seals:
+                    return self.envelope(None, 1435203, "机构不存在")
+                query = dict(p.split("=", 1) for p in urlsplit(self.path).query.split("&") if "=" in p)
+                offset, size = int(query.get("offset", "0")), int(query.get("size", "20"))
+                seals = self.state.seals[parts[2]]
+                host = self.headers.get("Host")
+                listed = [seal | {"url": f"http://{host}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"} for seal in seals[offset:offset + size]]
+                return self.envelope({"total": len(seals), "seals": listed})
             if parts[:2] == ["v1", "authorizations"] and len(parts) == 3:
                 auth = self.state.auths.get(parts[2])
                 if auth is None:
@@ -212,6 +222,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.envelope(None, 53000000, "账号已存在")
                 org = {k: req[k] for k in keys} | {"orgId": uuid.uuid4().hex}
                 st.orgs[req["thirdPartyUserId"]] = org
+                # esign.md §8: e签宝 makes the company's default template seal with its account.
+                st.seals[org["orgId"]] = [{"sealId": str(uuid.uuid4()), "alias": "默认印章", "createDate": now_ms(), "defaultFlag": True, "fileKey": "$" + uuid.uuid4().hex + "$", "width": 159, "height": 159, "sealType": 1}]
                 return self.envelope({"orgId": org["orgId"]})
             if parts[:6] == ["v2", "identity", "auth", "api", "organization", "enterprise"] and len(parts) == 8 and parts[7] == "fourFactors":
                 org = next((o for o in st.orgs.values() if o["orgId"] == parts[6]), None)
@@ -251,6 +263,20 @@ class Handler(BaseHTTPRequestHandler):
                 code = f"{secrets.randbelow(1000000):06d}"
                 st.flows[flow_id] = {"flowId": flow_id, "flowStatus": "ING", "contextId": req.get("contextId"), "failReason": None, "createTime": now_ms(), "modifyTime": now_ms(), "notifyUrl": req["notifyUrl"], "accountId": parts[5], "smsCode": code, "wrong": 0}
                 return self.envelope({"flowId": flow_id})
+            if parts[:2] == ["v1", "organizations"] and parts[3:] == ["seals", "officialtemplate"]:
+                seals = st.seals.get(parts[2])
+                if seals is None:
+                    return self.envelope(None, 1435203, "机构不存在")
+                if not req.get("alias") or req.get("color") not in ("RED", "BLUE", "BLACK") or req.get("type") not in ("TEMPLATE_ROUND", "TEMPLATE_OVAL") or req.get("central") not in ("STAR", "NONE"):
+                    return self.envelope(None, 1435002, "参数错误")
+                if len(req.get("htext") or "") > 8 or len(req.get("qtext") or "") > 20:
+                    return self.envelope(None, 1435002, "参数错误")
+                if any(seal["alias"] == req["alias"] for seal in seals):
+                    return self.envelope(None, 60001, "印章别名已存在")
+                seal = {"sealId": str(uuid.uuid4()), "alias": req["alias"], "createDate": now_ms(), "defaultFlag": False, "fileKey": "$" + uuid.uuid4().hex + "$", "width": req.get("width", 159), "height": req.get("height", 159), "sealType": 1}
+                seals.append(seal)
+                url = f"http://{self.headers.get('Host')}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"
+                return self.envelope({"sealId": seal["sealId"], "fileKey": seal["fileKey"], "url": url, "width": seal["width"], "height": seal["height"]})
             if self.path == "/v1/authorizations":
                 if not req.get("organizeId") or not req.get("notifyUrl") or req.get("authType") not in (1, 2):
                     return self.envelope(None, 1435002, "参数错误")
@@ -270,6 +296,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.envelope(None, 1435002, "参数错误")
         parts = urlsplit(self.path).path.strip("/").split("/")
         st = self.state
+        if parts[:2] == ["v1", "organizations"] and len(parts) == 6 and parts[3] == "seals" and parts[5] == "setDefault":
+            with st.lock:
+                seals = st.seals.get(parts[2], [])
+                if not any(seal["sealId"] == parts[4] for seal in seals):
+                    return self.envelope(None, 60002, "印章不存在")
+                for seal in seals:
+                    seal["defaultFlag"] = seal["sealId"] == parts[4]
+            return self.envelope(None)
         if parts[:5] == ["v2", "identity", "auth", "pub", "individual"] and len(parts) == 7 and parts[6] == "telecom3Factors":
             with st.lock:
                 flow = st.flows.get(parts[5])

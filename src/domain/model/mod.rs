@@ -10,6 +10,7 @@ pub mod identity;
 pub mod inbox;
 pub mod org_flow;
 pub mod process;
+pub mod seal;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use documents::{IdCardDocs, KeptPicture, LicenceDocs};
@@ -22,3 +23,7 @@ pub use identity::IdentityResult;
 pub use inbox::{InboxEvent, StoredEvent};
 pub use org_flow::{OrgFlow, OrgFlowStatus, PaymentProcess, PaymentProgress, ReceivingAccount};
 pub use process::{CertRef, Handler, IllegalTransition, Node, OrgInfo, OrgProfile, Process, ProcessStatus};
+pub use seal::{
+    OrgSeal, SEAL_DEFAULT_SIZE, SEAL_HTEXT_MAX_CHARS, SEAL_QTEXT_MAX_CHARS, SEAL_TEXT_MAX_NAME_CHARS, SealCentral,
+    SealColor, SealTemplate, SealType, UpstreamSeal,
+};

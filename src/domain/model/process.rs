@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::documents::{IdCardDocs, LicenceDocs};
 use super::evidence::{CertNo, Evidence, EvidenceKind, EvidenceStatus};
 use super::history::Move;
+use super::seal::OrgSeal;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
 
 macro_rules! str_enum {
@@ -78,16 +79,18 @@ impl ProcessStatus {
         })
     }
 
-    /// Statuses from which the company may sign its authorization letter: the handler has passed
-    /// face recognition, and the company (identified by its e签宝 account id, which only a
-    /// verified company has) is not in the middle of another step.
+    /// Statuses from which the company may sign its authorization letter (process.md §1): its seal
+    /// is saved, or an earlier authorization was asked for or failed.
     fn may_start_authorization(self) -> bool {
         use ProcessStatus::*;
-        // CERT_UNCONFIRMED too until the seal node runs: the company is verified by then.
-        matches!(
-            self,
-            HandlerAuthed | OrgAuthed | CertUnconfirmed | CertConfirmed | OrgSealSaved | Unauthorized | AuthorizeFailed
-        )
+        matches!(self, OrgSealSaved | Unauthorized | AuthorizeFailed)
+    }
+
+    /// Statuses from which the company seal may be saved (process.md §1): the evidence is confirmed,
+    /// or an earlier save failed or was interrupted (ORG_SEAL_UNSAVE: e签宝 did not answer).
+    pub(super) fn may_save_seal(self) -> bool {
+        use ProcessStatus::*;
+        matches!(self, CertConfirmed | OrgSealUnsave | OrgSealSaveFailed)
     }
 
     /// Statuses from which the company's verification may (re)start: the handler is authenticated and
@@ -242,6 +245,8 @@ pub struct Process {
     pub signed_file_url: Option<String>,
     /// e签宝's letter URLs expire (60 minutes); never hand one out past this.
     pub signed_file_url_expires_at: Option<DateTime<Utc>>,
+    /// The company's default seal, once saved (node SAVE_ORG_SEAL).
+    pub seal: Option<OrgSeal>,
     pub updated_at: Option<DateTime<Utc>>,
     /// The handler's identity card pictures (RecognizeIdCard).
     pub id_card: Option<IdCardDocs>,
@@ -275,6 +280,7 @@ impl Process {
             origin_sign_file_url: None,
             signed_file_url: None,
             signed_file_url_expires_at: None,
+            seal: None,
             updated_at: None,
             id_card: None,
             licence: None,
@@ -327,7 +333,7 @@ impl Process {
         }
     }
 
-    fn go(&mut self, allowed: bool, to: ProcessStatus, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+    pub(super) fn go(&mut self, allowed: bool, to: ProcessStatus, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
         if !allowed {
             return Err(IllegalTransition { current: self.status });
         }
@@ -465,7 +471,19 @@ impl Process {
         if self.status.may_start_authorization() { Ok(()) } else { Err(IllegalTransition { current: self.status }) }
     }
 
+    /// The caller asked for the authorization: ORG_SEAL_SAVED → UNAUTHORIZED, written before e签宝
+    /// is asked. From UNAUTHORIZED or AUTHORIZE_FAILED nothing moves.
+    pub fn authorization_requested(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        match self.status {
+            ProcessStatus::OrgSealSaved => self.go(true, ProcessStatus::Unauthorized, now),
+            s if s.may_start_authorization() => Ok(()),
+            current => Err(IllegalTransition { current }),
+        }
+    }
+
+    /// e签宝 made the authorization: AUTHORIZING (through UNAUTHORIZED from ORG_SEAL_SAVED).
     pub fn authorization_started(&mut self, now: DateTime<Utc>) -> Result<(), IllegalTransition> {
+        self.authorization_requested(now)?;
         self.go(self.status.may_start_authorization(), ProcessStatus::Authorizing, now)?;
         self.fail_reason = None;
         self.set_signed_file(None);
@@ -581,12 +599,61 @@ mod tests {
         assert_eq!(p.handler_flow_id, Some(flow()), "the company's verification names the passed flow");
         // A late failure of the same flow cannot undo a pass.
         assert_eq!(p.handler_failed(None, now), Err(IllegalTransition { current: ProcessStatus::HandlerAuthed }));
+        sealed(&mut p, now);
         p.authorization_started(now).unwrap();
         assert_eq!((p.node(), p.next_node()), (Some(Node::Authorized), None));
         p.authorization_finished(Some(("https://x/y.pdf".into(), now)), now).unwrap();
         assert_eq!(p.status(), ProcessStatus::AuthorizeFinish);
         assert!(p.authorization_failed(None, now).is_err());
         assert!(p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).is_err());
+    }
+
+    fn seal() -> OrgSeal {
+        OrgSeal {
+            seal_id: "s1".into(),
+            alias: Some("公章".into()),
+            file_key: Some("k".into()),
+            url: None,
+            url_expires_at: None,
+            created_at: None,
+        }
+    }
+
+    /// A handler passed, the company verified by its legal person, its seal saved.
+    fn sealed(p: &mut Process, now: DateTime<Utc>) {
+        let (info, profile, acc) = org();
+        p.org_account_created(info, profile, acc, now).unwrap();
+        p.org_flow_started(false, now).unwrap();
+        p.org_passed(now).unwrap();
+        p.evidence_written(&record(EvidenceKind::Org, 1)).unwrap();
+        assert!(p.seal_started(now).is_err(), "no seal before the evidence is confirmed");
+        p.evidence_confirmed("platform-ops".into(), now).unwrap();
+        assert!(p.authorization_started(now).is_err(), "no authorization before the seal");
+        p.seal_started(now).unwrap();
+        p.seal_saved(seal(), now).unwrap();
+        assert_eq!((p.node(), p.next_node()), (Some(Node::SaveOrgSeal), Some(Node::Authorized)));
+    }
+
+    #[test]
+    fn the_seal_may_be_saved_again_after_a_refusal_and_the_authorization_passes_unauthorized() {
+        let now = Utc::now();
+        let mut p = authed();
+        assert_eq!(p.seal_started(now), Err(IllegalTransition { current: ProcessStatus::HandlerAuthed }));
+        let (info, profile, acc) = org();
+        p.org_account_created(info, profile, acc, now).unwrap();
+        p.org_passed(now).unwrap();
+        p.evidence_written(&record(EvidenceKind::Org, 1)).unwrap();
+        p.evidence_confirmed("platform-ops".into(), now).unwrap();
+        p.seal_started(now).unwrap();
+        p.seal_started(now).unwrap();
+        p.seal_failed(Some("refused".into()), now).unwrap();
+        assert_eq!(p.status(), ProcessStatus::OrgSealSaveFailed);
+        p.seal_started(now).unwrap();
+        p.seal_saved(seal(), now).unwrap();
+        p.authorization_started(now).unwrap();
+        let tail: Vec<_> = p.moves().iter().rev().take(2).map(|m| (m.from, m.to)).collect();
+        use ProcessStatus::*;
+        assert_eq!(tail, vec![(Unauthorized, Authorizing), (OrgSealSaved, Unauthorized)]);
     }
 
     fn org() -> (OrgInfo, OrgProfile, AccountId) {
@@ -704,6 +771,7 @@ mod tests {
         assert_eq!(p.fail_reason.as_deref(), Some("face mismatch"));
         p.handler_flow_started(handler(), AccountId::parse("a", "acc").unwrap(), now).unwrap();
         p.handler_passed(flow(), now).unwrap();
+        sealed(&mut p, now);
         p.authorization_started(now).unwrap();
         p.authorization_failed(Some("refused".into()), now).unwrap();
         p.authorization_started(now).unwrap();

@@ -4,7 +4,8 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
 use crate::domain::model::{
-    CertNo, CertRef, Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, OrgProfile, Process, ProcessStatus,
+    CertNo, CertRef, Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgInfo, OrgProfile, OrgSeal, Process,
+    ProcessStatus,
 };
 use crate::domain::ports::StoreError;
 use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
@@ -58,6 +59,12 @@ pub struct Model {
     /// Who confirmed the evidence, and when.
     pub cert_confirmed_by: Option<String>,
     pub cert_confirmed_at: Option<i64>,
+    pub seal_id: Option<String>,
+    pub seal_alias: Option<String>,
+    pub seal_file_key: Option<String>,
+    pub seal_url: Option<String>,
+    pub seal_url_expires_at: Option<i64>,
+    pub seal_created_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -160,6 +167,16 @@ impl Model {
             (Some(by), Some(at)) => Some((by, from_ms(at)?)),
             _ => None,
         };
+        if let Some(seal_id) = m.seal_id {
+            p.seal = Some(OrgSeal {
+                seal_id,
+                alias: m.seal_alias,
+                file_key: m.seal_file_key,
+                url: m.seal_url,
+                url_expires_at: opt_ms(m.seal_url_expires_at)?,
+                created_at: opt_ms(m.seal_created_at)?,
+            });
+        }
         Ok(p)
     }
 }
@@ -218,6 +235,12 @@ impl ActiveModel {
             org_cert_created_at: Set(p.org_cert.map(|c| ms(c.created_at))),
             cert_confirmed_by: Set(p.cert_confirmed.as_ref().map(|(by, _)| by.clone())),
             cert_confirmed_at: Set(p.cert_confirmed.as_ref().map(|(_, at)| ms(*at))),
+            seal_id: Set(p.seal.as_ref().map(|s| s.seal_id.clone())),
+            seal_alias: Set(p.seal.as_ref().and_then(|s| s.alias.clone())),
+            seal_file_key: Set(p.seal.as_ref().and_then(|s| s.file_key.clone())),
+            seal_url: Set(p.seal.as_ref().and_then(|s| s.url.clone())),
+            seal_url_expires_at: Set(p.seal.as_ref().and_then(|s| s.url_expires_at).map(ms)),
+            seal_created_at: Set(p.seal.as_ref().and_then(|s| s.created_at).map(ms)),
         })
     }
 }

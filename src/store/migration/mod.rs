@@ -8,6 +8,7 @@ mod m0004_sms;
 mod m0005_org;
 mod m0006_documents;
 mod m0007_evidence;
+mod m0008_seal;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_org::Migration),
             Box::new(m0006_documents::Migration),
             Box::new(m0007_evidence::Migration),
+            Box::new(m0008_seal::Migration),
         ]
     }
 }

@@ -1,11 +1,13 @@
 //! `spawn_app()`: the real service in-process on port 0, with a fresh database and its own e签宝
 //! simulator; `TestApp` walks a member through it. Also the gRPC client side: `connect`, `health`,
 //! `authed` (the test caller's metadata).
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::{net::SocketAddr, time::Duration};
 
 use etc_esign::app::{self, RunningApp};
 use etc_esign::config::{AppConfig, FilesConfig};
-use etc_esign::domain::EvidenceKeys;
+use etc_esign::domain::{Clock, EvidenceKeys, SystemClock};
 use etc_esign::esign::EsignSettings;
 use etc_esign::grpc::SERVICE_NAME;
 use etc_esign::grpc::auth::CallerCredential;
@@ -19,7 +21,7 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 
 use super::{
     APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, FILE_LINK_KEY, SYS_ID, TOKEN, TestDb, eventually, face_request,
-    start_sim,
+    legal_person_request, start_sim,
 };
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
@@ -83,13 +85,37 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    spawn_app_with_clock(tweak, Arc::new(SystemClock)).await
+}
+
+/// A clock that runs with the system's, ahead by what the test moved it.
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    ahead_ms: AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn advance(&self, by: Duration) {
+        self.ahead_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// `spawn_app_with`, the service's "now" read from `clock`.
+pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc<dyn Clock>) -> TestApp {
     let sim = start_sim().await;
     let db = TestDb::fresh().await;
     let mut config = test_config(db.url(), sim.base_url());
     let objects = tempfile::tempdir().expect("objects dir");
     config.files.object_store_url = format!("file://{}", objects.path().display());
     tweak(&mut config);
-    let app = start_and_wait(config.clone()).await;
+    let app = app::start_with_clock(config.clone(), clock).await.expect("app starts");
+    wait_serving(app.grpc_addr).await;
     // A restart binds the same ports, so the notify URL given to e签宝 stays valid.
     config.grpc_addr = app.grpc_addr;
     config.http_addr = app.http_addr;
@@ -142,6 +168,14 @@ pub fn authed<T>(msg: T) -> Request<T> {
 }
 
 /// The member's process, as `client`'s server answers it (without refresh).
+/// The platform confirms the member's evidence (CERT_UNCONFIRMED → CERT_CONFIRMED), as ops would.
+pub async fn confirm_evidence(client: &AuthServiceClient<Channel>, member: &str) {
+    let mut c = client.clone();
+    let req = pb::ConfirmEvidenceRequest { etc_member_no: member.into(), confirmer: "platform-ops".into() };
+    let answer = c.confirm_evidence(authed(req)).await.expect("ConfirmEvidence").into_inner();
+    assert_eq!(answer.process.map(|p| p.status), Some(pb::AuthProcessStatus::CertConfirmed as i32), "{member}");
+}
+
 pub async fn process_of(client: &AuthServiceClient<Channel>, member: &str) -> pb::AuthProcess {
     let mut c = client.clone();
     c.get_process_detail(authed(pb::GetProcessDetailRequest { etc_member_no: member.into(), refresh: false }))
@@ -199,6 +233,35 @@ impl TestApp {
         let started = self.start_face(member).await;
         self.sim.pass_face(&started.flow_id).expect("pass");
         self.wait_status(member, pb::AuthProcessStatus::HandlerAuthed).await;
+        started
+    }
+
+    /// A member whose handler passed face recognition, whose company (the handler is its legal
+    /// person) is verified and whose evidence is confirmed: CERT_CONFIRMED, ready for the seal.
+    pub async fn verified_member(&self, member: &str) -> pb::StartFaceAuthResponse {
+        let started = self.authenticated_member(member).await;
+        let mut c = self.client.clone();
+        c.start_org_auth(authed(legal_person_request(member))).await.expect("StartOrgAuth");
+        // ORG_AUTHED is followed at once by CERT_UNCONFIRMED (the evidence record); the platform confirms.
+        self.wait_status(member, pb::AuthProcessStatus::CertUnconfirmed).await;
+        confirm_evidence(&self.client, member).await;
+        started
+    }
+
+    /// CreateOrgSeal for the member.
+    pub async fn create_seal(&self, req: pb::CreateOrgSealRequest) -> Result<pb::CreateOrgSealResponse, tonic::Status> {
+        let mut c = self.client.clone();
+        c.create_org_seal(authed(req)).await.map(tonic::Response::into_inner)
+    }
+
+    /// A member walked to ORG_SEAL_SAVED (handler, company by its legal person, e签宝's default seal
+    /// kept): ready for CreateOrgAuthorization.
+    pub async fn sealed_member(&self, member: &str) -> pb::StartFaceAuthResponse {
+        let started = self.verified_member(member).await;
+        let req = pb::CreateOrgSealRequest { etc_member_no: member.into(), template: None };
+        let saved = self.create_seal(req).await.expect("CreateOrgSeal");
+        let status = saved.process.map(|p| p.status);
+        assert_eq!(status, Some(pb::AuthProcessStatus::OrgSealSaved as i32), "{member} saved its seal");
         started
     }
 
