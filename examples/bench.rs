@@ -545,7 +545,7 @@ async fn upstream_p50(sim: &SimHandle) -> f64 {
         let start = Instant::now();
         let account = client
             .create_person_account(&PersonAccountRequest {
-                third_party_user_id: member.clone(),
+                third_party_user_id: etc_esign::domain::values::AccountKey::new(member.clone(), 0),
                 name: PersonName::parse("name", "张三").expect("name"),
                 id_number: ResidentId::parse("id", ID_NUMBER).expect("id"),
                 mobile: Mobile::parse("mobile", MOBILE).expect("mobile"),

@@ -9,7 +9,7 @@ use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, SmsAuthRequest, StoreError,
     UpstreamError,
 };
-use super::values::{AccountId, MemberNo};
+use super::values::{AccountId, AccountKey, MemberNo};
 use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
 
 /// What StartFaceAuth asks for, already parsed.
@@ -129,10 +129,12 @@ impl Service {
         start: &FlowStart<'_>,
         by: &Source,
     ) -> Result<FaceAuthOutcome, DomainError> {
+        // The person account of this life of the process (a cancel starts accounts anew).
+        let generation = self.process(member).await?.generation;
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
-                third_party_user_id: member.clone(),
+                third_party_user_id: AccountKey::new(member.clone(), generation),
                 name: handler.name.clone(),
                 id_number: handler.id_number.clone(),
                 mobile: handler.mobile.clone(),

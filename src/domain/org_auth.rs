@@ -7,7 +7,7 @@ use super::model::{
     ProcessStatus, ReceivingAccount, Source,
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
-use super::values::{AccountId, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
+use super::values::{AccountId, AccountKey, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
 use tokio::time::Instant;
 
 use super::{Applied, Service, chrono_dur};
@@ -115,7 +115,7 @@ impl Service {
         let account = self
             .esign
             .create_org_account(&OrgAccountRequest {
-                third_party_user_id: cmd.member_no.clone(),
+                third_party_user_id: AccountKey::new(cmd.member_no.clone(), process.generation),
                 creator: agent.clone(),
                 name: cmd.name.clone(),
                 id_number: cmd.id_number.clone(),

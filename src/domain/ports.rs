@@ -10,7 +10,8 @@ use super::model::{
     UpstreamSeal,
 };
 use super::values::{
-    AccountId, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode, mask_mobile,
+    AccountId, AccountKey, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode,
+    mask_mobile,
 };
 
 // ---------------------------------------------------------------- e签宝
@@ -56,7 +57,7 @@ pub enum Refusal {
 #[derive(Debug, Clone)]
 pub struct PersonAccountRequest {
     /// `thirdPartyUserId`: the ETC member number.
-    pub third_party_user_id: MemberNo,
+    pub third_party_user_id: AccountKey,
     pub name: PersonName,
     pub id_number: ResidentId,
     pub mobile: Mobile,
@@ -185,7 +186,7 @@ pub struct AuthorizationInfo {
 #[derive(Debug, Clone)]
 pub struct OrgAccountRequest {
     /// `thirdPartyUserId`: the ETC member number.
-    pub third_party_user_id: MemberNo,
+    pub third_party_user_id: AccountKey,
     /// `creator`: the handler's person account.
     pub creator: AccountId,
     pub name: OrgName,

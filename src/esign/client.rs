@@ -297,7 +297,7 @@ impl ESign for EsignClient {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError> {
         const ENDPOINT: &str = Endpoint::Account.as_str();
         let body = CreateAccountBody {
-            third_party_user_id: req.third_party_user_id.as_str().to_owned(),
+            third_party_user_id: req.third_party_user_id.wire(),
             name: req.name.as_str().to_owned(),
             id_type: ID_TYPE_RESIDENT_CARD.to_owned(),
             id_number: req.id_number.expose().to_owned(),

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::domain::model::AuthType;
 use crate::domain::ports::{CreateAuthorizationRequest, FaceAuthMode, FaceAuthRequest, PersonAccountRequest};
-use crate::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId};
+use crate::domain::values::{AccountId, AccountKey, MemberNo, Mobile, PersonName, ResidentId};
 use crate::esign::{EsignClient, EsignSettings};
 
 pub(crate) use crate::config::DEV_APP_ID as APP_ID;
@@ -70,7 +70,7 @@ pub(crate) async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<
 
 pub(crate) fn account_request(member: &str) -> PersonAccountRequest {
     PersonAccountRequest {
-        third_party_user_id: MemberNo::parse(member).unwrap(),
+        third_party_user_id: AccountKey::new(MemberNo::parse(member).unwrap(), 0),
         name: PersonName::parse("name", "张三").unwrap(),
         id_number: ResidentId::parse("id_number", "11010519491231002X").unwrap(),
         mobile: Mobile::parse("mobile", "13800138000").unwrap(),

@@ -200,3 +200,34 @@ async fn invalid_history_and_cancel_requests_are_named_and_change_nothing() {
     assert_eq!(err.code(), Code::InvalidArgument);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn after_a_cancel_another_handler_and_another_company_get_accounts_of_their_own() {
+    let app = spawn_app().await;
+    let member = "ETC000000306";
+    app.verified_member(member).await;
+    assert!(cancel(&app, member).await.cancelled);
+
+    // Another handler: e签宝 reads the factors from the account, so the new life needs its own.
+    let mut face = face_request(member);
+    (face.name, face.id_number) = ("李四".into(), "110101198003071239".into());
+    let mut c = app.client.clone();
+    let started = c.start_face_auth(authed(face)).await.expect("another handler starts").into_inner();
+    let accounts = app.sim.accounts();
+    let first = accounts.iter().find(|a| a.third_party_user_id == member).expect("the first life's account");
+    let second = accounts.iter().find(|a| a.third_party_user_id == format!("{member}.1")).expect("a new account");
+    assert_eq!((second.name.as_str(), second.account_id.as_str()), ("李四", started.esign_account_id.as_str()));
+    assert_ne!(first.account_id, second.account_id);
+    app.sim.pass_face(&started.flow_id).expect("pass");
+    app.wait_status(member, S::HandlerAuthed).await;
+
+    // Another company, whose legal person is the new handler, is verified on an account of its own.
+    let mut org = legal_person_request(member);
+    (org.name, org.id_number) = ("上海新房友有限公司".into(), "91310000MA1FL0000N".into());
+    (org.org_legal_name, org.org_legal_id_number) = ("李四".into(), "110101198003071239".into());
+    c.start_org_auth(authed(org)).await.expect("another company is verified");
+    app.wait_status(member, S::CertUnconfirmed).await;
+    let orgs = app.sim.orgs();
+    assert!(orgs.iter().any(|o| o.third_party_user_id == format!("{member}.1")), "{orgs:?}");
+    app.finish().await;
+}

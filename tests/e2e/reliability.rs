@@ -181,6 +181,27 @@ async fn versions(url: &str) -> BTreeMap<String, i64> {
 /// letter must not exceed its count; and no member moves (status or update_time) after it was first
 /// seen where its walk ends. (A signed letter's row also takes fresher copies of the letter's URL,
 /// which change no status, so its version has no fixed bound.)
+/// How often each outcome of a step (a status only an ended step reaches) was entered, by the history.
+async fn outcomes_applied(client: &AuthServiceClient<Channel>, member: &str) -> BTreeMap<S, usize> {
+    const OUTCOMES: [S; 8] = [
+        S::HandlerAuthed,
+        S::HandlerAuthFailed,
+        S::OrgAuthed,
+        S::CertUnconfirmed,
+        S::CertConfirmed,
+        S::OrgSealSaved,
+        S::AuthorizeFinish,
+        S::AuthorizeFailed,
+    ];
+    let req = pb::GetProcessHistoryRequest { etc_member_no: member.into(), page_size: 500, page_token: String::new() };
+    let list = client.clone().get_process_history(authed(req)).await.expect("history").into_inner().transitions;
+    let mut applied = BTreeMap::new();
+    for t in list.iter().filter(|t| OUTCOMES.contains(&t.to_status())) {
+        *applied.entry(t.to_status()).or_insert(0) += 1;
+    }
+    applied
+}
+
 async fn check_applied_once(
     client: &AuthServiceClient<Channel>,
     url: &str,
@@ -189,19 +210,24 @@ async fn check_applied_once(
 ) {
     let versions = versions(url).await;
     for (member, end) in want {
-        // One commit a move, plus one: the face 2, the company at most 3 (its account, its flow, its
-        // result), the seal 2 (ORG_SEAL_UNSAVE, ORG_SEAL_SAVED), the authorization 2 (UNAUTHORIZED,
-        // AUTHORIZING) and its end 1.
+        // The face step writes only after e签宝 answered: one commit a move, plus the lease row. The
+        // later steps write before they ask e签宝 (ORG_NOT_AUTH, ORG_SEAL_UNSAVE, UNAUTHORIZED), so a
+        // retried call legitimately commits again; there the history shows whether any outcome was
+        // applied twice.
         let bound = match end {
             S::HandlerAuthing => 2,
             S::HandlerAuthed | S::HandlerAuthFailed => 3,
-            S::Authorizing => 10,
-            S::AuthorizeFailed => 11,
             _ => i64::MAX,
         };
         let v = versions.get(member).copied().unwrap_or(0);
         if v > bound {
             counts.duplicated.push(format!("{member}: {v} commits for a walk to {end:?}"));
+        }
+        counts.calls += 1;
+        for (outcome, n) in outcomes_applied(client, member).await {
+            if n > 1 {
+                counts.duplicated.push(format!("{member}: {outcome:?} applied {n} times"));
+            }
         }
         counts.calls += 1;
         let now = status_of(client, member).await.map(|p| (p.status, p.update_time)).ok();

@@ -260,6 +260,9 @@ pub struct Process {
     /// The moves made since the process was read, oldest first: the store writes each to the
     /// member's history in the commit that writes the process.
     moves: Vec<Move>,
+    /// How many times the process was cancelled: names the e签宝 accounts of this life
+    /// (`AccountKey`), so that a member starting over gets accounts for its new handler and company.
+    pub generation: u32,
 }
 
 impl Process {
@@ -288,6 +291,7 @@ impl Process {
             org_cert: None,
             cert_confirmed: None,
             moves: Vec::new(),
+            generation: 0,
         }
     }
 
@@ -353,6 +357,7 @@ impl Process {
         fresh.moves = std::mem::take(&mut self.moves);
         fresh.moves.push(Move { from: self.status, to: ProcessStatus::NotStarted, at: now, cert_no: None });
         fresh.updated_at = Some(now);
+        fresh.generation = self.generation + 1;
         *self = fresh;
         true
     }

@@ -50,6 +50,46 @@ impl fmt::Display for MemberNo {
     }
 }
 
+/// The `thirdPartyUserId` of the member's e签宝 accounts (person and company): the member number,
+/// and after each CancelProcess a new one (`ETC000123456.1`), so that another handler or another
+/// company gets accounts of its own: e签宝 reads the factors from the account and offers no call to
+/// change them. '.' is no member-number character, so one member's key is never another member's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    member: MemberNo,
+    generation: u32,
+}
+
+impl AccountKey {
+    pub fn new(member: MemberNo, generation: u32) -> Self {
+        Self { member, generation }
+    }
+
+    /// As e签宝 receives it.
+    pub fn wire(&self) -> String {
+        match self.generation {
+            0 => self.member.as_str().to_owned(),
+            n => format!("{}.{n}", self.member.as_str()),
+        }
+    }
+}
+
+impl fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountKey({self})")
+    }
+}
+
+/// Masked like the member number.
+impl fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.generation {
+            0 => write!(f, "{}", self.member),
+            n => write!(f, "{}.{n}", self.member),
+        }
+    }
+}
+
 /// An opaque e签宝 identifier (account, flow, authorization): 1-64 visible ASCII characters.
 macro_rules! upstream_id {
     ($(#[$m:meta])* $name:ident) => {

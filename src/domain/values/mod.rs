@@ -10,7 +10,7 @@ mod person;
 mod props;
 mod text;
 
-pub use ids::{AccountId, AuthId, FlowId, MemberNo, RequestId};
+pub use ids::{AccountId, AccountKey, AuthId, FlowId, MemberNo, RequestId};
 pub use image::{MAX_IMAGE_BYTES, Picture, PictureFormat, THUMBNAIL_SIDE};
 pub use mask::{mask_digit_runs, mask_id, mask_mobile};
 pub use org::{CreditCode, OrgIdNumber, OrgIdType, OrgName, RegCode, mask_account};

@@ -18,7 +18,7 @@ impl EsignClient {
     pub(super) async fn org_account(&self, req: &OrgAccountRequest) -> Result<OrgAccount, UpstreamError> {
         const ENDPOINT: &str = Endpoint::OrgAccount.as_str();
         let body = CreateOrgBody {
-            third_party_user_id: req.third_party_user_id.as_str().to_owned(),
+            third_party_user_id: req.third_party_user_id.wire(),
             creator: req.creator.as_str().to_owned(),
             name: req.name.as_str().to_owned(),
             id_type: req.id_number.kind().as_str().to_owned(),
@@ -45,7 +45,7 @@ impl EsignClient {
                 name: req.name.as_str().to_owned(),
                 id_number: req.id_number.as_str().to_owned(),
             }),
-            None => self.org_by_third_id(req.third_party_user_id.as_str()).await,
+            None => self.org_by_third_id(&req.third_party_user_id.wire()).await,
         }
     }
 
@@ -168,7 +168,7 @@ mod tests {
 
     use super::*;
     use crate::domain::ports::{ESign, OutlineStatus, Refusal};
-    use crate::domain::values::{MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
+    use crate::domain::values::{AccountKey, MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
     use crate::sim::testing::{account_request, client, face_request, start_sim};
 
     const NOTIFY: &str = "http://127.0.0.1:9/esign/callback";
@@ -176,7 +176,7 @@ mod tests {
 
     fn org_request(member: &str, creator: &AccountId, legal: (&str, &str)) -> OrgAccountRequest {
         OrgAccountRequest {
-            third_party_user_id: MemberNo::parse(member).unwrap(),
+            third_party_user_id: AccountKey::new(MemberNo::parse(member).unwrap(), 0),
             creator: creator.clone(),
             name: OrgName::parse("name", "房友科技有限公司").unwrap(),
             id_number: OrgIdNumber::parse("id_number", OrgIdType::Uscc, CODE).unwrap(),

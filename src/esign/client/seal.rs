@@ -129,7 +129,7 @@ mod tests {
 
     use super::*;
     use crate::domain::ports::{ESign, OrgAccountRequest};
-    use crate::domain::values::{MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
+    use crate::domain::values::{AccountKey, MemberNo, OrgIdNumber, OrgIdType, OrgName, PersonName, ResidentId};
     use crate::esign::codes::{SEAL_ALIAS_EXISTS, SEAL_DEFAULT_UNDELETABLE};
     use crate::esign::sign::{ACCEPT, CONTENT_TYPE, content_md5, signature, string_to_sign};
     use crate::sim::testing::{SECRET, account_request, client, start_sim};
@@ -184,7 +184,7 @@ mod tests {
         let creator = c.create_person_account(&account_request("ETC1")).await.unwrap();
         let org = c
             .create_org_account(&OrgAccountRequest {
-                third_party_user_id: MemberNo::parse("ETC1").unwrap(),
+                third_party_user_id: AccountKey::new(MemberNo::parse("ETC1").unwrap(), 0),
                 creator,
                 name: OrgName::parse("name", "房友科技有限公司").unwrap(),
                 id_number: OrgIdNumber::parse("id_number", OrgIdType::Uscc, "91350100M000100Y43").unwrap(),

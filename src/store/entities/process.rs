@@ -36,6 +36,8 @@ pub struct Model {
     pub signed_file_url: Option<String>,
     pub signed_file_url_expires_at: Option<i64>,
     pub updated_at: Option<i64>,
+    /// `Process::generation`: the cancels so far (0 on rows older than the column).
+    pub account_generation: i32,
     pub lease_holder: Option<String>,
     pub lease_until: Option<i64>,
     pub handler_flow_id: Option<String>,
@@ -140,6 +142,8 @@ impl Model {
         p.signed_file_url = m.signed_file_url;
         p.signed_file_url_expires_at = opt_ms(m.signed_file_url_expires_at)?;
         p.updated_at = opt_ms(m.updated_at)?;
+        p.generation = u32::try_from(m.account_generation)
+            .map_err(|_| StoreError::Corrupt(format!("account generation {}", m.account_generation)))?;
         let kept = |original: Option<String>, thumbnail: Option<String>| match (original, thumbnail) {
             (Some(original), Some(thumbnail)) => Some(KeptPicture { original, thumbnail }),
             _ => None,
@@ -215,6 +219,7 @@ impl ActiveModel {
             signed_file_url: Set(p.signed_file_url.clone()),
             signed_file_url_expires_at: Set(p.signed_file_url_expires_at.map(ms)),
             updated_at: Set(p.updated_at.map(ms)),
+            account_generation: Set(i32::try_from(p.generation).unwrap_or(i32::MAX)),
             lease_holder: NotSet,
             lease_until: NotSet,
             handler_flow_id: Set(p.handler_flow_id.as_ref().map(|f| f.as_str().to_owned())),
