@@ -3,7 +3,8 @@
 //! `values` are parsed inputs, `model` the records and their statuses, `ports` what the process
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
-//! `sms_auth`, `authorization`, `org_auth`, `evidence`, `inbox`, `history` (starting over and the member's history).
+//! `sms_auth`, `org_auth`, `org_payment`, `evidence`, `seal`, `documents`, `authorization`,
+//! `inbox`, `history` (starting over and the member's history).
 mod authorization;
 mod detail;
 pub mod doc_ports;
@@ -16,6 +17,7 @@ mod identity;
 mod inbox;
 pub mod model;
 mod org_auth;
+mod org_payment;
 pub mod ports;
 mod seal;
 mod service;
@@ -29,7 +31,8 @@ pub use evidence::{DEV_EVIDENCE_KEYS, EvidenceKeys};
 pub use face_auth::{FaceAuthOutcome, StartFaceAuth};
 pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 pub use identity::IdentityFlowKind;
-pub use org_auth::{OrgAuthOutcome, PaymentView, StartOrgAuth};
+pub use org_auth::{OrgAuthOutcome, StartOrgAuth};
+pub use org_payment::PaymentView;
 pub use seal::{CreateOrgSeal, SEAL_URL_TTL};
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,

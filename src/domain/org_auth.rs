@@ -1,10 +1,10 @@
 //! Nodes ORG_AUTH and PUB_PAYMENT_AUTH: the company's verification by its legal person (e签宝's
-//! 4-factor flow with `frAuthEnable`, esign.md §7), its reverse payment, and its result however it
-//! arrives (a callback in any form, the flow outline, the payment progress).
+//! 4-factor flow with `frAuthEnable`, esign.md §7) and its result however it arrives (a callback in
+//! any form, the flow outline, the payment progress). The payment calls are in `org_payment`.
 use super::error::DomainError;
 use super::model::{
     IdentityResult, OrgFlow, OrgFlowStatus, OrgInfo, OrgProfile, PaymentProcess, PaymentProgress, Process,
-    ProcessStatus, ReceivingAccount, Source,
+    ProcessStatus, Source,
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
 use super::values::{AccountId, AccountKey, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
@@ -40,13 +40,6 @@ impl StartOrgAuth {
 pub struct OrgAuthOutcome {
     pub org_id: AccountId,
     pub flow: Option<OrgFlow>,
-    pub process: Process,
-}
-
-/// A member's reverse payment as stored, with the process beside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentView {
-    pub flow: OrgFlow,
     pub process: Process,
 }
 
@@ -228,77 +221,6 @@ impl Service {
         Ok(OrgAuthOutcome { org_id, flow: Some(flow), process })
     }
 
-    /// The member's company flow and process, for the payment calls; FAILED_PRECONDITION without one.
-    async fn payment_view(&self, member: &MemberNo) -> Result<PaymentView, DomainError> {
-        let process = self.process(member).await?;
-        match self.store.latest_org_flow(member).await? {
-            // The process's own company (a cancelled process forgot it, and its old flows with it).
-            Some(flow) if flow.needs_payment && process.org_account_id.as_ref() == Some(&flow.org_id) => {
-                Ok(PaymentView { flow, process })
-            }
-            _ => Err(precondition(&process, "no company verification with a payment; call StartOrgAuth first")),
-        }
-    }
-
-    /// StartReversePayment: the account the company pays into, asked of e签宝 once per flow.
-    pub async fn start_reverse_payment(
-        &self,
-        member: &MemberNo,
-        deadline: Option<Instant>,
-    ) -> Result<(ReceivingAccount, PaymentView), DomainError> {
-        let view = self.payment_view(member).await?;
-        if let Some(account) = view.flow.receiving.clone() {
-            return Ok((account, view));
-        }
-        self.with_member_lease(member, deadline, || async {
-            let view = self.payment_view(member).await?;
-            if let Some(account) = view.flow.receiving.clone() {
-                return Ok((account, view));
-            }
-            if view.process.status() != ProcessStatus::OrgAuthing || view.flow.status.is_final() {
-                return Err(precondition(&view.process, "the company's payment flow is not running"));
-            }
-            let account = match self.esign.start_reverse_payment(&view.flow.flow_id).await {
-                Ok(account) => account,
-                Err(error) => {
-                    if let UpstreamError::Refused { reason: Refusal::FlowExpired | Refusal::FlowNotFound, .. } = &error
-                    {
-                        self.abandon_org_flow(&view.flow).await?;
-                    }
-                    return Err(error.into());
-                }
-            };
-            let mut flow = view.flow.clone();
-            flow.receiving = Some(account.clone());
-            flow.payment_process = PaymentProcess::Created;
-            self.store.commit(ChangeSet { org_flows: vec![flow.clone()], ..Default::default() }).await?;
-            tracing::info!(member = %member, flow_id = %flow.flow_id, "reverse payment account created");
-            Ok((account, PaymentView { flow, process: view.process }))
-        })
-        .await
-    }
-
-    /// GetReversePayment: the stored payment, or (with `refresh`) e签宝's progress applied first.
-    pub async fn reverse_payment(
-        &self,
-        member: &MemberNo,
-        refresh: bool,
-        by: &Source,
-    ) -> Result<PaymentView, DomainError> {
-        let view = self.payment_view(member).await?;
-        if !refresh || view.flow.receiving.is_none() && view.flow.status.is_final() {
-            return Ok(view);
-        }
-        if !view.flow.status.is_final() {
-            self.check_org_flow(&view.flow, false, by).await?;
-        } else if view.flow.status == OrgFlowStatus::Succeeded {
-            // Ended by a callback, which carries no payment details: read them once.
-            let (process, progress) = self.esign.reverse_payment_progress(&view.flow.flow_id).await?;
-            self.record_progress(&view.flow, process, progress).await?;
-        }
-        self.payment_view(member).await
-    }
-
     /// Applies a company flow's end exactly once; `inbox_id` is marked applied in the same commit.
     pub(crate) async fn apply_org_result(
         &self,
@@ -359,7 +281,12 @@ impl Service {
         self.check_org_flow(flow, true, by).await
     }
 
-    async fn check_org_flow(&self, flow: &OrgFlow, schedule: bool, by: &Source) -> Result<Applied, DomainError> {
+    pub(super) async fn check_org_flow(
+        &self,
+        flow: &OrgFlow,
+        schedule: bool,
+        by: &Source,
+    ) -> Result<Applied, DomainError> {
         let back_off = || async {
             if schedule {
                 let attempts = flow.poll_attempts + 1;
@@ -414,7 +341,7 @@ impl Service {
 
     /// Stores a payment's progress on its flow as it stands now (the store never lets a copy that
     /// says "running" overwrite a flow that has ended).
-    async fn record_progress(
+    pub(super) async fn record_progress(
         &self,
         flow: &OrgFlow,
         process: PaymentProcess,
@@ -431,7 +358,7 @@ impl Service {
     }
 
     /// A flow e签宝 no longer knows or keeps: the member may start again.
-    async fn abandon_org_flow(&self, flow: &OrgFlow) -> Result<Applied, DomainError> {
+    pub(super) async fn abandon_org_flow(&self, flow: &OrgFlow) -> Result<Applied, DomainError> {
         let mut flow = flow.clone();
         flow.status = OrgFlowStatus::Abandoned;
         flow.finished_at = Some(self.now());
@@ -440,7 +367,7 @@ impl Service {
     }
 }
 
-fn precondition(process: &Process, what: &str) -> DomainError {
+pub(super) fn precondition(process: &Process, what: &str) -> DomainError {
     DomainError::FailedPrecondition {
         status: process.status(),
         message: format!("{what} (the process is {})", process.status().as_str()),

@@ -15,17 +15,14 @@ use tracing::field::Empty;
 
 use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
 use super::api::{
-    AccountData, AuthIdData, AuthorizationData, CODE_OK, CreateAccountBody, CreateAuthorizationBody, Endpoint,
-    FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD, IdCardOcrBody, IdCardOcrData, LicenseOcrBody,
-    LicenseOcrData, OutlineData, SmsStartBody, SmsStartData, SmsVerifyBody, paths,
+    AccountData, CODE_OK, CreateAccountBody, Endpoint, FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD,
+    OutlineData, paths,
 };
 use super::codes;
 use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
     HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
 };
-use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
-
 use crate::domain::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use crate::domain::model::{PaymentProcess, PaymentProgress, ReceivingAccount, SealTemplate, UpstreamSeal};
 use crate::domain::ports::{
@@ -34,8 +31,11 @@ use crate::domain::ports::{
 };
 use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 
+mod authorization;
+mod ocr;
 mod org;
 mod seal;
+mod sms;
 use crate::metrics::{Metrics, UpstreamOutcome};
 pub use seal::{central_str, color_str, type_str};
 
@@ -345,37 +345,11 @@ impl ESign for EsignClient {
     }
 
     async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::SmsStart.as_str();
-        let body = SmsStartBody {
-            mobile_no: req.mobile.expose().to_owned(),
-            repetition: true,
-            context_id: req.context_id.clone(),
-            notify_url: Some(req.notify_url.clone()),
-        };
-        let bytes = serialize(ENDPOINT, &body)?;
-        let path = paths::sms_start(req.account_id.as_str());
-        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: SmsStartData = answer.data(ENDPOINT)?;
-            upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)
-        })
-        .await
+        self.sms_start(req).await
     }
 
     async fn verify_sms_code(&self, flow_id: &FlowId, code: &SmsCode) -> Result<(), UpstreamError> {
-        const ENDPOINT: &str = Endpoint::SmsVerify.as_str();
-        let bytes = serialize(ENDPOINT, &SmsVerifyBody { authcode: code.expose().to_owned() })?;
-        let path = paths::sms_verify(flow_id.as_str());
-        // `data` is null on success: the code alone says it.
-        self.exchange(ENDPOINT, Method::PUT, &path, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            Ok(())
-        })
-        .await
+        self.sms_verify(flow_id, code).await
     }
 
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
@@ -401,55 +375,11 @@ impl ESign for EsignClient {
     }
 
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::AuthCreate.as_str();
-        let body = CreateAuthorizationBody {
-            organize_id: req.organize_id.as_str().to_owned(),
-            contact: req.contact.clone(),
-            send_notice: req.send_notice,
-            auth_type: codes::auth_type_code(req.auth_type),
-            person_id: req.person_id.as_ref().map(|p| p.as_str().to_owned()),
-            valid_date: req.valid_date.timestamp_millis(),
-            seal_scope: req.seal_scope.clone(),
-            file_type: req.file_type.clone(),
-            notify_url: Some(req.notify_url.clone()),
-            redirect_url: req.redirect_url.clone(),
-        };
-        let bytes = serialize(ENDPOINT, &body)?;
-        self.exchange(ENDPOINT, Method::POST, paths::CREATE_AUTHORIZATION, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: AuthIdData = answer.data(ENDPOINT)?;
-            upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)
-        })
-        .await
+        self.authorization_create(req).await
     }
 
     async fn query_authorization(&self, auth_id: &AuthId) -> Result<AuthorizationInfo, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::AuthQuery.as_str();
-        let path = paths::query_authorization(auth_id.as_str());
-        self.read(ENDPOINT, &path, |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: AuthorizationData = answer.data(ENDPOINT)?;
-            let status = codes::auth_status(data.status)
-                .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown status")))?;
-            Ok(AuthorizationInfo {
-                auth_id: upstream_id(ENDPOINT, AuthId::parse, "authId", &data.auth_id)?,
-                authorizer_type: data.authorizer_type.and_then(codes::authorizer_type),
-                organize_id: non_empty(data.organize_id),
-                legal_rep_id: non_empty(data.legal_rep_id),
-                auth_type: data.auth_type.and_then(codes::auth_type),
-                person_id: non_empty(data.person_id),
-                auth_download_url: non_empty(data.auth_download_url),
-                status,
-                auth_des: non_empty(data.auth_des),
-                begin_date: instant("beginDate", data.begin_date)?,
-                end_date: instant("endDate", data.end_date)?,
-            })
-        })
-        .await
+        self.authorization_query(auth_id).await
     }
 
     async fn create_org_account(&self, req: &OrgAccountRequest) -> Result<OrgAccount, UpstreamError> {
@@ -472,51 +402,11 @@ impl ESign for EsignClient {
     }
 
     async fn ocr_id_card(&self, req: &IdCardOcrRequest) -> Result<IdCardReading, UpstreamError> {
-        const ENDPOINT: &str = "ocr_idcard";
-        let body = IdCardOcrBody { info_img: B64.encode(&req.info_img), emblem_img: B64.encode(&req.emblem_img) };
-        let bytes = serialize(ENDPOINT, &body)?;
-        self.exchange(ENDPOINT, Method::POST, paths::OCR_ID_CARD, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: IdCardOcrData = answer.data(ENDPOINT)?;
-            if data.id_no.is_empty() {
-                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: idNo is empty")));
-            }
-            Ok(IdCardReading {
-                verify_id: data.verify_id,
-                name: data.name,
-                id_no: data.id_no,
-                validity_period: data.validity_period,
-                issued_by: data.issued_by,
-            })
-        })
-        .await
+        self.id_card_ocr(req).await
     }
 
     async fn ocr_licence(&self, req: &LicenceOcrRequest) -> Result<LicenceReading, UpstreamError> {
-        const ENDPOINT: &str = "ocr_license";
-        let body = LicenseOcrBody { img: B64.encode(&req.img) };
-        let bytes = serialize(ENDPOINT, &body)?;
-        self.exchange(ENDPOINT, Method::POST, paths::OCR_LICENSE, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: LicenseOcrData = answer.data(ENDPOINT)?;
-            if data.cert_no.is_empty() {
-                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: certNo is empty")));
-            }
-            Ok(LicenceReading {
-                verify_id: data.verify_id,
-                name: data.name,
-                cert_no: data.cert_no,
-                address: data.address,
-                legal_rep_name: data.legal_rep_name,
-                establish_date: data.establish_date,
-                valid_term: data.valid_term,
-            })
-        })
-        .await
+        self.licence_ocr(req).await
     }
 
     async fn create_template_seal(

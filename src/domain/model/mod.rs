@@ -8,9 +8,11 @@ pub mod face_flow;
 pub mod history;
 pub mod identity;
 pub mod inbox;
+pub mod member;
 pub mod org_flow;
 pub mod process;
 pub mod seal;
+pub mod status;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use documents::{IdCardDocs, KeptPicture, LicenceDocs};

@@ -1,229 +1,15 @@
-//! The member's authentication process: its statuses, nodes and the only legal transitions.
-//! `Process::status` is private; it changes only through the transition methods below, each of
+//! The member's authentication process and its only legal transitions (the statuses and nodes are
+//! in `status`, who the member is in `member`). `Process::status` is private; it changes only through the transition methods below, each of
 //! which names the statuses it may start from, so an illegal move cannot be written.
 use chrono::{DateTime, Utc};
 
 use super::documents::{IdCardDocs, LicenceDocs};
-use super::evidence::{CertNo, Evidence, EvidenceKind, EvidenceStatus};
+use super::evidence::{Evidence, EvidenceKind, EvidenceStatus};
 use super::history::Move;
+pub use super::member::{CertRef, Handler, OrgInfo, OrgProfile};
 use super::seal::OrgSeal;
-use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod, mask_id};
-
-macro_rules! str_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The seed's spelling, which messages, error details and the store use.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-str_enum!(
-    /// The 18 statuses of seed 000 `authProcessStatus`, in process order.
-    ProcessStatus {
-        NotStarted = "NOT_STARTED",
-        HandlerNotAuth = "HANDLER_NOT_AUTH",
-        HandlerAuthing = "HANDLER_AUTHING",
-        HandlerAuthed = "HANDLER_AUTHED",
-        HandlerAuthFailed = "HANDLER_AUTH_FAILED",
-        OrgNotAuth = "ORG_NOT_AUTH",
-        OrgAuthing = "ORG_AUTHING",
-        OrgAuthed = "ORG_AUTHED",
-        OrgAuthFailed = "ORG_AUTH_FAILED",
-        CertUnconfirmed = "CERT_UNCONFIRMED",
-        CertConfirmed = "CERT_CONFIRMED",
-        OrgSealUnsave = "ORG_SEAL_UNSAVE",
-        OrgSealSaved = "ORG_SEAL_SAVED",
-        OrgSealSaveFailed = "ORG_SEAL_SAVE_FAILED",
-        Unauthorized = "UNAUTHORIZED",
-        Authorizing = "AUTHORIZING",
-        AuthorizeFailed = "AUTHORIZE_FAILED",
-        AuthorizeFinish = "AUTHORIZE_FINISH",
-    }
-);
-
-str_enum!(
-    /// The nodes of seed 000 `authProcessNode`.
-    Node {
-        HandlerAuth = "HANDLER_AUTH",
-        OrgAuth = "ORG_AUTH",
-        PubPaymentAuth = "PUB_PAYMENT_AUTH",
-        SaveOrgSeal = "SAVE_ORG_SEAL",
-        Authorized = "AUTHORIZED",
-    }
-);
-
-impl ProcessStatus {
-    /// The node a status belongs to; `None` before the process started.
-    pub fn node(self) -> Option<Node> {
-        use ProcessStatus::*;
-        Some(match self {
-            NotStarted => return None,
-            HandlerNotAuth | HandlerAuthing | HandlerAuthed | HandlerAuthFailed => Node::HandlerAuth,
-            // Certificates are issued once the company is verified: part of the company's node.
-            OrgNotAuth | OrgAuthing | OrgAuthed | OrgAuthFailed | CertUnconfirmed | CertConfirmed => Node::OrgAuth,
-            OrgSealUnsave | OrgSealSaved | OrgSealSaveFailed => Node::SaveOrgSeal,
-            Unauthorized | Authorizing | AuthorizeFailed | AuthorizeFinish => Node::Authorized,
-        })
-    }
-
-    /// Statuses from which the company may sign its authorization letter (process.md §1): its seal
-    /// is saved, or an earlier authorization was asked for or failed.
-    fn may_start_authorization(self) -> bool {
-        use ProcessStatus::*;
-        matches!(self, OrgSealSaved | Unauthorized | AuthorizeFailed)
-    }
-
-    /// Statuses from which the company seal may be saved (process.md §1): the evidence is confirmed,
-    /// or an earlier save failed or was interrupted (ORG_SEAL_UNSAVE: e签宝 did not answer).
-    pub(super) fn may_save_seal(self) -> bool {
-        use ProcessStatus::*;
-        matches!(self, CertConfirmed | OrgSealUnsave | OrgSealSaveFailed)
-    }
-
-    /// Statuses from which the company's verification may (re)start: the handler is authenticated and
-    /// the company is not verified yet. From ORG_AUTHING only once its flow is dead (the use case checks).
-    fn may_start_org(self) -> bool {
-        use ProcessStatus::*;
-        matches!(self, HandlerAuthed | OrgNotAuth | OrgAuthFailed | OrgAuthing)
-    }
-
-    /// Whether the company has been verified (every status from ORG_AUTHED on, for a process whose
-    /// company was verified: see `Process::org_verified`).
-    fn after_org_auth(self) -> bool {
-        use ProcessStatus::*;
-        matches!(
-            self,
-            OrgAuthed
-                | CertUnconfirmed
-                | CertConfirmed
-                | OrgSealUnsave
-                | OrgSealSaved
-                | OrgSealSaveFailed
-                | Unauthorized
-                | Authorizing
-                | AuthorizeFailed
-                | AuthorizeFinish
-        )
-    }
-
-    fn may_start_face(self) -> bool {
-        use ProcessStatus::*;
-        matches!(self, NotStarted | HandlerNotAuth | HandlerAuthFailed | HandlerAuthing)
-    }
-
-    /// Whether the handler has passed face recognition (every status from HANDLER_AUTHED on).
-    pub fn handler_authenticated(self) -> bool {
-        !matches!(
-            self,
-            ProcessStatus::NotStarted
-                | ProcessStatus::HandlerNotAuth
-                | ProcessStatus::HandlerAuthing
-                | ProcessStatus::HandlerAuthFailed
-        )
-    }
-}
-
-/// The member's nodes in order: the pay-in check only when the company needs it (seed 000's sample
-/// list leaves it out).
-pub fn node_list(needs_pub_payment: bool) -> Vec<Node> {
-    let mut nodes = vec![Node::HandlerAuth, Node::OrgAuth];
-    if needs_pub_payment {
-        nodes.push(Node::PubPaymentAuth);
-    }
-    nodes.extend([Node::SaveOrgSeal, Node::Authorized]);
-    nodes
-}
-
-/// A move the current status does not allow; carries the status for the caller's message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not allowed while the process is {}", current.as_str())]
-pub struct IllegalTransition {
-    pub current: ProcessStatus,
-}
-
-/// The handler, as given to StartFaceAuth.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handler {
-    pub name: PersonName,
-    pub id_number: ResidentId,
-    pub mobile: Mobile,
-    pub valid_period: ValidPeriod,
-}
-
-/// ETC会员所属主体信息, as StartOrgAuth gave it.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct OrgInfo {
-    pub name: String,
-    pub id_number: String,
-    /// `CRED_ORG_USCC` or `CRED_ORG_REGCODE`.
-    pub id_type: String,
-    pub legal_name: String,
-    /// Stored in full (encrypted), answered masked.
-    pub legal_id_number: String,
-}
-
-/// Identity numbers print masked, so a logged `OrgInfo` leaks neither of them.
-impl std::fmt::Debug for OrgInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgInfo")
-            .field("name", &self.name)
-            .field("id_number", &mask_id(&self.id_number))
-            .field("id_type", &self.id_type)
-            .field("legal_name", &self.legal_name)
-            .field("legal_id_number", &mask_id(&self.legal_id_number))
-            .finish()
-    }
-}
-
-/// 企业证件识别信息 as the caller declared it (StartOrgAuth's profile), already validated; an empty
-/// field was not given. The contact mobile is stored encrypted and answered masked.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct OrgProfile {
-    pub org_abbreviation: String,
-    pub org_contact: String,
-    pub location: String,
-    pub address: String,
-    /// `yyyy.MM.dd-yyyy.MM.dd` or `yyyy.MM.dd-长期`.
-    pub valid_period: String,
-    pub org_type: String,
-    pub contact_name: String,
-    pub contact_mobile: String,
-}
-
-impl std::fmt::Debug for OrgProfile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgProfile")
-            .field("org_abbreviation", &self.org_abbreviation)
-            .field("location", &self.location)
-            .field("org_type", &self.org_type)
-            .field("contact_mobile", &mask_id(&self.contact_mobile))
-            .finish_non_exhaustive()
-    }
-}
-
-/// A certificate of the detail (`certInfo`): the evidence record that proves the handler's or the
-/// company's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CertRef {
-    pub cert_no: CertNo,
-    pub created_at: DateTime<Utc>,
-    /// Whether the record verifies now; `None` until checked (`Service::with_cert_status`): the
-    /// store keeps only the reference.
-    pub status: Option<EvidenceStatus>,
-}
+pub use super::status::{IllegalTransition, Node, ProcessStatus, node_list};
+use crate::domain::values::{AccountId, FlowId, MemberNo};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
@@ -533,7 +319,9 @@ impl Process {
 
 #[cfg(test)]
 mod tests {
+    use super::super::evidence::CertNo;
     use super::*;
+    use crate::domain::values::{Mobile, PersonName, ResidentId, ValidPeriod};
 
     fn flow() -> FlowId {
         FlowId::parse("flow_id", "f1").unwrap()
