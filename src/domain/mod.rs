@@ -18,6 +18,7 @@ pub mod model;
 mod org_auth;
 pub mod ports;
 mod seal;
+mod seals;
 mod service;
 mod sms_auth;
 pub mod values;
@@ -31,6 +32,7 @@ pub use history::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 pub use identity::IdentityFlowKind;
 pub use org_auth::{OrgAuthOutcome, PaymentView, StartOrgAuth};
 pub use seal::{CreateOrgSeal, SEAL_URL_TTL};
+pub use seals::{CreateImageSeal, ManagedSeal, PageAsk, SEAL_PAGE_DEFAULT, SEAL_PAGE_MAX, SealPage};
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,
     record_member,

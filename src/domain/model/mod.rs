@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod org_flow;
 pub mod process;
 pub mod seal;
+pub mod seal_review;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
 pub use documents::{IdCardDocs, KeptPicture, LicenceDocs};
@@ -27,3 +28,4 @@ pub use seal::{
     OrgSeal, SEAL_DEFAULT_SIZE, SEAL_HTEXT_MAX_CHARS, SEAL_QTEXT_MAX_CHARS, SEAL_TEXT_MAX_NAME_CHARS, SealCentral,
     SealColor, SealTemplate, SealType, UpstreamSeal,
 };
+pub use seal_review::{SealRecord, SealReview, SealReviewStatus};

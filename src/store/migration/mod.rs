@@ -9,6 +9,7 @@ mod m0005_org;
 mod m0006_documents;
 mod m0007_evidence;
 mod m0008_seal;
+mod m0009_seal_review;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_documents::Migration),
             Box::new(m0007_evidence::Migration),
             Box::new(m0008_seal::Migration),
+            Box::new(m0009_seal_review::Migration),
         ]
     }
 }
