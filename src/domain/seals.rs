@@ -83,9 +83,10 @@ impl Service {
         Ok((process, org_id))
     }
 
-    /// Lists the company's seals at e签宝 and gives each a review record: one not seen before is
-    /// approved when it is e签宝's default or the process's saved seal (made with the account, or by
-    /// CreateOrgSeal), UNSAVED otherwise.
+    /// Lists the company's seals at e签宝 and gives each a review record. Seals made here are
+    /// recorded when made; one not seen before is approved when it is e签宝's default, the company's
+    /// oldest (the one e签宝 made with the account) or the process's saved seal (CreateOrgSeal's),
+    /// and UNSAVED otherwise.
     async fn synced_seals(
         &self,
         process: &Process,
@@ -96,13 +97,17 @@ impl Service {
         let mut known = self.store.seal_records(member).await?;
         let now = self.now();
         let saved_id = process.seal.as_ref().map(|s| s.seal_id.as_str());
+        // e签宝 makes its default seal with the company account: the company's oldest seal.
+        let oldest =
+            listed.iter().filter(|s| s.created_at.is_some()).min_by_key(|s| s.created_at).map(|s| s.seal_id.as_str());
         let new: Vec<SealRecord> = listed
             .iter()
             .filter(|s| !known.iter().any(|r| r.seal_id == s.seal_id))
             .map(|s| {
                 let at = s.created_at.unwrap_or(now);
                 let (id, member, org, alias) = (s.seal_id.clone(), member.clone(), org_id.clone(), s.alias.clone());
-                if s.default || saved_id == Some(s.seal_id.as_str()) {
+                let id_ref = Some(s.seal_id.as_str());
+                if s.default || saved_id == id_ref || oldest == id_ref {
                     SealRecord::approved_on_creation(id, member, org, alias, at)
                 } else {
                     SealRecord::unsaved(id, member, org, alias, at)
