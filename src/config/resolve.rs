@@ -380,8 +380,19 @@ mod tests {
             evidence_keys: None,
             evidence_keys_file: None,
             public_callback_base_url: None,
+            seal_reviewers: None,
             ..args(&[])
         }
+    }
+
+    #[test]
+    fn dev_lets_its_own_caller_review_seals_unless_seal_reviewers_names_others() {
+        let sim = || Some("http://127.0.0.1:8090".to_owned());
+        assert_eq!(bare().resolve_dev(sim()).unwrap().seal_reviewers, [DEV_SYS_ID]);
+        let named = ServeArgs { seal_reviewers: Some(" R01, ,R02 ".into()), ..bare() };
+        assert_eq!(named.resolve_dev(sim()).unwrap().seal_reviewers, ["R01", "R02"]);
+        let blank = ServeArgs { seal_reviewers: Some(" ".into()), ..bare() };
+        assert_eq!(blank.resolve_dev(sim()).unwrap().seal_reviewers, [DEV_SYS_ID]);
     }
 
     #[test]

@@ -148,3 +148,65 @@ pub fn page_of(p: &SealPage) -> (Vec<pb::ManagedSeal>, i32, i32) {
     let clamp = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
     (p.seals.iter().map(seal).collect(), clamp(p.total), clamp(p.total_pages))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_of(w: u32, h: u32) -> Vec<u8> {
+        let img = image::DynamicImage::ImageLuma8(image::GrayImage::new(w, h));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn request(bytes: Vec<u8>) -> pb::CreateOrgImageSealRequest {
+        pb::CreateOrgImageSealRequest {
+            etc_member_no: "ETC1".into(),
+            alias: "图片章".into(),
+            image: bytes,
+            transparent: false,
+            width: 0,
+            height: 0,
+        }
+    }
+
+    fn violated(req: pb::CreateOrgImageSealRequest) -> Vec<&'static str> {
+        match image_seal(req) {
+            Err(DomainError::InvalidArgument(v)) => v.iter().map(|v| v.field).collect(),
+            other => panic!("must fail: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_image_seal_is_a_png_by_content_within_one_mib_and_4096_pixels_a_side() {
+        let ok = image_seal(request(png_of(4096, 2))).unwrap();
+        assert_eq!((ok.seal.width, ok.seal.height, ok.seal.png.len() > 8), (159, 159, true));
+        assert_eq!(violated(request(png_of(4097, 1))), ["image"], "too wide");
+        assert_eq!(violated(request(b"\xff\xd8\xff\xe0 a jpeg".to_vec())), ["image"], "not a PNG");
+        let mut truncated = png_of(10, 10);
+        truncated.truncate(30);
+        assert_eq!(violated(request(truncated)), ["image"], "a PNG header alone");
+        let mut big = png_of(10, 10);
+        big.resize(IMAGE_SEAL_MAX_BYTES + 1, 0);
+        assert_eq!(violated(request(big)), ["image"], "over 1 MiB");
+        let bad = pb::CreateOrgImageSealRequest { alias: String::new(), width: 1001, ..request(Vec::new()) };
+        assert_eq!(violated(bad), ["alias", "image", "width"]);
+    }
+
+    #[test]
+    fn pages_default_to_ten_from_the_first_and_a_rejection_needs_its_reason() {
+        assert_eq!(page(0, 0).unwrap(), PageAsk { size: SEAL_PAGE_DEFAULT, num: 1 });
+        assert_eq!(page(1000, 3).unwrap(), PageAsk { size: SEAL_PAGE_MAX, num: 3 });
+        assert!(page(-1, 1).is_err() && page(1, -1).is_err());
+        let reject = |reason: &str| {
+            review(pb::ReviewOrgSealRequest { seal_id: "s-1".into(), approve: false, reason: reason.into() })
+        };
+        assert!(matches!(reject(" "), Err(DomainError::InvalidArgument(v)) if v[0].field == "reason"));
+        assert_eq!(reject("字迹不清").unwrap(), ("s-1".to_owned(), false, Some("字迹不清".to_owned())));
+        let approve =
+            review(pb::ReviewOrgSealRequest { seal_id: "s-1".into(), approve: true, reason: "ignored".into() });
+        assert_eq!(approve.unwrap(), ("s-1".to_owned(), true, None));
+        assert!(member_seal("ETC1", "../x").is_err());
+    }
+}
