@@ -264,3 +264,22 @@ async fn a_listed_seal_url_is_never_answered_expired() {
     assert!(expiry(&after) >= expiry(&before) && expiry(&after) > chrono::Utc::now().timestamp_millis());
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_seal_create_org_seal_saves_is_approved_even_when_created_unreviewed_before() {
+    let app = spawn_app().await;
+    let member = "ETC000001806";
+    app.verified_member(member).await;
+    let mut c = app.client.clone();
+    let early = c.create_org_template_seal(authed(template(member, "合同章"))).await.expect("template");
+    let early = early.into_inner().seal.expect("seal");
+    assert_eq!(early.review_status(), R::Unsaved);
+    // CreateOrgSeal with that alias reuses the seal and makes it the default: approved on creation.
+    let saved = app.create_seal(seal_request(member, "合同章")).await.expect("CreateOrgSeal");
+    assert_eq!(saved.process.and_then(|p| p.seal_info).map(|s| s.seal_id), Some(early.seal_id.clone()));
+    let listed = list(&mut c, member, 0, 0).await.expect("list");
+    let s = listed.seals.iter().find(|s| s.seal_id == early.seal_id).expect("listed");
+    assert_eq!((s.default_flag, s.review_status()), (true, R::Approved));
+    assert!(listed.seals.iter().all(|s| s.review_status() == R::Approved), "e签宝's own seal too: {listed:?}");
+    app.finish().await;
+}
