@@ -213,6 +213,60 @@ mod baseline {
         ) -> Result<Response<pb::GetEvidenceResponse>, GrpcStatus> {
             Err(GrpcStatus::unimplemented("baseline"))
         }
+        async fn list_org_seals(
+            &self,
+            _: Request<pb::ListOrgSealsRequest>,
+        ) -> Result<Response<pb::ListOrgSealsResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn list_person_seals(
+            &self,
+            _: Request<pb::ListPersonSealsRequest>,
+        ) -> Result<Response<pb::ListPersonSealsResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn create_org_template_seal(
+            &self,
+            _: Request<pb::CreateOrgTemplateSealRequest>,
+        ) -> Result<Response<pb::CreateOrgTemplateSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn create_org_image_seal(
+            &self,
+            _: Request<pb::CreateOrgImageSealRequest>,
+        ) -> Result<Response<pb::CreateOrgImageSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn save_org_seal(
+            &self,
+            _: Request<pb::SaveOrgSealRequest>,
+        ) -> Result<Response<pb::SaveOrgSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn set_default_org_seal(
+            &self,
+            _: Request<pb::SetDefaultOrgSealRequest>,
+        ) -> Result<Response<pb::SetDefaultOrgSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn delete_org_seal(
+            &self,
+            _: Request<pb::DeleteOrgSealRequest>,
+        ) -> Result<Response<pb::DeleteOrgSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn list_seals_to_review(
+            &self,
+            _: Request<pb::ListSealsToReviewRequest>,
+        ) -> Result<Response<pb::ListSealsToReviewResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
+        async fn review_org_seal(
+            &self,
+            _: Request<pb::ReviewOrgSealRequest>,
+        ) -> Result<Response<pb::ReviewOrgSealResponse>, GrpcStatus> {
+            Err(GrpcStatus::unimplemented("baseline"))
+        }
     }
 
     pub async fn serve(addr: SocketAddr) {

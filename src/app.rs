@@ -142,6 +142,7 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
         poll_initial: cfg.poll_initial,
         poll_max: cfg.poll_max,
         evidence_keys: cfg.evidence_keys.clone(),
+        seal_reviewers: cfg.seal_reviewers.clone(),
         ..Settings::default()
     }
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());

@@ -96,6 +96,10 @@ pub struct ServeArgs {
     pub callers: Option<String>,
     #[arg(long, env = "ETC_CALLERS_FILE")]
     pub callers_file: Option<PathBuf>,
+    /// The callers (etc-sys-ids, comma-separated) who may review seals (ListSealsToReview,
+    /// ReviewOrgSeal). serve: nobody when unset; dev: the dev caller when unset.
+    #[arg(long, env = "SEAL_REVIEWERS")]
+    pub seal_reviewers: Option<String>,
     /// Keys encrypting identity numbers and mobiles at rest: `ID=BASE64(32 bytes)`, comma-separated,
     /// the first one current (prefer DATA_KEYS_FILE). Older keys stay listed to read old values.
     #[arg(long, env = "DATA_KEYS", hide_env_values = true)]
@@ -196,6 +200,8 @@ pub struct AppConfig {
     pub database_max_connections: u32,
     pub esign: EsignSettings,
     pub callers: Vec<CallerCredential>,
+    /// The callers who may review seals.
+    pub seal_reviewers: Vec<String>,
     /// The first encrypts; all decrypt.
     pub data_keys: Vec<DataKey>,
     /// The first signs evidence records; all verify.

@@ -156,7 +156,19 @@ impl ServeArgs {
         if evidence_keys.as_ref().is_some_and(EvidenceKeys::contains_dev_key) {
             errors.push("EVIDENCE_KEYS contains the dev evidence key; serve refuses it".into());
         }
-        self.finish(database_url, base_url, app_id, secret, callers, (keys, evidence_keys), public_url, files, errors)
+        let mut cfg = self.finish(
+            database_url,
+            base_url,
+            app_id,
+            secret,
+            callers,
+            (keys, evidence_keys),
+            public_url,
+            files,
+            errors,
+        )?;
+        cfg.seal_reviewers = self.reviewers().unwrap_or_default();
+        Ok(cfg)
     }
 
     /// dev settings: embedded defaults; `sim_base_url` is the in-process simulator's, used unless
@@ -197,7 +209,22 @@ impl ServeArgs {
         if self.named_replica().is_none() {
             cfg.replica_id = DEV_REPLICA_ID.into();
         }
+        // dev: the dev caller reviews seals unless SEAL_REVIEWERS names others.
+        cfg.seal_reviewers = self.reviewers().unwrap_or_else(|| vec![DEV_SYS_ID.to_owned()]);
         Ok(cfg)
+    }
+
+    /// SEAL_REVIEWERS as a list of sys ids; `None` when unset or blank.
+    fn reviewers(&self) -> Option<Vec<String>> {
+        let list: Vec<String> = self
+            .seal_reviewers
+            .as_deref()?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if list.is_empty() { None } else { Some(list) }
     }
 
     /// The replica id given, or the host's name (in Kubernetes, the pod's).
@@ -286,6 +313,7 @@ impl ServeArgs {
         };
         let replica_id = self.named_replica().unwrap_or_else(|| format!("pid-{}", std::process::id()));
         Ok(AppConfig {
+            seal_reviewers: Vec::new(),
             grpc_addr: self.grpc_addr,
             http_addr: self.http_addr,
             database_url,
@@ -352,8 +380,19 @@ mod tests {
             evidence_keys: None,
             evidence_keys_file: None,
             public_callback_base_url: None,
+            seal_reviewers: None,
             ..args(&[])
         }
+    }
+
+    #[test]
+    fn dev_lets_its_own_caller_review_seals_unless_seal_reviewers_names_others() {
+        let sim = || Some("http://127.0.0.1:8090".to_owned());
+        assert_eq!(bare().resolve_dev(sim()).unwrap().seal_reviewers, [DEV_SYS_ID]);
+        let named = ServeArgs { seal_reviewers: Some(" R01, ,R02 ".into()), ..bare() };
+        assert_eq!(named.resolve_dev(sim()).unwrap().seal_reviewers, ["R01", "R02"]);
+        let blank = ServeArgs { seal_reviewers: Some(" ".into()), ..bare() };
+        assert_eq!(blank.resolve_dev(sim()).unwrap().seal_reviewers, [DEV_SYS_ID]);
     }
 
     #[test]

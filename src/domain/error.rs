@@ -16,6 +16,12 @@ pub enum DomainError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// What the call would create exists already (a seal's alias).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The caller may not make this call (a seal review by a caller who is not a reviewer).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// e签宝 refused or could not be reached.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),

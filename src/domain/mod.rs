@@ -20,6 +20,7 @@ mod org_auth;
 mod org_payment;
 pub mod ports;
 mod seal;
+mod seals;
 mod service;
 mod sms_auth;
 pub mod values;
@@ -34,6 +35,7 @@ pub use identity::IdentityFlowKind;
 pub use org_auth::{OrgAuthOutcome, StartOrgAuth};
 pub use org_payment::PaymentView;
 pub use seal::{CreateOrgSeal, SEAL_URL_TTL};
+pub use seals::{CreateImageSeal, ManagedSeal, PageAsk, SEAL_PAGE_DEFAULT, SEAL_PAGE_MAX, SealPage};
 pub use service::{
     Applied, Clock, DOWNLOAD_URL_TTL, FACE_LINK_TTL, ORG_FLOW_TTL, Service, Settings, SystemClock, chrono_dur,
     record_member,

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::doc_ports::{IdCardOcrRequest, IdCardReading, LicenceOcrRequest, LicenceReading};
 use super::model::{
     AuthType, Authorization, AuthorizationStatus, AuthorizerType, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent,
-    OrgFlow, PaymentProcess, PaymentProgress, Process, ReceivingAccount, SealTemplate, Source, StoredEvent,
-    UpstreamSeal,
+    OrgFlow, PaymentProcess, PaymentProgress, Process, ProcessStatus, ReceivingAccount, SealRecord, SealReview,
+    SealReviewStatus, SealTemplate, Source, StoredEvent, UpstreamSeal,
 };
 use super::values::{
     AccountId, AccountKey, AuthId, FlowId, MemberNo, Mobile, OrgIdNumber, OrgName, PersonName, ResidentId, SmsCode,
@@ -256,6 +256,32 @@ pub trait ESign: Send + Sync + 'static {
     async fn list_org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError>;
     /// `PUT /v1/organizations/{orgId}/seals/{sealId}/setDefault`.
     async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError>;
+    /// `POST /v1/organizations/{orgId}/seals/image`: the new seal (not yet the default).
+    async fn create_image_seal(
+        &self,
+        org_id: &AccountId,
+        seal: &ImageSealRequest,
+    ) -> Result<UpstreamSeal, UpstreamError>;
+    /// `DELETE /v1/organizations/{orgId}/seals/{sealId}`.
+    async fn delete_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError>;
+    /// `GET /v1/accounts/{accountId}/seals` (an idempotent read: retried): every seal of a person.
+    async fn list_person_seals(&self, account_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError>;
+}
+
+/// An image seal to create: a PNG already checked by its content.
+#[derive(Clone)]
+pub struct ImageSealRequest {
+    pub alias: String,
+    pub png: Vec<u8>,
+    pub transparent: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::fmt::Debug for ImageSealRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImageSealRequest({:?}, {} bytes)", self.alias, self.png.len())
+    }
 }
 
 // ---------------------------------------------------------------- the store
@@ -428,4 +454,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// How many items wait for the reconciler, and since when the oldest does.
     async fn backlog(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError>;
+
+    /// The review records of the seals of the member's company.
+    async fn seal_records(&self, member: &MemberNo) -> Result<Vec<SealRecord>, StoreError>;
+    /// One seal's review record.
+    async fn seal_record(&self, seal_id: &str) -> Result<Option<SealRecord>, StoreError>;
+    /// Inserts the records not stored yet; a stored one is left as it is.
+    async fn insert_seal_records(&self, records: &[SealRecord]) -> Result<(), StoreError>;
+    /// Writes `record` only while its stored status is still `expected` (false otherwise: another
+    /// writer moved it), together with the history entry of a review when one is given.
+    async fn update_seal_record(
+        &self,
+        record: &SealRecord,
+        expected: SealReviewStatus,
+        review: Option<(ProcessStatus, SealReview, Source)>,
+    ) -> Result<bool, StoreError>;
+    /// Forgets a deleted seal.
+    async fn delete_seal_record(&self, seal_id: &str) -> Result<(), StoreError>;
+    /// A page of the seals waiting for review (oldest submission first), and how many wait.
+    async fn seals_to_review(&self, offset: u64, limit: u64) -> Result<(Vec<SealRecord>, u64), StoreError>;
 }

@@ -5,7 +5,8 @@ use tokio::time::Instant;
 
 use super::error::DomainError;
 use super::model::{
-    AuthorizationStatus, OrgSeal, Process, ProcessStatus, SEAL_TEXT_MAX_NAME_CHARS, SealTemplate, Source, UpstreamSeal,
+    AuthorizationStatus, OrgSeal, Process, ProcessStatus, SEAL_TEXT_MAX_NAME_CHARS, SealRecord, SealReviewStatus,
+    SealTemplate, Source, UpstreamSeal,
 };
 use super::ports::{ChangeSet, Lease, UpstreamError};
 use super::values::{AccountId, FieldViolation, MemberNo};
@@ -82,12 +83,40 @@ impl Service {
             match saved {
                 Ok(seal) => {
                     tracing::info!(member = %cmd.member_no, seal_id = %seal.seal_id, "company seal saved");
+                    self.approve_saved_seal(&cmd.member_no, &org_id, &seal).await?;
                     Ok(process)
                 }
                 Err(e) => Err(e.into()),
             }
         })
         .await
+    }
+
+    /// The seal CreateOrgSeal saved is approved on creation (issue 18): its review record says so,
+    /// also when the member had created it earlier with CreateOrgTemplateSeal and not had it reviewed.
+    async fn approve_saved_seal(
+        &self,
+        member: &MemberNo,
+        org_id: &AccountId,
+        seal: &OrgSeal,
+    ) -> Result<(), DomainError> {
+        let now = self.now();
+        let approved = SealRecord::approved_on_creation(
+            seal.seal_id.clone(),
+            member.clone(),
+            org_id.clone(),
+            seal.alias.clone(),
+            seal.created_at.unwrap_or(now),
+        );
+        match self.store.seal_record(&seal.seal_id).await? {
+            None => self.store.insert_seal_records(std::slice::from_ref(&approved)).await?,
+            Some(r) if r.status != SealReviewStatus::Approved => {
+                let approved = SealRecord { saved_at: r.saved_at, ..approved };
+                self.store.update_seal_record(&approved, r.status, None).await?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     /// The saved process when the seal is saved already; the refusal of a step out of order or of a

@@ -54,6 +54,8 @@ pub struct Settings {
     pub org_flow_life: Duration,
     /// Sign the evidence records (the first) and verify them (all).
     pub evidence_keys: super::evidence::EvidenceKeys,
+    /// The callers (etc-sys-ids) who may review seals (SEAL_REVIEWERS).
+    pub seal_reviewers: Vec<String>,
 }
 
 impl Default for Settings {
@@ -70,6 +72,7 @@ impl Default for Settings {
             face_flow_give_up_after: Duration::from_secs(24 * 3600),
             org_flow_life: ORG_FLOW_TTL,
             evidence_keys: super::evidence::EvidenceKeys::dev(),
+            seal_reviewers: Vec::new(),
         }
     }
 }

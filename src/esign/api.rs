@@ -10,7 +10,7 @@ mod seal;
 mod sms;
 pub use ocr::{IdCardOcrBody, IdCardOcrData, LicenseOcrBody, LicenseOcrData};
 pub use org::{CreateOrgBody, FlowIdData, FourFactorsBody, OrgData, OrgIdData, PaymentProcessData, ReversePaymentData};
-pub use seal::{SealCreatedData, SealData, SealListData, TemplateSealBody, default_size};
+pub use seal::{ImageSealBody, SealCreatedData, SealData, SealListData, TemplateSealBody, default_size};
 pub use sms::{SmsStartBody, SmsStartData, SmsVerifyBody};
 
 /// Endpoint paths. Each template is also an axum 0.8 route pattern (`{name}` captures), so the
@@ -36,6 +36,16 @@ pub mod paths {
     pub const SEALS: &str = "/v1/organizations/{orgId}/seals";
     pub const SEAL_DEFAULT: &str = "/v1/organizations/{orgId}/seals/{sealId}/setDefault";
     pub const SEAL: &str = "/v1/organizations/{orgId}/seals/{sealId}";
+    pub const SEAL_IMAGE: &str = "/v1/organizations/{orgId}/seals/image";
+    pub const PERSON_SEALS: &str = "/v1/accounts/{accountId}/seals";
+
+    pub fn seal_image(org_id: &str) -> String {
+        SEAL_IMAGE.replace("{orgId}", org_id)
+    }
+
+    pub fn person_seals(account_id: &str, offset: u32, size: u32) -> String {
+        format!("{}?offset={offset}&size={size}", PERSON_SEALS.replace("{accountId}", account_id))
+    }
 
     pub fn seal_template(org_id: &str) -> String {
         SEAL_TEMPLATE.replace("{orgId}", org_id)
@@ -132,10 +142,14 @@ pub enum Endpoint {
     SealDefault,
     /// `DELETE /v1/organizations/{orgId}/seals/{sealId}`
     SealDelete,
+    /// `POST /v1/organizations/{orgId}/seals/image`
+    SealImage,
+    /// `GET /v1/accounts/{accountId}/seals`
+    PersonSeals,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 18] = [
         Self::Account,
         Self::Face,
         Self::Outline,
@@ -152,6 +166,8 @@ impl Endpoint {
         Self::SealList,
         Self::SealDefault,
         Self::SealDelete,
+        Self::SealImage,
+        Self::PersonSeals,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -172,6 +188,8 @@ impl Endpoint {
             Self::SealList => "seal_list",
             Self::SealDefault => "seal_default",
             Self::SealDelete => "seal_delete",
+            Self::SealImage => "seal_image",
+            Self::PersonSeals => "person_seals",
         }
     }
 }

@@ -424,6 +424,22 @@ impl ESign for EsignClient {
     async fn set_default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
         self.default_seal(org_id, seal_id).await
     }
+
+    async fn create_image_seal(
+        &self,
+        org_id: &AccountId,
+        seal: &crate::domain::ports::ImageSealRequest,
+    ) -> Result<UpstreamSeal, UpstreamError> {
+        self.image_seal(org_id, seal).await
+    }
+
+    async fn delete_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
+        self.remove_seal(org_id, seal_id).await
+    }
+
+    async fn list_person_seals(&self, account_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
+        self.person_seals(account_id).await
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::domain::values::{FieldViolation, MemberNo};
 use crate::domain::{CreateOrgSeal, DomainError};
 
 /// Longest alias, in characters (seed 000 `alias`: 32).
-const ALIAS_MAX_CHARS: usize = 32;
+pub(super) const ALIAS_MAX_CHARS: usize = 32;
 /// Largest width or height, in pixels.
 const SIZE_MAX: u32 = 1000;
 
@@ -24,7 +24,7 @@ pub fn create_org_seal(req: pb::CreateOrgSealRequest) -> Result<CreateOrgSeal, D
     Ok(CreateOrgSeal { member_no, template })
 }
 
-fn seal_template(t: pb::SealTemplate) -> Result<SealTemplate, Violations> {
+pub(super) fn seal_template(t: pb::SealTemplate) -> Result<SealTemplate, Violations> {
     let pb::SealTemplate { alias, color, r#type, central, htext, qtext, width, height } = t;
     let (alias, color, seal_type, central, htext, qtext, width, height) = (
         text("template.alias", &alias, ALIAS_MAX_CHARS, true),
@@ -54,7 +54,7 @@ fn seal_template(t: pb::SealTemplate) -> Result<SealTemplate, Violations> {
     Ok(SealTemplate { alias, color, seal_type, central, htext: optional(htext), qtext: optional(qtext), width, height })
 }
 
-fn text(field: &'static str, s: &str, max: usize, required: bool) -> Result<String, FieldViolation> {
+pub(super) fn text(field: &'static str, s: &str, max: usize, required: bool) -> Result<String, FieldViolation> {
     if required && s.trim().is_empty() {
         return Err(FieldViolation::new(field, "is required"));
     }
@@ -67,7 +67,7 @@ fn text(field: &'static str, s: &str, max: usize, required: bool) -> Result<Stri
     Ok(s.trim().to_owned())
 }
 
-fn size(field: &'static str, v: u32) -> Result<u32, FieldViolation> {
+pub(super) fn size(field: &'static str, v: u32) -> Result<u32, FieldViolation> {
     match v {
         0 => Ok(SEAL_DEFAULT_SIZE),
         1..=SIZE_MAX => Ok(v),

@@ -10,9 +10,13 @@ use crate::domain::values::{MemberNo, Picture, mask_id};
 use crate::domain::{DomainError, RecognizeIdCard, RecognizeLicence, RecognizedCard, RecognizedLicence};
 use crate::files::LinkSigner;
 
-/// The two RPCs whose requests carry pictures (and so a larger size limit).
-pub const LARGE_PATHS: &[&str] =
-    &["/etc.esign.v1.AuthService/RecognizeIdCard", "/etc.esign.v1.AuthService/RecognizeBusinessLicense"];
+/// The RPCs whose requests carry pictures (and so a larger size limit): the two OCR calls, and an
+/// image seal (whose own 1 MiB limit is then answered as a field violation).
+pub const LARGE_PATHS: &[&str] = &[
+    "/etc.esign.v1.AuthService/RecognizeIdCard",
+    "/etc.esign.v1.AuthService/RecognizeBusinessLicense",
+    "/etc.esign.v1.AuthService/CreateOrgImageSeal",
+];
 
 /// Checks both pictures (decoding them: run it off the runtime's threads).
 pub fn recognize_id_card(req: pb::RecognizeIdCardRequest) -> Result<RecognizeIdCard, DomainError> {

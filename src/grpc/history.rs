@@ -66,7 +66,7 @@ pub fn history_page(page: &HistoryPage) -> pb::GetProcessHistoryResponse {
 }
 
 fn transition(e: &HistoryEntry) -> pb::ProcessTransition {
-    let HistoryEntry { seq: _, change, source, cert_no } = e;
+    let HistoryEntry { seq: _, change, source, cert_no, review } = e;
     let (kind, method, caller, action) = match source {
         Source::Rpc { method, caller } => (pb::TransitionSource::Rpc, method.clone(), caller.clone(), String::new()),
         Source::Callback { action } => (pb::TransitionSource::Callback, String::new(), String::new(), action.clone()),
@@ -82,6 +82,13 @@ fn transition(e: &HistoryEntry) -> pb::ProcessTransition {
         caller,
         action,
         cert_no: cert_no.clone().unwrap_or_default(),
+        // Status moves keep the answer they always had: no kind, no review.
+        kind: if review.is_some() { pb::TransitionKind::SealReviewed as i32 } else { 0 },
+        seal_review: review.as_ref().map(|r| pb::SealReview {
+            seal_id: r.seal_id.clone(),
+            approved: r.approved,
+            reason: r.reason.clone().unwrap_or_default(),
+        }),
     }
 }
 

@@ -107,6 +107,9 @@ mod tests {
                 "/etc.esign.v1.AuthService/QueryAuthorization",
                 "/etc.esign.v1.AuthService/GetProcessHistory",
                 "/etc.esign.v1.AuthService/GetEvidence",
+                "/etc.esign.v1.AuthService/ListOrgSeals",
+                "/etc.esign.v1.AuthService/ListPersonSeals",
+                "/etc.esign.v1.AuthService/ListSealsToReview",
             ]
         );
     }

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod convert;
 pub mod convert_org;
 pub mod convert_seal;
+pub mod convert_seals;
 pub mod documents;
 pub mod evidence;
 pub mod history;

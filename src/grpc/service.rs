@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::auth::Caller;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
-use super::{convert, convert_org, convert_seal, documents, evidence, history, status::to_status};
+use super::{convert, convert_org, convert_seal, convert_seals, documents, evidence, history, status::to_status};
 use crate::files::LinkSigner;
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
@@ -154,6 +154,117 @@ impl AuthService for AuthServiceImpl {
         let service = self.service.clone();
         let process = detached(async move { service.create_org_seal(cmd, &by, deadline).await }).await?;
         Ok(Response::new(pb::CreateOrgSealResponse { process: Some(convert::process(&process, self.now())) }))
+    }
+
+    async fn list_org_seals(
+        &self,
+        req: Request<pb::ListOrgSealsRequest>,
+    ) -> Result<Response<pb::ListOrgSealsResponse>, Status> {
+        let pb::ListOrgSealsRequest { etc_member_no, page_size, page_num } = req.into_inner();
+        let (member, page) = convert_seals::member_page(&etc_member_no, page_size, page_num).map_err(to_status)?;
+        record_member(&member);
+        let listed = self.service.list_company_seals(&member, page).await.map_err(to_status)?;
+        let (seals, total, total_pages) = convert_seals::page_of(&listed);
+        Ok(Response::new(pb::ListOrgSealsResponse { seals, total, total_pages }))
+    }
+
+    async fn list_person_seals(
+        &self,
+        req: Request<pb::ListPersonSealsRequest>,
+    ) -> Result<Response<pb::ListPersonSealsResponse>, Status> {
+        let pb::ListPersonSealsRequest { etc_member_no, page_size, page_num } = req.into_inner();
+        let (member, page) = convert_seals::member_page(&etc_member_no, page_size, page_num).map_err(to_status)?;
+        record_member(&member);
+        let listed = self.service.list_handler_seals(&member, page).await.map_err(to_status)?;
+        let (seals, total, total_pages) = convert_seals::page_of(&listed);
+        Ok(Response::new(pb::ListPersonSealsResponse { seals, total, total_pages }))
+    }
+
+    async fn create_org_template_seal(
+        &self,
+        req: Request<pb::CreateOrgTemplateSealRequest>,
+    ) -> Result<Response<pb::CreateOrgTemplateSealResponse>, Status> {
+        let deadline = deadline_of(&req);
+        let (member, template) = convert_seals::template_seal(req.into_inner()).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let made = detached(async move { service.create_template_seal(&member, &template, deadline).await }).await?;
+        Ok(Response::new(pb::CreateOrgTemplateSealResponse { seal: Some(convert_seals::seal(&made)) }))
+    }
+
+    async fn create_org_image_seal(
+        &self,
+        req: Request<pb::CreateOrgImageSealRequest>,
+    ) -> Result<Response<pb::CreateOrgImageSealResponse>, Status> {
+        let deadline = deadline_of(&req);
+        // Decoding the PNG is work for a blocking thread, not the runtime's.
+        let inner = req.into_inner();
+        let cmd = tokio::task::spawn_blocking(move || convert_seals::image_seal(inner))
+            .await
+            .map_err(|_| Status::internal("the call failed inside the service"))?
+            .map_err(to_status)?;
+        record_member(&cmd.member_no);
+        let service = self.service.clone();
+        let made = detached(async move { service.create_image_seal(&cmd, deadline).await }).await?;
+        Ok(Response::new(pb::CreateOrgImageSealResponse { seal: Some(convert_seals::seal(&made)) }))
+    }
+
+    async fn save_org_seal(
+        &self,
+        req: Request<pb::SaveOrgSealRequest>,
+    ) -> Result<Response<pb::SaveOrgSealResponse>, Status> {
+        let pb::SaveOrgSealRequest { etc_member_no, seal_id } = req.into_inner();
+        let (member, seal_id) = convert_seals::member_seal(&etc_member_no, &seal_id).map_err(to_status)?;
+        record_member(&member);
+        let saved = self.service.save_company_seal(&member, &seal_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::SaveOrgSealResponse { seal: Some(convert_seals::seal(&saved)) }))
+    }
+
+    async fn set_default_org_seal(
+        &self,
+        req: Request<pb::SetDefaultOrgSealRequest>,
+    ) -> Result<Response<pb::SetDefaultOrgSealResponse>, Status> {
+        let deadline = deadline_of(&req);
+        let pb::SetDefaultOrgSealRequest { etc_member_no, seal_id } = req.into_inner();
+        let (member, seal_id) = convert_seals::member_seal(&etc_member_no, &seal_id).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        let seal = detached(async move { service.set_default_company_seal(&member, &seal_id, deadline).await }).await?;
+        Ok(Response::new(pb::SetDefaultOrgSealResponse { seal: Some(convert_seals::seal(&seal)) }))
+    }
+
+    async fn delete_org_seal(
+        &self,
+        req: Request<pb::DeleteOrgSealRequest>,
+    ) -> Result<Response<pb::DeleteOrgSealResponse>, Status> {
+        let deadline = deadline_of(&req);
+        let pb::DeleteOrgSealRequest { etc_member_no, seal_id } = req.into_inner();
+        let (member, seal_id) = convert_seals::member_seal(&etc_member_no, &seal_id).map_err(to_status)?;
+        record_member(&member);
+        let service = self.service.clone();
+        detached(async move { service.delete_company_seal(&member, &seal_id, deadline).await }).await?;
+        Ok(Response::new(pb::DeleteOrgSealResponse {}))
+    }
+
+    async fn list_seals_to_review(
+        &self,
+        req: Request<pb::ListSealsToReviewRequest>,
+    ) -> Result<Response<pb::ListSealsToReviewResponse>, Status> {
+        let by = by(&req, "ListSealsToReview");
+        let page = convert_seals::review_page(req.into_inner()).map_err(to_status)?;
+        let listed = self.service.seals_to_review(page, &by).await.map_err(to_status)?;
+        let (seals, total, total_pages) = convert_seals::page_of(&listed);
+        Ok(Response::new(pb::ListSealsToReviewResponse { seals, total, total_pages }))
+    }
+
+    async fn review_org_seal(
+        &self,
+        req: Request<pb::ReviewOrgSealRequest>,
+    ) -> Result<Response<pb::ReviewOrgSealResponse>, Status> {
+        let by = by(&req, "ReviewOrgSeal");
+        let (seal_id, approve, reason) = convert_seals::review(req.into_inner()).map_err(to_status)?;
+        let seal = self.service.review_seal(&seal_id, approve, reason, &by).await.map_err(to_status)?;
+        Ok(Response::new(pb::ReviewOrgSealResponse { seal: Some(convert_seals::seal(&seal)) }))
     }
 
     async fn query_authorization(

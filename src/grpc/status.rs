@@ -28,6 +28,8 @@ pub fn to_status(err: DomainError) -> Status {
             Status::with_error_details(Code::FailedPrecondition, message, details)
         }
         DomainError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        DomainError::AlreadyExists(message) => Status::already_exists(message),
+        DomainError::PermissionDenied(message) => Status::permission_denied(message),
         DomainError::Upstream(UpstreamError::Refused { code, message, .. }) => {
             let details = ErrorDetails::with_error_info(
                 "ESIGN_REFUSED",

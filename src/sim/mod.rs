@@ -282,6 +282,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(paths::SEALS, get(seal::list))
         .route(paths::SEAL_DEFAULT, axum::routing::put(seal::set_default))
         .route(paths::SEAL, axum::routing::delete(seal::delete))
+        .route(paths::SEAL_IMAGE, post(seal::create_image))
+        .route(paths::PERSON_SEALS, get(seal::list_person))
         .route("/sim/sms", get(sms::outbox))
         .route(paths::OCR_ID_CARD, post(ocr::id_card).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))
         .route(paths::OCR_LICENSE, post(ocr::licence).layer(DefaultBodyLimit::max(ocr::BODY_LIMIT)))

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Shared;
 use super::faults::Endpoint;
 use super::upstream::{bad_param, ok, refuse};
-use crate::esign::api::{SealCreatedData, SealData, SealListData, TemplateSealBody};
+use crate::esign::api::{ImageSealBody, SealCreatedData, SealData, SealListData, TemplateSealBody};
 use crate::esign::codes::{SEAL_ALIAS_EXISTS, SEAL_DEFAULT_UNDELETABLE, SEAL_NOT_FOUND, SEAL_TEXT_NOT_ALLOWED};
 
 type Sim = State<Arc<Shared>>;
@@ -243,4 +243,112 @@ pub(crate) async fn delete(
             ok(serde_json::Value::Null)
         }
     }
+}
+
+/// The largest picture e签宝 takes for an image seal.
+const IMAGE_MAX_BYTES: usize = 1024 * 1024;
+
+/// `POST /v1/organizations/{orgId}/seals/image`: a PNG (checked by its content), unique alias.
+pub(crate) async fn create_image(
+    State(sim): Sim,
+    Path(org_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = sim.gate(Endpoint::SealImage, &method, &uri, &headers, &body).await {
+        return r;
+    }
+    let Ok(req) = serde_json::from_slice::<ImageSealBody>(&body) else {
+        return bad_param("body");
+    };
+    if req.alias.trim().is_empty() || req.alias.chars().count() > 32 {
+        return bad_param("alias");
+    }
+    if req.data_type != "BASE64" {
+        return bad_param("type");
+    }
+    use base64::Engine;
+    let Ok(png) = base64::engine::general_purpose::STANDARD.decode(req.data.as_bytes()) else {
+        return bad_param("data");
+    };
+    if png.len() > IMAGE_MAX_BYTES || image::guess_format(&png).ok() != Some(image::ImageFormat::Png) {
+        return bad_param("data");
+    }
+    if !(1..=1000).contains(&req.width) || !(1..=1000).contains(&req.height) {
+        return bad_param("width/height");
+    }
+    if org_name(&sim, &org_id).is_none() {
+        return refuse(super::codes::ACCOUNT_NOT_FOUND, "机构账号不存在");
+    }
+    let seal = {
+        let mut st = sim.lock();
+        let seals = st.seals.entry(org_id.clone()).or_default();
+        if seals.iter().any(|s| s.alias == req.alias) {
+            return refuse(SEAL_ALIAS_EXISTS, "印章别名已存在");
+        }
+        let seal_id = uuid::Uuid::new_v4().to_string();
+        let seal = SimSeal {
+            file_key: format!("$seal-{seal_id}$"),
+            seal_id,
+            org_id: org_id.clone(),
+            alias: req.alias,
+            color: String::new(),
+            seal_type: "IMAGE".into(),
+            central: String::new(),
+            htext: None,
+            qtext: None,
+            width: req.width,
+            height: req.height,
+            create_time: Shared::now_ms(),
+            default_flag: false,
+        };
+        seals.push(seal.clone());
+        seal
+    };
+    tracing::info!(org_id, seal_id = seal.seal_id, "simulator: image seal created");
+    ok(SealCreatedData {
+        url: Some(sim.seal_url(&seal.seal_id)),
+        seal_id: seal.seal_id,
+        file_key: Some(seal.file_key),
+        width: Some(seal.width),
+        height: Some(seal.height),
+    })
+}
+
+/// `GET /v1/accounts/{accountId}/seals`: a person's seals. The simulator's people have one, their
+/// default signature seal, made with the account.
+pub(crate) async fn list_person(
+    State(sim): Sim,
+    Path(account_id): Path<String>,
+    Query(page): Query<Page>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = sim.gate(Endpoint::PersonSeals, &method, &uri, &headers, &body).await {
+        return r;
+    }
+    let (offset, size) = (page.offset.unwrap_or(0), page.size.unwrap_or(20));
+    if offset < 0 || !(1..=100).contains(&size) {
+        return bad_param("offset/size");
+    }
+    // A stable id per account, so that two lists answer the same seal.
+    let seal_id = format!("psn-{account_id}");
+    let all = vec![SealData {
+        url: Some(sim.seal_url(&seal_id)),
+        file_key: Some(format!("$seal-{seal_id}$")),
+        seal_id,
+        alias: Some("个人签名".into()),
+        create_date: Some(1_700_000_000_000),
+        default_flag: true,
+        width: Some(95),
+        height: Some(95),
+        seal_type: Some(1),
+    }];
+    let total = all.len() as i64;
+    let seals = all.into_iter().skip(offset as usize).take(size as usize).collect();
+    ok(SealListData { total, seals })
 }

@@ -161,6 +161,8 @@ pub struct CallCounts {
     pub seal_list: u64,
     pub seal_default: u64,
     pub seal_delete: u64,
+    pub seal_image: u64,
+    pub person_seals: u64,
     /// Refused by the signature checks (HTTP 401).
     pub rejected: u64,
     /// Answered with an injected fault (an armed rule or chaos) instead of, or after, the normal answer.
@@ -186,6 +188,8 @@ impl CallCounts {
             Endpoint::SealList => self.seal_list,
             Endpoint::SealDefault => self.seal_default,
             Endpoint::SealDelete => self.seal_delete,
+            Endpoint::SealImage => self.seal_image,
+            Endpoint::PersonSeals => self.person_seals,
         }
     }
 
@@ -207,6 +211,8 @@ impl CallCounts {
             Endpoint::SealList => &mut self.seal_list,
             Endpoint::SealDefault => &mut self.seal_default,
             Endpoint::SealDelete => &mut self.seal_delete,
+            Endpoint::SealImage => &mut self.seal_image,
+            Endpoint::PersonSeals => &mut self.person_seals,
         };
         *slot += 1;
     }

@@ -9,6 +9,7 @@ pub mod entities;
 mod lease;
 pub mod migration;
 mod queries;
+mod seal_queries;
 
 use sea_orm::DatabaseConnection;
 

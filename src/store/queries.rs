@@ -18,6 +18,7 @@ use super::lease;
 use crate::domain::model::{
     Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, OrgFlowStatus, Process, StoredEvent,
 };
+use crate::domain::model::{ProcessStatus, SealRecord, SealReview, SealReviewStatus, Source};
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AuthId, FlowId, MemberNo};
 
@@ -423,5 +424,35 @@ impl Store for SeaStore {
         let n: i64 = row.try_get("", "n").map_err(db_err)?;
         let oldest: Option<i64> = row.try_get("", "oldest").map_err(db_err)?;
         Ok((u64::try_from(n).unwrap_or(0), opt_ms(oldest)?))
+    }
+
+    // The seals' review: `seal_queries` holds the queries.
+    async fn seal_records(&self, member: &MemberNo) -> Result<Vec<SealRecord>, StoreError> {
+        self.seal_records_of(member).await
+    }
+
+    async fn seal_record(&self, seal_id: &str) -> Result<Option<SealRecord>, StoreError> {
+        self.seal_record_by_id(seal_id).await
+    }
+
+    async fn insert_seal_records(&self, records: &[SealRecord]) -> Result<(), StoreError> {
+        self.insert_new_seal_records(records).await
+    }
+
+    async fn update_seal_record(
+        &self,
+        record: &SealRecord,
+        expected: SealReviewStatus,
+        review: Option<(ProcessStatus, SealReview, Source)>,
+    ) -> Result<bool, StoreError> {
+        self.update_seal_record_if(record, expected, review).await
+    }
+
+    async fn delete_seal_record(&self, seal_id: &str) -> Result<(), StoreError> {
+        self.forget_seal_record(seal_id).await
+    }
+
+    async fn seals_to_review(&self, offset: u64, limit: u64) -> Result<(Vec<SealRecord>, u64), StoreError> {
+        self.pending_seal_records(offset, limit).await
     }
 }

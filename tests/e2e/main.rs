@@ -19,6 +19,7 @@ mod privacy;
 mod reliability;
 mod restart;
 mod seal;
+mod seals;
 mod server;
 mod sms_auth;
 mod standin;

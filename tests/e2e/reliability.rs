@@ -196,7 +196,8 @@ async fn outcomes_applied(client: &AuthServiceClient<Channel>, member: &str) -> 
     let req = pb::GetProcessHistoryRequest { etc_member_no: member.into(), page_size: 500, page_token: String::new() };
     let list = client.clone().get_process_history(authed(req)).await.expect("history").into_inner().transitions;
     let mut applied = BTreeMap::new();
-    for t in list.iter().filter(|t| OUTCOMES.contains(&t.to_status())) {
+    // Status moves only (a seal review is an entry of its own, from a status to the same one).
+    for t in list.iter().filter(|t| t.kind() == pb::TransitionKind::Unspecified && OUTCOMES.contains(&t.to_status())) {
         *applied.entry(t.to_status()).or_insert(0) += 1;
     }
     applied

@@ -93,6 +93,29 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
     let seal = sealed.seal_info.expect("seal info");
     assert!(seal.seal_url.contains(&seal.seal_id) && seal.alias == "合同章", "{seal:?}");
 
+    // Seal management: an image seal (POST with a PNG in base64), the handler's seals (GET), and
+    // deleting e签宝's first seal, no longer the default (DELETE), all signed.
+    let png = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/licence.png"))
+        .expect("test picture");
+    let req = pb::CreateOrgImageSealRequest {
+        etc_member_no: member.into(),
+        alias: "图片章".into(),
+        image: png,
+        transparent: true,
+        width: 0,
+        height: 0,
+    };
+    let image = c.create_org_image_seal(authed(req)).await.expect("image seal").into_inner().seal.expect("seal");
+    assert_eq!(image.review_status(), pb::SealReviewStatus::Unsaved);
+    let req = pb::ListPersonSealsRequest { etc_member_no: member.into(), page_size: 0, page_num: 0 };
+    assert_eq!(c.list_person_seals(authed(req)).await.expect("person seals").into_inner().total, 1);
+    let req = pb::ListOrgSealsRequest { etc_member_no: member.into(), page_size: 0, page_num: 0 };
+    let listed = c.list_org_seals(authed(req)).await.expect("seals").into_inner();
+    assert_eq!(listed.total, 3, "{listed:?}");
+    let first = listed.seals.iter().find(|s| s.alias == "默认印章").expect("e签宝's first seal");
+    let req = pb::DeleteOrgSealRequest { etc_member_no: member.into(), seal_id: first.seal_id.clone() };
+    c.delete_org_seal(authed(req)).await.expect("deleted");
+
     // Authorization create, its callback, and the query that fetches the letter.
     let created = c.create_org_authorization(authed(create_request(member, "req-standin"))).await.expect("created");
     let auth_id = created.into_inner().auth_id;
@@ -118,6 +141,10 @@ async fn every_call_is_accepted_by_an_independent_stand_in_and_a_tampered_body_i
         "/seals/officialtemplate",
         "/seals?offset=",
         "/setDefault",
+        "POST /v1/organizations/",
+        "/seals/image",
+        "DELETE /v1/organizations/",
+        "GET /v1/accounts/",
     ] {
         assert!(called.iter().any(|c| c.contains(expected)), "{expected} was called: {called:?}");
     }

@@ -181,6 +181,12 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "VerifySmsCode",
             "ConfirmEvidence",
             "GetEvidence",
+            "CreateOrgImageSeal",
+            "SaveOrgSeal",
+            "ListSealsToReview",
+            "ReviewOrgSeal",
+            "SetDefaultOrgSeal",
+            "ListOrgSeals",
         ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
@@ -190,6 +196,7 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
     org_flows: dict[str, str] = {}
     sms_code: Optional[str] = None
     org_cert_no: Optional[str] = None
+    seal_id: Optional[str] = None
     sim = server.sim_base
 
     def detail_until(status: str, member: str = "") -> dict:
@@ -212,6 +219,9 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
         if "<code>" in command:
             rec.require("an SMS code from the simulator's SMS page to substitute", sms_code is not None)
             command = command.replace("<code>", sms_code)
+        if "<sealId>" in command:
+            rec.require("a sealId from CreateOrgImageSeal to substitute", seal_id is not None)
+            command = command.replace("<sealId>", seal_id)
         if "<orgCertNo>" in command:
             rec.require("an orgCertNo from GetProcessDetail to substitute", org_cert_no is not None)
             command = command.replace("<orgCertNo>", org_cert_no)
@@ -450,6 +460,52 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
                 and answer.get("keyId") == "dev"
                 and bool(answer.get("signature"))
                 and bool(answer.get("publicKey")),
+                out,
+            )
+        elif rpc.endswith("/CreateOrgImageSeal"):
+            seal = as_json(r.stdout).get("seal", {})
+            seal_id = seal.get("sealId")
+            rec.require(
+                name + " answers the new seal, UNSAVED, with its URL",
+                r.returncode == 0
+                and bool(seal_id)
+                and seal.get("reviewStatus") == "SEAL_REVIEW_STATUS_UNSAVED"
+                and seal_id in seal.get("sealUrl", ""),
+                out,
+            )
+        elif rpc.endswith("/SaveOrgSeal"):
+            seal = as_json(r.stdout).get("seal", {})
+            rec.check(name + " answers PENDING", seal.get("sealId") == seal_id and seal.get("reviewStatus") == "SEAL_REVIEW_STATUS_PENDING", out)
+        elif rpc.endswith("/ListSealsToReview"):
+            seals = as_json(r.stdout).get("seals", [])
+            rec.check(
+                name + " lists the saved seal with its member",
+                r.returncode == 0 and any(x.get("sealId") == seal_id and x.get("etcMemberNo") == "ETC000123456" for x in seals),
+                out,
+            )
+        elif rpc.endswith("/ReviewOrgSeal"):
+            seal = as_json(r.stdout).get("seal", {})
+            rec.check(
+                name + " answers APPROVED by the dev caller",
+                seal.get("reviewStatus") == "SEAL_REVIEW_STATUS_APPROVED" and seal.get("reviewer") == "E02",
+                out,
+            )
+        elif rpc.endswith("/SetDefaultOrgSeal"):
+            seal = as_json(r.stdout).get("seal", {})
+            rec.check(name + " answers the seal, now the default", seal.get("sealId") == seal_id and seal.get("defaultFlag") is True, out)
+            d = detail_until("AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", member_of(command))
+            rec.check("GetProcessDetail then shows the new default seal", d.get("sealInfo", {}).get("sealId") == seal_id, json.dumps(d)[:300])
+        elif rpc.endswith("/ListOrgSeals"):
+            answer = as_json(r.stdout)
+            seals = answer.get("seals", [])
+            defaults = [x.get("sealId") for x in seals if x.get("defaultFlag")]
+            rec.check(
+                name + " lists every seal with a fresh URL and its review, the image seal the one default",
+                r.returncode == 0
+                and answer.get("total") == len(seals) >= 2
+                and defaults == [seal_id]
+                and all(x.get("sealId", "-") in x.get("sealUrl", "") for x in seals)
+                and all(x.get("reviewStatus") == "SEAL_REVIEW_STATUS_APPROVED" for x in seals),
                 out,
             )
         else:

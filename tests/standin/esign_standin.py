@@ -176,6 +176,13 @@ class Handler(BaseHTTPRequestHandler):
                 host = self.headers.get("Host")
                 listed = [seal | {"url": f"http://{host}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"} for seal in seals[offset:offset + size]]
                 return self.envelope({"total": len(seals), "seals": listed})
+            if parts[:2] == ["v1", "accounts"] and len(parts) == 4 and parts[3] == "seals":
+                # esign.md §8: a person's seals; the stand-in's people have their signature seal.
+                if parts[2] not in self.state.accounts.values():
+                    return self.envelope(None, 1435203, "账号不存在")
+                host = self.headers.get("Host")
+                seal = {"sealId": "psn-" + parts[2], "alias": "个人签名", "createDate": now_ms(), "defaultFlag": True, "fileKey": "$psn$", "width": 95, "height": 95, "sealType": 1}
+                return self.envelope({"total": 1, "seals": [seal | {"url": f"http://{host}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"}]})
             if parts[:2] == ["v1", "authorizations"] and len(parts) == 3:
                 auth = self.state.auths.get(parts[2])
                 if auth is None:
@@ -186,7 +193,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         if self.path.startswith("/standin/"):
             return self.control(b"")
-        self.reply(404, {"error": "no such endpoint"})
+        body = self.body()
+        self.record(body)
+        if not self.verified(body):
+            return
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        st = self.state
+        # esign.md §8: delete a seal; never the default (60000).
+        if parts[:2] == ["v1", "organizations"] and len(parts) == 5 and parts[3] == "seals":
+            with st.lock:
+                seals = st.seals.get(parts[2], [])
+                found = [seal for seal in seals if seal["sealId"] == parts[4]]
+                if not found:
+                    return self.envelope(None, 60002, "印章不存在")
+                if found[0]["defaultFlag"]:
+                    return self.envelope(None, 60000, "默认印章不能删除")
+                seals.remove(found[0])
+            return self.envelope(None)
+        self.envelope(None, 404, "no such endpoint")
 
     def do_POST(self):
         body = self.body()
@@ -274,6 +298,23 @@ class Handler(BaseHTTPRequestHandler):
                 if any(seal["alias"] == req["alias"] for seal in seals):
                     return self.envelope(None, 60001, "印章别名已存在")
                 seal = {"sealId": str(uuid.uuid4()), "alias": req["alias"], "createDate": now_ms(), "defaultFlag": False, "fileKey": "$" + uuid.uuid4().hex + "$", "width": req.get("width", 159), "height": req.get("height", 159), "sealType": 1}
+                seals.append(seal)
+                url = f"http://{self.headers.get('Host')}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"
+                return self.envelope({"sealId": seal["sealId"], "fileKey": seal["fileKey"], "url": url, "width": seal["width"], "height": seal["height"]})
+            if parts[:2] == ["v1", "organizations"] and parts[3:] == ["seals", "image"]:
+                # esign.md §8: a PNG in base64 without a data: prefix.
+                seals = st.seals.get(parts[2])
+                if seals is None:
+                    return self.envelope(None, 1435203, "机构不存在")
+                try:
+                    png = base64.b64decode(req.get("data") or "", validate=True)
+                except ValueError:
+                    png = b""
+                if not req.get("alias") or req.get("type") != "BASE64" or not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) > 1024 * 1024:
+                    return self.envelope(None, 1435002, "参数错误")
+                if any(seal["alias"] == req["alias"] for seal in seals):
+                    return self.envelope(None, 60001, "印章别名已存在")
+                seal = {"sealId": str(uuid.uuid4()), "alias": req["alias"], "createDate": now_ms(), "defaultFlag": False, "fileKey": "$" + uuid.uuid4().hex + "$", "width": req.get("width", 159), "height": req.get("height", 159), "sealType": 2}
                 seals.append(seal)
                 url = f"http://{self.headers.get('Host')}/standin/seals/{seal['sealId']}.png?expires={now_ms() + 3600000}"
                 return self.envelope({"sealId": seal["sealId"], "fileKey": seal["fileKey"], "url": url, "width": seal["width"], "height": seal["height"]})

@@ -48,6 +48,8 @@ pub struct HistoryEntry {
     pub source: Source,
     /// The evidence record the move wrote (its `cert_no`), if any.
     pub cert_no: Option<String>,
+    /// A seal review, which this entry records instead of a move (`change.from == change.to`).
+    pub review: Option<super::SealReview>,
 }
 
 /// One page of a member's history, oldest first.

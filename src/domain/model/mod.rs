@@ -12,6 +12,7 @@ pub mod member;
 pub mod org_flow;
 pub mod process;
 pub mod seal;
+pub mod seal_review;
 pub mod status;
 
 pub use authorization::{AuthType, Authorization, AuthorizationStatus, AuthorizerType};
@@ -29,3 +30,4 @@ pub use seal::{
     OrgSeal, SEAL_DEFAULT_SIZE, SEAL_HTEXT_MAX_CHARS, SEAL_QTEXT_MAX_CHARS, SEAL_TEXT_MAX_NAME_CHARS, SealCentral,
     SealColor, SealTemplate, SealType, UpstreamSeal,
 };
+pub use seal_review::{SealRecord, SealReview, SealReviewStatus};

@@ -23,6 +23,30 @@ pub struct TemplateSealBody {
     pub width: i64,
 }
 
+/// `POST /v1/organizations/{orgId}/seals/image`: a PNG in base64 without a `data:` prefix.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSealBody {
+    pub alias: String,
+    /// `BASE64`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub data: String,
+    #[serde(default)]
+    pub transparent_flag: bool,
+    #[serde(default = "default_size")]
+    pub height: i64,
+    #[serde(default = "default_size")]
+    pub width: i64,
+}
+
+/// The picture is not printed.
+impl std::fmt::Debug for ImageSealBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImageSealBody({:?}, {} base64 chars)", self.alias, self.data.len())
+    }
+}
+
 /// esign.md §8: 159 px when not given.
 pub fn default_size() -> i64 {
     159

@@ -3,10 +3,14 @@
 use reqwest::Method;
 
 use super::super::answer::{instant, non_empty};
-use super::super::api::{CODE_OK, Endpoint, SealCreatedData, SealData, SealListData, TemplateSealBody, paths};
+use base64::Engine;
+
+use super::super::api::{
+    CODE_OK, Endpoint, ImageSealBody, SealCreatedData, SealData, SealListData, TemplateSealBody, paths,
+};
 use super::{EsignClient, serialize};
 use crate::domain::model::{SealCentral, SealColor, SealTemplate, SealType, UpstreamSeal};
-use crate::domain::ports::UpstreamError;
+use crate::domain::ports::{ImageSealRequest, UpstreamError};
 use crate::domain::values::AccountId;
 
 /// Seals read per page; a company with more than this many seals is read page by page.
@@ -87,16 +91,31 @@ impl EsignClient {
     }
 
     pub(super) async fn org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::SealList.as_str();
+        self.all_seals(Endpoint::SealList.as_str(), |offset, size| paths::seals(org_id.as_str(), offset, size)).await
+    }
+
+    pub(super) async fn person_seals(&self, account_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
+        self.all_seals(Endpoint::PersonSeals.as_str(), |offset, size| {
+            paths::person_seals(account_id.as_str(), offset, size)
+        })
+        .await
+    }
+
+    /// Every seal of a paged list, page by page.
+    async fn all_seals(
+        &self,
+        endpoint: &'static str,
+        path_of: impl Fn(u32, u32) -> String,
+    ) -> Result<Vec<UpstreamSeal>, UpstreamError> {
         let mut seals = Vec::new();
         for page in 0..MAX_PAGES {
-            let path = paths::seals(org_id.as_str(), page * PAGE, PAGE);
+            let path = path_of(page * PAGE, PAGE);
             let data = self
-                .read(ENDPOINT, &path, |answer| {
+                .read(endpoint, &path, |answer| {
                     if answer.code != CODE_OK {
                         return Err(answer.refused());
                     }
-                    answer.data::<SealListData>(ENDPOINT)
+                    answer.data::<SealListData>(endpoint)
                 })
                 .await?;
             let got = data.seals.len();
@@ -108,6 +127,54 @@ impl EsignClient {
             }
         }
         Ok(seals)
+    }
+
+    pub(super) async fn image_seal(
+        &self,
+        org_id: &AccountId,
+        seal: &ImageSealRequest,
+    ) -> Result<UpstreamSeal, UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SealImage.as_str();
+        let body = ImageSealBody {
+            alias: seal.alias.clone(),
+            data_type: "BASE64".into(),
+            data: base64::engine::general_purpose::STANDARD.encode(&seal.png),
+            transparent_flag: seal.transparent,
+            height: i64::from(seal.height),
+            width: i64::from(seal.width),
+        };
+        let bytes = serialize(ENDPOINT, &body)?;
+        let path = paths::seal_image(org_id.as_str());
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            let d: SealCreatedData = answer.data(ENDPOINT)?;
+            if d.seal_id.is_empty() {
+                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: sealId is empty")));
+            }
+            Ok(UpstreamSeal {
+                seal_id: d.seal_id,
+                alias: Some(seal.alias.clone()),
+                file_key: non_empty(d.file_key),
+                url: non_empty(d.url),
+                created_at: None,
+                default: false,
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn remove_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
+        const ENDPOINT: &str = Endpoint::SealDelete.as_str();
+        let path = paths::seal(org_id.as_str(), seal_id);
+        self.exchange(ENDPOINT, Method::DELETE, &path, None, |answer| {
+            if answer.code != CODE_OK {
+                return Err(answer.refused());
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub(super) async fn default_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {

@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
 
-use crate::domain::model::{CertNo, HistoryEntry, Move, ProcessStatus, Source};
+use crate::domain::model::{CertNo, HistoryEntry, Move, ProcessStatus, SealReview, Source};
 use crate::domain::ports::StoreError;
 use crate::domain::values::MemberNo;
 use crate::store::columns::{from_ms, ms};
@@ -24,6 +24,14 @@ pub struct Model {
     /// The calling system of an RPC.
     pub caller: Option<String>,
     pub cert_no: Option<String>,
+    /// `SEAL_REVIEWED` for a review; `NULL` for a status move.
+    pub kind: Option<String>,
+    /// A review's seal.
+    pub seal_id: Option<String>,
+    /// A review's decision.
+    pub approved: Option<bool>,
+    /// A rejection's reason.
+    pub reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -34,6 +42,7 @@ impl ActiveModelBehavior for ActiveModel {}
 const RPC: &str = "RPC";
 const CALLBACK: &str = "CALLBACK";
 const RECONCILER: &str = "RECONCILER";
+const SEAL_REVIEWED: &str = "SEAL_REVIEWED";
 
 impl ActiveModel {
     /// The row recording `change` of `member`'s process, made by `source`.
@@ -53,6 +62,29 @@ impl ActiveModel {
             source_detail: Set(detail),
             caller: Set(caller),
             cert_no: Set(change.cert_no.map(|c| c.to_string())),
+            kind: Set(None),
+            seal_id: Set(None),
+            approved: Set(None),
+            reason: Set(None),
+        }
+    }
+
+    /// The row recording a review of a seal of `member`'s company, made while the process was at
+    /// `status` (`from == to`: a review moves nothing).
+    pub fn reviewed(
+        member: &MemberNo,
+        status: ProcessStatus,
+        at: chrono::DateTime<chrono::Utc>,
+        review: &SealReview,
+        source: &Source,
+    ) -> Self {
+        let change = Move { from: status, to: status, at, cert_no: None };
+        Self {
+            kind: Set(Some(SEAL_REVIEWED.to_owned())),
+            seal_id: Set(Some(review.seal_id.clone())),
+            approved: Set(Some(review.approved)),
+            reason: Set(review.reason.clone()),
+            ..Self::recorded(member, &change, source)
         }
     }
 }
@@ -72,11 +104,21 @@ impl TryFrom<Model> for HistoryEntry {
             other => return Err(StoreError::Corrupt(format!("history source {other}"))),
         };
         let cert_no = m.cert_no.as_deref().map(|c| CertNo::parse("cert_no", c)).transpose()?;
+        let review = match m.kind.as_deref() {
+            None => None,
+            Some(SEAL_REVIEWED) => Some(SealReview {
+                seal_id: m.seal_id.unwrap_or_default(),
+                approved: m.approved.unwrap_or_default(),
+                reason: m.reason,
+            }),
+            Some(other) => return Err(StoreError::Corrupt(format!("history kind {other}"))),
+        };
         Ok(HistoryEntry {
             seq: m.id,
             change: Move { from: status(&m.from_status)?, to: status(&m.to_status)?, at: from_ms(m.at)?, cert_no },
             source,
             cert_no: m.cert_no,
+            review,
         })
     }
 }
@@ -110,6 +152,10 @@ mod tests {
                 source_detail: row.source_detail.unwrap(),
                 caller: row.caller.unwrap(),
                 cert_no: row.cert_no.unwrap(),
+                kind: row.kind.unwrap(),
+                seal_id: row.seal_id.unwrap(),
+                approved: row.approved.unwrap(),
+                reason: row.reason.unwrap(),
             };
             let entry = HistoryEntry::try_from(model).unwrap();
             assert_eq!((entry.seq, entry.change, entry.source), (9, change, source));

@@ -7,4 +7,5 @@ pub mod face_flow;
 pub mod history;
 pub mod inbox_event;
 pub mod org_flow;
+pub mod org_seal;
 pub mod process;

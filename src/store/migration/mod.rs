@@ -10,6 +10,7 @@ mod m0006_documents;
 mod m0007_evidence;
 mod m0008_seal;
 mod m0009_account_generation;
+mod m0010_seal_review;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_evidence::Migration),
             Box::new(m0008_seal::Migration),
             Box::new(m0009_account_generation::Migration),
+            Box::new(m0010_seal_review::Migration),
         ]
     }
 }

@@ -20,8 +20,8 @@ use tonic::{Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use super::{
-    APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, FILE_LINK_KEY, SYS_ID, TOKEN, TestDb, eventually, face_request,
-    legal_person_request, start_sim,
+    APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, FILE_LINK_KEY, REVIEWER_ID, REVIEWER_TOKEN, SYS_ID, TOKEN, TestDb,
+    eventually, face_request, legal_person_request, start_sim,
 };
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
@@ -40,7 +40,11 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
             read_retries: 2,
             retry_base_delay: Duration::from_millis(10),
         },
-        callers: vec![CallerCredential { sys_id: SYS_ID.into(), token: TOKEN.into() }],
+        callers: vec![
+            CallerCredential { sys_id: SYS_ID.into(), token: TOKEN.into() },
+            CallerCredential { sys_id: REVIEWER_ID.into(), token: REVIEWER_TOKEN.into() },
+        ],
+        seal_reviewers: vec![REVIEWER_ID.into()],
         data_keys: parse_keys(DATA_KEYS).expect("test data keys"),
         evidence_keys: EvidenceKeys::parse(EVIDENCE_KEYS).expect("test evidence keys"),
         public_callback_base_url: None,

@@ -37,6 +37,9 @@ pub use etc_esign::config::DEV_SYS_ID as SYS_ID;
 // The secrets differ from the crate's dev values on purpose: `serve` refuses those (see privacy.rs).
 pub const APP_SECRET: &str = "etc-esign-test-secret-not-real-01";
 pub const TOKEN: &str = "test-token-0123456789";
+/// A second caller, the one seal reviewer of the tests (SEAL_REVIEWERS).
+pub const REVIEWER_ID: &str = "R01";
+pub const REVIEWER_TOKEN: &str = "reviewer-token-0123456789";
 /// The test data key (32 bytes of 0x2a); tests that rotate keys add their own.
 pub const DATA_KEYS: &str = "t1=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 /// The test evidence key (an Ed25519 seed of 32 bytes of 0x2b); tests that rotate keys add their own.
