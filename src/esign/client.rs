@@ -13,12 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::answer::{Answer, instant, interpret, non_empty, transport_error, upstream_id};
-use super::api::{
-    AccountData, CODE_OK, CreateAccountBody, Endpoint, FaceStartBody, FaceStartData, FlowStatus, ID_TYPE_RESIDENT_CARD,
-    OutlineData, paths,
-};
-use super::codes;
+use super::answer::{Answer, interpret, transport_error};
 use super::sign::{
     ACCEPT, AUTH_MODE, CONTENT_TYPE, HEADER_APP_ID, HEADER_AUTH_MODE, HEADER_CONTENT_MD5, HEADER_REQUEST_SIGNATURE,
     HEADER_REQUEST_TIMESTAMP, content_md5, signature, string_to_sign,
@@ -34,6 +29,7 @@ use crate::domain::values::{AccountId, AuthId, FlowId, SmsCode};
 mod authorization;
 mod ocr;
 mod org;
+mod person;
 mod seal;
 mod sms;
 use crate::metrics::{Metrics, UpstreamOutcome};
@@ -295,53 +291,11 @@ fn serialize<T: serde::Serialize>(endpoint: &str, body: &T) -> Result<Vec<u8>, U
 #[async_trait]
 impl ESign for EsignClient {
     async fn create_person_account(&self, req: &PersonAccountRequest) -> Result<AccountId, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::Account.as_str();
-        let body = CreateAccountBody {
-            third_party_user_id: req.third_party_user_id.wire(),
-            name: req.name.as_str().to_owned(),
-            id_type: ID_TYPE_RESIDENT_CARD.to_owned(),
-            id_number: req.id_number.expose().to_owned(),
-            mobile: req.mobile.expose().to_owned(),
-        };
-        let bytes = serialize(ENDPOINT, &body)?;
-        tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
-        self.exchange(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes), |answer| match answer.code {
-            // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
-            CODE_OK | codes::ACCOUNT_EXISTS => {
-                let data: AccountData = answer.data(ENDPOINT)?;
-                upstream_id(ENDPOINT, AccountId::parse, "accountId", &data.account_id)
-            }
-            _ => Err(answer.refused()),
-        })
-        .await
+        self.person_account(req).await
     }
 
     async fn start_face_auth(&self, req: &FaceAuthRequest) -> Result<FaceAuthStarted, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::Face.as_str();
-        let body = FaceStartBody {
-            faceauth_mode: codes::face_auth_mode_name(req.mode).to_owned(),
-            repetition: req.repetition,
-            callback_url: req.redirect_url.clone(),
-            context_id: req.context_id.clone(),
-            notify_url: Some(req.notify_url.clone()),
-        };
-        let bytes = serialize(ENDPOINT, &body)?;
-        let path = paths::face_start(req.account_id.as_str());
-        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: FaceStartData = answer.data(ENDPOINT)?;
-            if data.auth_url.is_empty() {
-                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: authUrl is empty")));
-            }
-            Ok(FaceAuthStarted {
-                flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
-                auth_url: data.auth_url,
-                original_url: data.original_url,
-            })
-        })
-        .await
+        self.face_start(req).await
     }
 
     async fn start_sms_auth(&self, req: &SmsAuthRequest) -> Result<FlowId, UpstreamError> {
@@ -353,25 +307,7 @@ impl ESign for EsignClient {
     }
 
     async fn flow_outline(&self, flow_id: &FlowId) -> Result<FlowOutline, UpstreamError> {
-        const ENDPOINT: &str = Endpoint::Outline.as_str();
-        let path = paths::flow_outline(flow_id.as_str());
-        self.read(ENDPOINT, &path, |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let data: OutlineData = answer.data(ENDPOINT)?;
-            let status = FlowStatus::parse(&data.flow_status)
-                .ok_or_else(|| UpstreamError::Malformed(format!("{ENDPOINT}: unknown flowStatus")))?
-                .into();
-            Ok(FlowOutline {
-                flow_id: upstream_id(ENDPOINT, FlowId::parse, "flowId", &data.flow_id)?,
-                status,
-                context_id: non_empty(data.context_id),
-                fail_reason: non_empty(data.fail_reason),
-                modify_time: instant("modifyTime", data.modify_time)?,
-            })
-        })
-        .await
+        self.outline(flow_id).await
     }
 
     async fn create_authorization(&self, req: &CreateAuthorizationRequest) -> Result<AuthId, UpstreamError> {
@@ -447,6 +383,8 @@ mod tests {
     use std::time::Duration;
 
     use backon::BackoffBuilder;
+
+    use super::super::codes;
 
     use super::*;
     use crate::domain::model::{AuthType, AuthorizationStatus};
