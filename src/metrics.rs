@@ -12,21 +12,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// One method's and code's RPC metrics, resolved once ([`Metrics::rpc_handles`]); clones of the
-/// families' own, so what they record is what `/metrics` shows.
-#[derive(Clone, Debug)]
-pub struct RpcHandles {
-    requests: Counter,
-    duration: Histogram,
-}
-
-impl RpcHandles {
-    pub fn observe(&self, elapsed: Duration) {
-        self.requests.inc();
-        self.duration.observe(elapsed.as_secs_f64());
-    }
-}
-
 /// What `encode` writes: OpenMetrics text, which Prometheus scrapes natively.
 pub const EXPOSITION_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -213,16 +198,6 @@ impl Metrics {
         let labels = RpcLabels { method, code: code_name(code) };
         self.rpc_requests.get_or_create(&labels).inc();
         self.rpc_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
-    }
-
-    /// The counter and histogram of `method` answering `code`, for a recorder that keeps them: each
-    /// call then costs two atomic updates, not a hash and a lock of each family.
-    pub fn rpc_handles(&self, method: &'static str, code: tonic::Code) -> RpcHandles {
-        let labels = RpcLabels { method: Cow::Borrowed(method), code: code_name(code) };
-        RpcHandles {
-            requests: self.rpc_requests.get_or_create(&labels).clone(),
-            duration: self.rpc_duration.get_or_create(&labels).clone(),
-        }
     }
 
     pub fn observe_upstream(&self, endpoint: &'static str, outcome: UpstreamOutcome, elapsed: Duration) {

@@ -1,9 +1,8 @@
 //! Evidence (存证, process.md §3): the service's evidence keys (Ed25519, rotated like the data
 //! keys), the writing of a record when the handler or the company passes, ConfirmEvidence
 //! (CERT_UNCONFIRMED → CERT_CONFIRMED), GetEvidence, and the certificate statuses of the detail.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use chrono::{DateTime, Utc};
@@ -23,17 +22,7 @@ use super::values::MemberNo;
 pub struct EvidenceKeys {
     current: (String, SigningKey),
     verifying: HashMap<String, VerifyingKey>,
-    /// Records whose signature verified, by [`Evidence::digest_bytes`] (their exact bytes and
-    /// signature): a record never changes, and these keys do not while the process lives, so a
-    /// verified record verifies again. The detail checks its records on every read, and an Ed25519
-    /// verification costs more than the rest of the read; a digest is a fraction of it. A record
-    /// that did not verify is not kept (rare, and checked again each time).
-    verified: Arc<Mutex<HashSet<[u8; 32]>>>,
 }
-
-/// At most this many verified digests are kept (32 bytes each, about 3 MiB in all); when full,
-/// the set starts over.
-const VERIFIED_MAX: usize = 65_536;
 
 impl fmt::Debug for EvidenceKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,7 +57,7 @@ impl EvidenceKeys {
         }
         let verifying = keys.iter().map(|(id, k)| (id.clone(), k.verifying_key())).collect();
         let current = keys.into_iter().next().ok_or("EVIDENCE_KEYS lists no key")?;
-        Ok(Self { current, verifying, verified: Arc::default() })
+        Ok(Self { current, verifying })
     }
 
     /// The dev keys (`dev` and tests that name none).
@@ -97,27 +86,7 @@ impl EvidenceKeys {
     pub fn verifies(&self, record: &Evidence) -> bool {
         let Some(key) = self.verifying.get(&record.key_id) else { return false };
         let Ok(sig) = Signature::from_slice(&record.signature) else { return false };
-        let bytes = record.signed_bytes();
-        let digest: [u8; 32] = {
-            use sha2::Digest as _;
-            let mut h = sha2::Sha256::new();
-            h.update(&bytes);
-            h.update(&record.signature);
-            h.finalize().into()
-        };
-        // A poisoned lock only means another thread panicked mid-insert: the set is still a set.
-        if self.verified.lock().unwrap_or_else(|e| e.into_inner()).contains(&digest) {
-            return true;
-        }
-        let ok = key.verify_strict(&bytes, &sig).is_ok();
-        if ok {
-            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            if verified.len() >= VERIFIED_MAX {
-                verified.clear();
-            }
-            verified.insert(digest);
-        }
-        ok
+        key.verify_strict(&record.signed_bytes(), &sig).is_ok()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::methods::{Method, Methods};
-use crate::metrics::{Metrics, RpcHandles, code_name};
+use crate::metrics::{Metrics, code_name};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -32,24 +32,16 @@ fn grpc_status(headers: &HeaderMap) -> Option<Code> {
     Some(Code::from_i32(value))
 }
 
-/// The metrics of each served method's successful calls (most calls), by the method's place in
-/// [`Methods`]: resolved on a method's first success, then two atomic updates per call. Resolved
-/// lazily, so that `/metrics` lists a method only once it was called, as before.
-type OkHandles = Arc<[OnceLock<RpcHandles>]>;
-
 #[derive(Clone)]
 pub struct ObserveLayer {
     metrics: Arc<Metrics>,
     methods: &'static Methods,
-    ok: OkHandles,
 }
 
 impl ObserveLayer {
     /// Reads the served methods now, at start-up, rather than on the first call.
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        let methods = Methods::served();
-        let ok = methods.iter().map(|_| OnceLock::new()).collect();
-        Self { metrics, methods, ok }
+        Self { metrics, methods: Methods::served() }
     }
 }
 
@@ -57,7 +49,7 @@ impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner, metrics: self.metrics.clone(), methods: self.methods, ok: self.ok.clone() }
+        Observe { inner, metrics: self.metrics.clone(), methods: self.methods }
     }
 }
 
@@ -66,7 +58,6 @@ pub struct Observe<S> {
     inner: S,
     metrics: Arc<Metrics>,
     methods: &'static Methods,
-    ok: OkHandles,
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>
@@ -84,9 +75,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let path = req.uri().path();
-        let index = self.methods.iter().position(|m| m.path == path);
-        let method = index.and_then(|i| self.methods.iter().nth(i));
+        let method = self.methods.find(req.uri().path());
         // The caller id is not yet authenticated here; it is short ASCII or left out.
         let caller = req.headers().get("etc-sys-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 32);
         // `member` is recorded by the handler once the request is parsed (MemberNo prints masked).
@@ -98,8 +87,7 @@ where
             code = Empty,
             latency_ms = Empty
         );
-        let ok = index.map(|i| (self.ok.clone(), i));
-        let finish = Finish { metrics: self.metrics.clone(), method, ok, started: Instant::now(), span: span.clone() };
+        let finish = Finish { metrics: self.metrics.clone(), method, started: Instant::now(), span: span.clone() };
         let future = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {
@@ -122,8 +110,6 @@ where
 struct Finish {
     metrics: Arc<Metrics>,
     method: Option<&'static Method>,
-    /// The successful calls' metrics and the method's place among them (a served method).
-    ok: Option<(OkHandles, usize)>,
     started: Instant,
     span: tracing::Span,
 }
@@ -152,13 +138,7 @@ impl Finish {
             }
             _ => tracing::info!(code = code_name(code), latency_ms, "rpc finished"),
         });
-        let slot = self.ok.as_ref().filter(|_| code == Code::Ok).and_then(|(ok, i)| ok.get(*i));
-        match slot {
-            Some(slot) => {
-                slot.get_or_init(|| self.metrics.rpc_handles(method_label(self.method), code)).observe(elapsed)
-            }
-            None => self.metrics.observe_rpc(Cow::Borrowed(method_label(self.method)), code, elapsed),
-        }
+        self.metrics.observe_rpc(Cow::Borrowed(method_label(self.method)), code, elapsed);
     }
 }
 

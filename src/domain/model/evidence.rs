@@ -124,41 +124,35 @@ impl Evidence {
     /// order below, each as its UTF-8 text preceded by its length in bytes (u32, big-endian).
     /// Numbers and the instant (Unix milliseconds) are written in decimal.
     pub fn signed_bytes(&self) -> Vec<u8> {
-        // Written straight into one buffer (no copy of each field first): the detail checks every
-        // record it answers, so this runs on each read.
-        let mut out = Vec::with_capacity(ENCODING.len() + 12 * 4 + 256);
-        out.extend_from_slice(ENCODING);
-        let mut put = |f: &[u8]| {
+        let fields = [
+            self.cert_no.to_string(),
+            self.member_no.as_str().to_owned(),
+            self.position.to_string(),
+            self.kind.as_str().to_owned(),
+            self.masked_name.clone(),
+            self.id_digest.clone(),
+            self.account_id.clone(),
+            self.flow_id.clone(),
+            self.method.as_str().to_owned(),
+            self.at.timestamp_millis().to_string(),
+            self.prev_digest.clone(),
+            self.key_id.clone(),
+        ];
+        let mut out = ENCODING.to_vec();
+        for f in fields {
             out.extend_from_slice(&(f.len() as u32).to_be_bytes());
-            out.extend_from_slice(f);
-        };
-        put(self.cert_no.to_string().as_bytes());
-        put(self.member_no.as_str().as_bytes());
-        put(self.position.to_string().as_bytes());
-        put(self.kind.as_str().as_bytes());
-        put(self.masked_name.as_bytes());
-        put(self.id_digest.as_bytes());
-        put(self.account_id.as_bytes());
-        put(self.flow_id.as_bytes());
-        put(self.method.as_str().as_bytes());
-        put(self.at.timestamp_millis().to_string().as_bytes());
-        put(self.prev_digest.as_bytes());
-        put(self.key_id.as_bytes());
+            out.extend_from_slice(f.as_bytes());
+        }
         out
     }
 
     /// SHA-256 (hex) of the signed bytes and the signature: what the member's next record chains to,
     /// so that a change to any byte of this record breaks the next one's chain.
     pub fn digest(&self) -> String {
-        hex::encode(self.digest_bytes())
-    }
-
-    /// [`Evidence::digest`] as bytes: names this record's exact content (signature included).
-    pub fn digest_bytes(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.signed_bytes());
         h.update(&self.signature);
-        h.finalize().into()
+        hex::encode(h.finalize())
     }
 }
 
