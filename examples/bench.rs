@@ -18,9 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etc_esign::config::DEV_APP_ID as APP_ID;
-use etc_esign::domain::model::{Handler, Process, ProcessStatus};
+use etc_esign::domain::EvidenceKeys;
+use etc_esign::domain::model::{
+    CertNo, Evidence, EvidenceKind, EvidenceMethod, Handler, IdCardDocs, KeptPicture, LicenceDocs, OrgFlow,
+    OrgFlowStatus, OrgInfo, OrgProfile, OrgSeal, PaymentProcess, PaymentProgress, Process, ReceivingAccount, Source,
+    id_digest, mask_name,
+};
 use etc_esign::domain::ports::{ChangeSet, ESign, FaceAuthMode, FaceAuthRequest, PersonAccountRequest, Store};
-use etc_esign::domain::values::{AccountId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
+use etc_esign::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
 use etc_esign::esign::{EsignClient, EsignSettings};
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};
 use etc_esign::sim::{Endpoint, FaultKind, FaultTrigger, SimConfig, SimHandle, Simulator};
@@ -90,20 +95,153 @@ fn member(i: usize) -> String {
     format!("ETC{i:09}")
 }
 
-/// The seeded member: the handler passed face recognition, so every column (the encrypted ones too)
-/// is filled and the answer has the full member info.
-fn seeded_process(member_no: &str) -> Process {
-    let today = chrono::Utc::now().date_naive();
-    let mut p = Process::restore(MemberNo::parse(member_no).expect("member no"), ProcessStatus::HandlerAuthed, 0);
-    p.handler = Some(Handler {
+/// The evidence key the bench signs its seeded records with and gives the server (not the dev key,
+/// which `serve` refuses).
+const EVIDENCE_KEYS: &str = "bench=YmVuY2gtZXZpZGVuY2Uta2V5LW5vdC1yZWFsLTAxMjM=";
+
+/// What one seeded member holds: the process, its two evidence records and its company flow.
+struct Seeded {
+    process: Process,
+    evidence: Vec<Evidence>,
+    org_flow: OrgFlow,
+}
+
+/// The seeded member, walked through the real state machine so that every column the detail reads
+/// is filled (the encrypted ones too): the handler passed face recognition and the company a reverse
+/// payment (two signed evidence records, confirmed), the seal saved, the card and licence pictures
+/// kept; its history has the moves of that walk. The seal's URL stays fresh for the whole run, so no
+/// read asks e签宝.
+fn seeded(member_no: &str, keys: &EvidenceKeys) -> Seeded {
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let member = MemberNo::parse(member_no).expect("member no");
+    let handler = Handler {
         name: PersonName::parse("name", "张三").expect("name"),
         id_number: ResidentId::parse("id_number", ID_NUMBER).expect("id number"),
         mobile: Mobile::parse("mobile", MOBILE).expect("mobile"),
         valid_period: ValidPeriod::parse("valid_period", "2019.01.01-2039.01.01", today).expect("period"),
+    };
+    let account = AccountId::parse("account", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5").expect("account id");
+    let org_id = AccountId::parse("org", "0f1e2d3c4b5a69788796a5b4c3d2e1f0").expect("org id");
+    let face_flow = FlowId::parse("flow", &format!("face-{member_no}")).expect("flow id");
+    let org_flow_id = FlowId::parse("flow", &format!("org-{member_no}")).expect("flow id");
+    let mut p = Process::not_started(member.clone());
+    p.handler_flow_started(handler, account.clone(), now).expect("face start");
+    p.handler_passed(face_flow.clone(), now).expect("handler passed");
+    let record = |position: i64, prev: &str, kind, method, name: &str, account: &str, flow: &str| {
+        let cert_no = CertNo::random();
+        let mut r = Evidence {
+            cert_no,
+            member_no: member.clone(),
+            position,
+            kind,
+            masked_name: mask_name(name),
+            id_digest: id_digest(&cert_no, ID_NUMBER),
+            account_id: account.into(),
+            flow_id: flow.into(),
+            method,
+            at: now,
+            prev_digest: prev.into(),
+            key_id: String::new(),
+            signature: Vec::new(),
+        };
+        keys.sign(&mut r);
+        r
+    };
+    let handler_record =
+        record(0, "", EvidenceKind::Handler, EvidenceMethod::Face, "张三", account.as_str(), face_flow.as_str());
+    p.evidence_written(&handler_record).expect("handler evidence");
+    let org = OrgInfo {
+        name: "房友科技有限公司".into(),
+        id_number: "91350100M000100Y43".into(),
+        id_type: "CRED_ORG_USCC".into(),
+        legal_name: "李四".into(),
+        legal_id_number: "11010519491231002X".into(),
+    };
+    let profile = OrgProfile {
+        org_abbreviation: "房友".into(),
+        org_contact: "李四".into(),
+        location: "上海市".into(),
+        address: "静安区广中路888号".into(),
+        valid_period: "2020.01.01-2035.01.01".into(),
+        org_type: "1".into(),
+        contact_name: "李四".into(),
+        contact_mobile: "13021221998".into(),
+    };
+    p.org_account_created(org, profile, org_id.clone(), now).expect("org account");
+    p.org_flow_started(true, now).expect("org flow");
+    p.org_passed(now).expect("org passed");
+    let org_record = record(
+        1,
+        &handler_record.digest(),
+        EvidenceKind::Org,
+        EvidenceMethod::ReversePayment,
+        "房友科技有限公司",
+        org_id.as_str(),
+        org_flow_id.as_str(),
+    );
+    p.evidence_written(&org_record).expect("org evidence");
+    p.evidence_confirmed("bench-platform".into(), now).expect("confirmed");
+    p.seal_started(now).expect("seal start");
+    let seal = OrgSeal {
+        seal_id: format!("seal-{member_no}"),
+        alias: Some("房友公章".into()),
+        file_key: Some(format!("$seal-file-key-{member_no}")),
+        url: Some(format!("https://esign.example.com/seals/{member_no}.png?sig=0123456789abcdef")),
+        // Fresh for longer than the run: the reads answer it and ask e签宝 nothing.
+        url_expires_at: Some(now + chrono::Duration::hours(6)),
+        created_at: Some(now),
+    };
+    p.seal_saved(seal, now).expect("seal saved");
+    p.id_card = Some(IdCardDocs {
+        front: KeptPicture::fresh(&member, "id-front"),
+        back: KeptPicture::fresh(&member, "id-back"),
     });
-    p.esign_account_id = Some(AccountId::parse("account", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5").expect("account id"));
-    p.updated_at = Some(chrono::Utc::now());
-    p
+    p.licence = Some(LicenceDocs {
+        picture: KeptPicture::fresh(&member, "licence"),
+        credit_code: "91350100M000100Y43".into(),
+        address: Some("上海市静安区广中路888号".into()),
+        valid_period: Some("2020.01.01-2035.01.01".into()),
+    });
+    let org_flow = OrgFlow {
+        flow_id: org_flow_id,
+        member_no: member,
+        org_id,
+        needs_payment: true,
+        created_at: now,
+        expires_at: now + chrono::Duration::days(30),
+        status: OrgFlowStatus::Succeeded,
+        fail_reason: None,
+        finished_at: Some(now),
+        payment_process: PaymentProcess::OrganFinished,
+        receiving: Some(ReceivingAccount {
+            main_account_name: "e签宝收款账户".into(),
+            sub_account_no: "6222020200112233445".into(),
+            main_account_bank: "中国工商银行".into(),
+            payment_amount: "0.01".into(),
+        }),
+        progress: PaymentProgress {
+            message: Some("打款成功".into()),
+            sub_account: Some("6222020200112233445".into()),
+            sub_account_channel_name: Some("工商银行".into()),
+            main_account_name: Some("e签宝收款账户".into()),
+            opp_account_no: Some("6217000010001234567".into()),
+            opp_account_name: Some("房友科技有限公司".into()),
+            opp_bank_name: Some("中国建设银行".into()),
+            pay_amount: Some("0.01".into()),
+            trade_time: Some(now),
+            create_time: Some(now),
+            modify_time: Some(now),
+            biz_flow_no: Some(format!("biz-{member_no}")),
+        },
+        next_poll_at: now + chrono::Duration::days(30),
+        poll_attempts: 0,
+    };
+    Seeded { process: p, evidence: vec![handler_record, org_record], org_flow }
+}
+
+fn bench_keys() -> EvidenceKeys {
+    EvidenceKeys::parse(EVIDENCE_KEYS).expect("bench evidence keys")
 }
 
 mod baseline {
@@ -270,7 +408,7 @@ mod baseline {
     }
 
     pub async fn serve(addr: SocketAddr) {
-        let canned = etc_esign::grpc::convert::process(&seeded_process(&member(0)), chrono::Utc::now());
+        let canned = etc_esign::grpc::convert::process(&seeded(&member(0), &bench_keys()).process, chrono::Utc::now());
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_service_status(etc_esign::grpc::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
         tonic::transport::Server::builder()
@@ -375,6 +513,7 @@ fn spawn_service(name: &'static str, binary: &Path, database_url: &str, sim: &Si
         .env("ESIGN_APP_SECRET", APP_SECRET)
         .env("ETC_CALLERS", format!("{SYS_ID}={TOKEN}"))
         .env("DATA_KEYS", DATA_KEYS)
+        .env("EVIDENCE_KEYS", EVIDENCE_KEYS)
         .env("GRPC_ADDR", addr.to_string())
         .env("HTTP_ADDR", http.to_string())
         .env("PUBLIC_CALLBACK_BASE_URL", format!("http://{http}"))
@@ -425,10 +564,17 @@ async fn seed(url: &str) {
     let cipher = Cipher::new(&parse_keys(DATA_KEYS).expect("keys")).expect("cipher");
     let store = SeaStore::connect(url, 8, cipher).await.expect("connect to the database");
     store.migrate().await.expect("migrate");
-    let store = &store;
+    let (store, keys) = (&store, &bench_keys());
     let seeded = futures::stream::iter(0..MEMBERS)
         .map(|i| async move {
-            let changes = ChangeSet { process: Some(seeded_process(&member(i))), ..Default::default() };
+            let Seeded { process, evidence, org_flow } = seeded(&member(i), keys);
+            let changes = ChangeSet {
+                process: Some(process),
+                evidence,
+                org_flows: vec![org_flow],
+                source: Some(Source::Rpc { caller: SYS_ID.into(), method: "Seed".into() }),
+                ..Default::default()
+            };
             store.commit(changes).await.expect("seed a member");
         })
         .buffer_unordered(8)
@@ -509,9 +655,59 @@ async fn channel(addr: SocketAddr) -> Channel {
         .expect("connect")
 }
 
+/// The reads the bench drives: the detail (the main table), and the other reads on hot paths.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Detail,
+    ReversePayment,
+    /// GetProcessHistory's first page (the default page size).
+    History,
+}
+
+impl Read {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Detail => "GetProcessDetail",
+            Self::ReversePayment => "GetReversePayment",
+            Self::History => "GetProcessHistory (first page)",
+        }
+    }
+
+    /// One call for `member`; whether it answered OK.
+    async fn call(self, client: &mut AuthServiceClient<Channel>, member: &str) -> bool {
+        let etc_member_no = member.to_owned();
+        match self {
+            Self::Detail => {
+                let req = pb::GetProcessDetailRequest { etc_member_no, refresh: false };
+                client.get_process_detail(authed(req)).await.is_ok()
+            }
+            Self::ReversePayment => {
+                let req = pb::GetReversePaymentRequest { etc_member_no, refresh: false };
+                client.get_reverse_payment(authed(req)).await.is_ok()
+            }
+            Self::History => {
+                let req = pb::GetProcessHistoryRequest { etc_member_no, page_size: 0, page_token: String::new() };
+                client.get_process_history(authed(req)).await.is_ok()
+            }
+        }
+    }
+}
+
 /// `connections` × `in_flight` tasks call GetProcessDetail back to back on seeded members for
 /// `warmup` + `measure`; only calls that start and end inside the measured window count.
 async fn drive(addr: SocketAddr, connections: usize, in_flight: usize, warmup: Duration, measure: Duration) -> Load {
+    drive_read(Read::Detail, addr, connections, in_flight, warmup, measure).await
+}
+
+/// As [`drive`], for the read `read`.
+async fn drive_read(
+    read: Read,
+    addr: SocketAddr,
+    connections: usize,
+    in_flight: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> Load {
     let members: Arc<Vec<String>> = Arc::new((0..MEMBERS).map(member).collect());
     let t0 = Instant::now();
     let (from, until) = (t0 + warmup, t0 + warmup + measure);
@@ -529,8 +725,7 @@ async fn drive(addr: SocketAddr, connections: usize, in_flight: usize, warmup: D
                         break;
                     }
                     next = (next + 1) % MEMBERS;
-                    let req = pb::GetProcessDetailRequest { etc_member_no: members[next].clone(), refresh: false };
-                    let ok = client.get_process_detail(authed(req)).await.is_ok();
+                    let ok = read.call(&mut client, &members[next]).await;
                     let end = Instant::now();
                     if start >= from && end <= until {
                         if ok {
@@ -657,7 +852,13 @@ struct Row {
     flood: Load,
     peak_mib: f64,
     face_p50: Option<f64>,
+    /// The other reads (etc-esign only), each with its own load.
+    reads: Vec<(Read, Load)>,
 }
+
+/// The other reads' runs: the main run's load, shorter.
+const READ_WARMUP: Duration = Duration::from_secs(1);
+const READ_MEASURE: Duration = Duration::from_secs(5);
 
 async fn measure(mut server: Server, face_tag: Option<&str>) -> Row {
     let start_ms = server.wait_serving().await;
@@ -668,11 +869,18 @@ async fn measure(mut server: Server, face_tag: Option<&str>) -> Row {
     eprintln!("{}: 1,000 streams …", server.name);
     let flood = drive(server.addr, FLOOD_CONNECTIONS, FLOOD_IN_FLIGHT, Duration::from_secs(1), FLOOD).await;
     let (_, peak_mib) = server.rss();
+    let mut reads = Vec::new();
+    if face_tag.is_some() {
+        for read in [Read::ReversePayment, Read::History] {
+            eprintln!("{}: {} …", server.name, read.name());
+            reads.push((read, drive_read(read, server.addr, CONNECTIONS, IN_FLIGHT, READ_WARMUP, READ_MEASURE).await));
+        }
+    }
     let face_p50 = match face_tag {
         Some(tag) => Some(face_p50(server.addr, tag).await),
         None => None,
     };
-    let row = Row { name: server.name, start_ms, idle_mib, load, flood, peak_mib, face_p50 };
+    let row = Row { name: server.name, start_ms, idle_mib, load, flood, peak_mib, face_p50, reads };
     server.stop();
     row
 }
@@ -737,6 +945,27 @@ fn print_table(rows: &[Row], upstream: f64) {
             r.peak_mib,
             r.start_ms,
         );
+    }
+    println!();
+    println!(
+        "Other reads on hot paths: {CONNECTIONS} connections × {IN_FLIGHT} in flight, warm-up {READ_WARMUP:?}, \
+         measured {READ_MEASURE:?}; the same seeded members"
+    );
+    println!("| server | read | req/s | p50 ms | p99 ms | req/s ÷ base detail | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        for (read, load) in &r.reads {
+            println!(
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+                r.name,
+                read.name(),
+                load.rps(),
+                load.pct_ms(0.5),
+                load.pct_ms(0.99),
+                load.rps() / base.load.rps(),
+                load.errors
+            );
+        }
     }
     println!();
     println!(

@@ -37,6 +37,11 @@ fn free<E: Leased>(now: DateTime<Utc>) -> Condition {
     Condition::any().add(E::LEASE_UNTIL.is_null()).add(E::LEASE_UNTIL.lt(ms(now)))
 }
 
+/// [`free`] as one expression (an upsert's `WHERE` takes no `Condition`).
+pub(crate) fn free_expr<E: Leased>(now: DateTime<Utc>) -> Expr {
+    E::LEASE_UNTIL.is_null().or(E::LEASE_UNTIL.lt(ms(now)))
+}
+
 fn due<E: Polled>(now: DateTime<Utc>) -> Condition {
     Condition::all().add(E::outstanding()).add(E::NEXT_POLL_AT.lte(ms(now))).add(free::<E>(now))
 }

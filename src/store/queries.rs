@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
     TransactionTrait,
 };
 
@@ -258,14 +258,24 @@ impl Store for SeaStore {
     }
 
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        // The row must exist for the conditional update of the lease to have something to win.
-        let fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
-        proc_e::Entity::insert(fresh)
-            .on_conflict_do_nothing()
+        // One statement, one write: a member never seen gets its row with the lease taken; an
+        // existing row's lease is taken only if free (the upsert's WHERE sees the stored row, and
+        // is atomic on both databases: one contender wins). An insert, then a conditional update,
+        // cost two writes — two WAL flushes on PostgreSQL — on every start.
+        let mut fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
+        fresh.lease_holder = Set(Some(lease.holder.clone()));
+        fresh.lease_until = Set(Some(ms(lease.until)));
+        let won = proc_e::Entity::insert(fresh)
+            .on_conflict(
+                OnConflict::column(proc_e::Column::MemberNo)
+                    .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
+                    .action_and_where(lease::free_expr::<proc_e::Entity>(now))
+                    .to_owned(),
+            )
             .exec_without_returning(&self.db)
             .await
             .map_err(db_err)?;
-        lease::try_lease::<proc_e::Entity>(&self.db, member.as_str(), lease, now).await
+        Ok(won == 1)
     }
 
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError> {
