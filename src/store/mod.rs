@@ -4,6 +4,7 @@
 //! table, `queries` the port itself.
 pub mod cipher;
 mod columns;
+mod commit;
 mod connection;
 pub mod entities;
 mod lease;

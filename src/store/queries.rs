@@ -1,11 +1,11 @@
-//! The `Store` port on SeaORM: queries only. Rows become records through their entity's
-//! conversions, leases go through `lease`, and the backlog counts what the claims would take.
+//! The `Store` port on SeaORM: queries (a change set's transaction is in `commit`). Rows become
+//! records through their entity's conversions, leases go through `lease`, and the backlog counts
+//! what the claims would take.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query, UnionType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
-    TransactionTrait,
 };
 
 use super::SeaStore;
@@ -16,7 +16,7 @@ use super::entities::{
 };
 use super::lease;
 use crate::domain::model::{
-    Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, OrgFlowStatus, Process, StoredEvent,
+    Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, Process, StoredEvent,
 };
 use crate::domain::model::{ProcessStatus, SealRecord, SealReview, SealReviewStatus, Source};
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
@@ -162,99 +162,7 @@ impl Store for SeaStore {
     }
 
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError> {
-        let moved = changes.process.as_ref().is_some_and(|p| !p.moves().is_empty());
-        if moved && changes.source.is_none() {
-            return Err(StoreError::Unsourced);
-        }
-        let txn = self.db.begin().await.map_err(db_err)?;
-        if let Some(p) = &changes.process {
-            let expected = p.version();
-            if expected == 0 {
-                let res = proc_e::Entity::insert(proc_e::ActiveModel::seal(p, 1, &self.cipher)?)
-                    .on_conflict_do_nothing()
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(db_err)?;
-                if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
-                    return Err(StoreError::Conflict);
-                }
-            } else {
-                let res = proc_e::Entity::update_many()
-                    .set(proc_e::ActiveModel::seal(p, expected + 1, &self.cipher)?)
-                    .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
-                    .filter(proc_e::Column::Version.eq(expected))
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                if res.rows_affected != 1 {
-                    return Err(StoreError::Conflict);
-                }
-            }
-            if let Some(source) = &changes.source
-                && !p.moves().is_empty()
-            {
-                let rows = p.moves().iter().map(|m| hist_e::ActiveModel::recorded(p.member_no(), m, source));
-                hist_e::Entity::insert_many(rows).exec_without_returning(&txn).await.map_err(db_err)?;
-            }
-        }
-        for e in &changes.evidence {
-            // One record per place in a member's chain: a writer that chained to a stale end loses.
-            let res = ev_e::Entity::insert(ev_e::ActiveModel::from(e))
-                .on_conflict_do_nothing()
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-            if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
-                return Err(StoreError::Conflict);
-            }
-        }
-        for f in &changes.face_flows {
-            flow_e::Entity::insert(flow_e::ActiveModel::from(f))
-                .on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        for f in &changes.org_flows {
-            // A new flow is inserted; a known one is rewritten only while it still runs or by a copy
-            // with its own final status, so a stale copy (a poll racing a callback) never undoes its end.
-            let row = org_e::ActiveModel::seal(f, &self.cipher)?;
-            let inserted = org_e::Entity::insert(row.clone())
-                .on_conflict_do_nothing()
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-            if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
-                org_e::Entity::update_many()
-                    .set(row)
-                    .filter(org_e::Column::FlowId.eq(f.flow_id.as_str()))
-                    .filter(
-                        sea_orm::Condition::any()
-                            .add(org_e::Column::Status.eq(org_e::status_name(OrgFlowStatus::Running)))
-                            .add(org_e::Column::Status.eq(org_e::status_name(f.status))),
-                    )
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-            }
-        }
-        for a in &changes.authorizations {
-            auth_e::Entity::insert(auth_e::ActiveModel::seal(a, &self.cipher)?)
-                .on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        if !changes.inbox_applied.is_empty() {
-            inbox_e::Entity::update_many()
-                .col_expr(inbox_e::Column::AppliedAt, Expr::value(ms(Utc::now())))
-                .filter(inbox_e::Column::Id.is_in(changes.inbox_applied.clone()))
-                .filter(inbox_e::Column::AppliedAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        txn.commit().await.map_err(db_err)
+        self.commit_changes(changes).await
     }
 
     async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
