@@ -2,7 +2,7 @@
 //! seals, set the default. The trait methods in `client.rs` hand over to these.
 use reqwest::Method;
 
-use super::super::answer::{instant, non_empty};
+use super::super::answer::{Answer, instant, non_empty};
 use base64::Engine;
 
 use super::super::api::{
@@ -51,6 +51,25 @@ fn seal_of(d: SealData) -> Result<UpstreamSeal, UpstreamError> {
     })
 }
 
+/// A seal e签宝 created (template or image), not yet the default.
+fn created(endpoint: &str, alias: &str, answer: Answer) -> Result<UpstreamSeal, UpstreamError> {
+    if answer.code != CODE_OK {
+        return Err(answer.refused());
+    }
+    let d: SealCreatedData = answer.data(endpoint)?;
+    if d.seal_id.is_empty() {
+        return Err(UpstreamError::Malformed(format!("{endpoint}: sealId is empty")));
+    }
+    Ok(UpstreamSeal {
+        seal_id: d.seal_id,
+        alias: Some(alias.to_owned()),
+        file_key: non_empty(d.file_key),
+        url: non_empty(d.url),
+        created_at: None,
+        default: false,
+    })
+}
+
 impl EsignClient {
     pub(super) async fn template_seal(
         &self,
@@ -70,24 +89,7 @@ impl EsignClient {
         };
         let bytes = serialize(ENDPOINT, &body)?;
         let path = paths::seal_template(org_id.as_str());
-        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let d: SealCreatedData = answer.data(ENDPOINT)?;
-            if d.seal_id.is_empty() {
-                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: sealId is empty")));
-            }
-            Ok(UpstreamSeal {
-                seal_id: d.seal_id,
-                alias: Some(t.alias.clone()),
-                file_key: non_empty(d.file_key),
-                url: non_empty(d.url),
-                created_at: None,
-                default: false,
-            })
-        })
-        .await
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| created(ENDPOINT, &t.alias, answer)).await
     }
 
     pub(super) async fn org_seals(&self, org_id: &AccountId) -> Result<Vec<UpstreamSeal>, UpstreamError> {
@@ -145,24 +147,7 @@ impl EsignClient {
         };
         let bytes = serialize(ENDPOINT, &body)?;
         let path = paths::seal_image(org_id.as_str());
-        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| {
-            if answer.code != CODE_OK {
-                return Err(answer.refused());
-            }
-            let d: SealCreatedData = answer.data(ENDPOINT)?;
-            if d.seal_id.is_empty() {
-                return Err(UpstreamError::Malformed(format!("{ENDPOINT}: sealId is empty")));
-            }
-            Ok(UpstreamSeal {
-                seal_id: d.seal_id,
-                alias: Some(seal.alias.clone()),
-                file_key: non_empty(d.file_key),
-                url: non_empty(d.url),
-                created_at: None,
-                default: false,
-            })
-        })
-        .await
+        self.exchange(ENDPOINT, Method::POST, &path, Some(bytes), |answer| created(ENDPOINT, &seal.alias, answer)).await
     }
 
     pub(super) async fn remove_seal(&self, org_id: &AccountId, seal_id: &str) -> Result<(), UpstreamError> {
