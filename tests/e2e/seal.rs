@@ -322,3 +322,42 @@ async fn a_refused_authorization_start_rests_at_unauthorized_and_a_retry_moves_o
     assert_eq!(app.status(member).await, S::Authorizing);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn after_the_whole_walk_the_detail_answers_every_field_of_seed_000_masked() {
+    let app = spawn_app().await;
+    let member = "ETC000001300";
+    walk(&app, member).await;
+    let p = app.process(member).await;
+    // Top level: identity of the member, the e签宝 account, the nodes, the letter, the instant.
+    assert_eq!((p.etc_member_no.as_str(), p.status()), (member, S::AuthorizeFinish));
+    assert!(!p.esign_account_id.is_empty() && p.update_time.is_some(), "{p:?}");
+    assert!(p.signed_file_url.starts_with("http"), "{}", p.signed_file_url);
+    assert!(p.fail_reason.is_empty(), "a finished walk has no failure");
+    // 会员信息 and 主体信息: identity numbers and mobiles masked.
+    let m = p.member_info.clone().expect("memberInfo");
+    assert_eq!(
+        (m.name.as_str(), m.mobile.as_str(), m.id_number.as_str()),
+        ("张三", "138****8000", "110***********002X")
+    );
+    let o = m.org_info.expect("orgInfo");
+    assert_eq!((o.name.as_str(), o.id_type()), ("房友科技有限公司", pb::OrgIdType::Uscc));
+    assert_eq!((o.id_number.as_str(), o.org_legal_name.as_str()), (CREDIT_CODE, "张三"));
+    assert_eq!(o.org_legal_id_number, "110***********002X");
+    // 证书信息: both evidence records, normal while they verify.
+    let c = p.cert_info.clone().expect("certInfo");
+    assert!(c.cert_no.len() == 32 && c.org_cert_no.len() == 32 && c.cert_no != c.org_cert_no, "{c:?}");
+    assert!(c.cert_create_time.is_some() && c.org_cert_create_time.is_some());
+    assert_eq!((c.cert_status(), c.org_cert_status()), (pb::CertStatus::Normal, pb::CertStatus::Normal));
+    // 印章信息.
+    let s = p.seal_info.clone().expect("sealInfo");
+    assert!(!s.seal_id.is_empty() && !s.alias.is_empty() && s.seal_url.starts_with("http") && s.create_time.is_some());
+    // OCR information as declared (the pictures are the documents' RPCs').
+    let i = p.indiv_ocr_info.clone().expect("indivOcrInfo");
+    assert_eq!((i.id_number.as_str(), i.valid_period.as_str()), ("110***********002X", "2019.01.01-2039.01.01"));
+    let oo = p.org_ocr_info.clone().expect("orgOcrInfo");
+    let declared = [&oo.org_abbreviation, &oo.org_contact, &oo.location, &oo.address, &oo.org_type, &oo.contact_name];
+    assert!(declared.iter().all(|f| !f.is_empty()), "{oo:?}");
+    assert_eq!((oo.valid_period.as_str(), oo.contact_mobile.as_str()), ("2020.01.01-2035.01.01", "130****1998"));
+    app.finish().await;
+}
