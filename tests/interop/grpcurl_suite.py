@@ -187,6 +187,8 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             "ReviewOrgSeal",
             "SetDefaultOrgSeal",
             "ListOrgSeals",
+            "CreateOrgTemplateSeal",
+            "ListPersonSeals",
         ]
     ]:
         rec.check(f"README has a grpcurl example for {want}", want in rpcs, str(rpcs))
@@ -495,6 +497,25 @@ def readme_walk(rec: Recorder, g: Grpcurl, server: DevServer) -> None:
             rec.check(name + " answers the seal, now the default", seal.get("sealId") == seal_id and seal.get("defaultFlag") is True, out)
             d = detail_until("AUTH_PROCESS_STATUS_AUTHORIZE_FINISH", member_of(command))
             rec.check("GetProcessDetail then shows the new default seal", d.get("sealInfo", {}).get("sealId") == seal_id, json.dumps(d)[:300])
+        elif rpc.endswith("/CreateOrgTemplateSeal"):
+            seal = as_json(r.stdout).get("seal", {})
+            rec.check(
+                name + " answers the template seal, UNSAVED, with its URL",
+                r.returncode == 0
+                and seal.get("alias") == "财务专用章"
+                and seal.get("reviewStatus") == "SEAL_REVIEW_STATUS_UNSAVED"
+                and bool(seal.get("sealId"))
+                and seal.get("sealId") in seal.get("sealUrl", ""),
+                out,
+            )
+        elif rpc.endswith("/ListPersonSeals"):
+            answer = as_json(r.stdout)
+            seals = answer.get("seals", [])
+            rec.check(
+                name + " lists the handler's seals with their URLs",
+                r.returncode == 0 and answer.get("total") == len(seals) >= 1 and all(x.get("sealUrl") for x in seals),
+                out,
+            )
         elif rpc.endswith("/ListOrgSeals"):
             answer = as_json(r.stdout)
             seals = answer.get("seals", [])
