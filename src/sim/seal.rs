@@ -144,6 +144,11 @@ pub(crate) async fn create_template(
         seal
     };
     tracing::info!(org_id, seal_id = seal.seal_id, "simulator: template seal created");
+    created(&sim, seal)
+}
+
+/// e签宝's answer to a created seal (template or image), with its 1-hour URL.
+fn created(sim: &Shared, seal: SimSeal) -> Response {
     ok(SealCreatedData {
         url: Some(sim.seal_url(&seal.seal_id)),
         seal_id: seal.seal_id,
@@ -308,13 +313,7 @@ pub(crate) async fn create_image(
         seal
     };
     tracing::info!(org_id, seal_id = seal.seal_id, "simulator: image seal created");
-    ok(SealCreatedData {
-        url: Some(sim.seal_url(&seal.seal_id)),
-        seal_id: seal.seal_id,
-        file_key: Some(seal.file_key),
-        width: Some(seal.width),
-        height: Some(seal.height),
-    })
+    created(&sim, seal)
 }
 
 /// `GET /v1/accounts/{accountId}/seals`: a person's seals. The simulator's people have one, their
