@@ -54,11 +54,9 @@ fn digits(n: usize) -> String {
 }
 
 pub(crate) async fn create_org(State(sim): Sim, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = sim.gate(Endpoint::OrgAccount, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<CreateOrgBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<CreateOrgBody>(Endpoint::OrgAccount, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if req.third_party_user_id.is_empty() || req.name.is_empty() || req.org_legal_name.is_empty() {
         return bad_param("thirdPartyUserId, name and orgLegalName are required");
@@ -147,11 +145,9 @@ pub(crate) async fn four_factors(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::FourFactors, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<FourFactorsBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<FourFactorsBody>(Endpoint::FourFactors, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     let flow = {
         let mut st = sim.lock();

@@ -87,11 +87,9 @@ pub(crate) async fn create_template(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::SealTemplate, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<TemplateSealBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<TemplateSealBody>(Endpoint::SealTemplate, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     let chars = |s: &Option<String>| s.as_deref().map_or(0, |s| s.chars().count());
     if req.alias.trim().is_empty() || req.alias.chars().count() > 32 {
@@ -262,11 +260,9 @@ pub(crate) async fn create_image(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::SealImage, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<ImageSealBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<ImageSealBody>(Endpoint::SealImage, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if req.alias.trim().is_empty() || req.alias.chars().count() > 32 {
         return bad_param("alias");

@@ -32,11 +32,9 @@ pub(crate) async fn start_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::SmsStart, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<SmsStartBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<SmsStartBody>(Endpoint::SmsStart, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if Mobile::parse("mobileNo", &req.mobile_no).is_err() {
         return bad_param("mobileNo");
@@ -77,11 +75,9 @@ pub(crate) async fn verify_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::SmsVerify, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<SmsVerifyBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<SmsVerifyBody>(Endpoint::SmsVerify, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     let now = Shared::now_ms();
     let (ended, answer) = {

@@ -95,6 +95,20 @@ pub(crate) fn bad_param(what: &str) -> Response {
 }
 
 impl Shared {
+    /// The gateway's checks and the armed fault ([`Self::gate`]), then the body as `T`: what every
+    /// endpoint with a JSON body does first. A body that is not a `T` is e签宝's parameter error.
+    pub(crate) async fn accept<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<T, Response> {
+        self.gate(endpoint, method, uri, headers, body).await?;
+        serde_json::from_slice(body).map_err(|_| bad_param("body"))
+    }
+
     /// Counts the call, runs the gateway checks (401), then the armed fault, if any.
     pub(crate) async fn gate(
         &self,
@@ -160,11 +174,9 @@ pub(crate) async fn create_account(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::Account, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<CreateAccountBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<CreateAccountBody>(Endpoint::Account, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if req.third_party_user_id.is_empty() || req.name.is_empty() {
         return bad_param("thirdPartyUserId and name are required");
@@ -215,11 +227,9 @@ pub(crate) async fn start_face(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::Face, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<FaceStartBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<FaceStartBody>(Endpoint::Face, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if face_auth_mode(&req.faceauth_mode).is_none() {
         return bad_param("faceauthMode");
@@ -311,11 +321,9 @@ pub(crate) async fn create_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim.gate(Endpoint::AuthCreate, &method, &uri, &headers, &body).await {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<CreateAuthorizationBody>(&body) else {
-        return bad_param("body");
+    let req = match sim.accept::<CreateAuthorizationBody>(Endpoint::AuthCreate, &method, &uri, &headers, &body).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     if req.organize_id.is_empty() || req.contact.is_empty() {
         return bad_param("organizeId and contact are required");
