@@ -12,6 +12,8 @@ use tonic_health::server::HealthReporter;
 
 use crate::config::AppConfig;
 use crate::domain::doc_ports::Documents;
+use crate::domain::ports::ChangeFeed;
+use crate::domain::read_cache::{ReadCache, Reads};
 use crate::domain::{Clock, Service, Settings, SystemClock};
 use crate::esign::EsignClient;
 use crate::files::{LinkSigner, ObjectDocuments};
@@ -32,6 +34,8 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_DOCUMENT_MESSAGE_BYTES: usize = 2 * crate::domain::values::MAX_IMAGE_BYTES + 64 * 1024;
 /// How often health re-checks the database.
 const HEALTH_PING_EVERY: Duration = Duration::from_secs(5);
+/// How long start-up waits for the read cache's change feed before saying SERVING without it.
+const FEED_READY_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -146,8 +150,14 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
         ..Settings::default()
     }
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());
-    let service =
-        Service::new(Arc::new(store.clone()), Arc::new(esign), clock, settings).with_documents(documents.clone());
+    // Reads are kept from when the feed first catches up: after migration (the trigger it follows
+    // is one), below.
+    let read_cache = Arc::new(ReadCache::new(cfg.read_cache_entries));
+    let feed = store.change_feed(read_cache.clone());
+    let reads = Reads { cache: read_cache, feed: feed.clone().map(|f| f as Arc<dyn ChangeFeed>) };
+    let service = Service::new(Arc::new(store.clone()), Arc::new(esign), clock, settings)
+        .with_documents(documents.clone())
+        .with_reads(reads);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -229,6 +239,23 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
             }
             pause = (pause * 2).min(Duration::from_secs(10));
         }
+        let feed = match feed {
+            Some(f) => {
+                let running = tokio::spawn(f.clone().run(stop.clone()));
+                // SERVING once reads can be kept (the feed listens), or after a few seconds without:
+                // a feed that cannot connect sends reads to the database, it does not stop service.
+                let ready = tokio::time::timeout(FEED_READY_WAIT, async {
+                    while !f.caught_up().await {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                });
+                if ready.await.is_err() {
+                    tracing::warn!("the change feed is not ready; serving, reads go to the database until it is");
+                }
+                Some(running)
+            }
+            None => None,
+        };
         set_health(&h, ServingStatus::Serving).await;
         tracing::info!("database migrated, earlier leases freed; serving");
         let reconciler =
@@ -247,6 +274,9 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
             }
         }
         let _ = reconciler.await;
+        if let Some(feed) = feed {
+            let _ = feed.await;
+        }
     });
 
     tracing::info!(%grpc_addr, %http_addr, backend = store.backend_name(), "etc-esign started");

@@ -74,6 +74,9 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+    /// How many members' processes GetProcessDetail keeps between reads (0: none).
+    #[arg(long, env = "READ_CACHE_ENTRIES", default_value_t = crate::domain::read_cache::READ_CACHE_DEFAULT_ENTRIES)]
+    pub read_cache_entries: usize,
     /// e签宝's base URL: https://smlopenapi.esign.cn (sandbox) or https://openapi.esign.cn.
     #[arg(long, env = "ESIGN_BASE_URL")]
     pub esign_base_url: Option<String>,
@@ -198,6 +201,7 @@ pub struct AppConfig {
     pub http_addr: SocketAddr,
     pub database_url: String,
     pub database_max_connections: u32,
+    pub read_cache_entries: usize,
     pub esign: EsignSettings,
     pub callers: Vec<CallerCredential>,
     /// The callers who may review seals.

@@ -318,6 +318,7 @@ impl ServeArgs {
             http_addr: self.http_addr,
             database_url,
             database_max_connections: self.database_max_connections,
+            read_cache_entries: self.read_cache_entries,
             esign: EsignSettings {
                 base_url,
                 app_id,

@@ -196,16 +196,6 @@ impl Service {
         Ok(self.check(&record, &chain))
     }
 
-    /// The member's process as GetProcessDetail answers it: read with the member's evidence records
-    /// in one round trip, the certificates' statuses checked. NOT_STARTED when there is no record.
-    pub async fn process_detail(&self, member: &MemberNo) -> Result<Process, DomainError> {
-        let Some((mut process, chain)) = self.store.process_with_evidence(member).await? else {
-            return Ok(Process::not_started(member.clone()));
-        };
-        self.fill_cert_status(&mut process, &chain);
-        Ok(process)
-    }
-
     /// Fills the statuses of the process's certificates (its evidence records): read once, checked here.
     pub async fn with_cert_status(&self, mut process: Process) -> Result<Process, DomainError> {
         if process.handler_cert.is_none() && process.org_cert.is_none() {
@@ -217,7 +207,7 @@ impl Service {
     }
 
     /// Checks the process's certificates against the member's records `chain`.
-    fn fill_cert_status(&self, process: &mut Process, chain: &[Evidence]) {
+    pub(super) fn fill_cert_status(&self, process: &mut Process, chain: &[Evidence]) {
         for cert in [&mut process.handler_cert, &mut process.org_cert].into_iter().flatten() {
             let status = match chain.iter().find(|r| r.cert_no == cert.cert_no) {
                 Some(record) => self.check(record, chain).status(),

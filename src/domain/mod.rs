@@ -4,7 +4,8 @@
 //! needs from outside (a store and e签宝), `error` the one error type. The use cases are methods of
 //! [`Service`], one file per node or concern: `detail` (reading a process), `face_auth`,
 //! `sms_auth`, `org_auth`, `org_payment`, `evidence`, `seal`, `documents`, `authorization`,
-//! `inbox`, `history` (starting over and the member's history).
+//! `inbox`, `history` (starting over and the member's history); `read_cache` keeps processes
+//! between reads.
 mod authorization;
 mod detail;
 pub mod doc_ports;
@@ -19,6 +20,7 @@ pub mod model;
 mod org_auth;
 mod org_payment;
 pub mod ports;
+pub mod read_cache;
 mod seal;
 mod seals;
 mod service;

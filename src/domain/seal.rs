@@ -1,6 +1,8 @@
 //! Node SAVE_ORG_SEAL: the company's default seal (esign.md §8; the platform's
 //! `organization/defaultSeal`), and answering its one-hour URL fresh on read. Also the read of a
 //! process that brings expired URLs (the seal's, the signed letter's) up to date.
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use super::error::DomainError;
@@ -199,7 +201,7 @@ impl Service {
         member: &MemberNo,
         by: &Source,
         deadline: Option<Instant>,
-    ) -> Result<Process, DomainError> {
+    ) -> Result<Arc<Process>, DomainError> {
         let process = self.process_detail(member).await?;
         let soon = self.now() + read_margin();
         let seal_stale = process.seal.as_ref().is_some_and(|s| s.url_due_at(soon));

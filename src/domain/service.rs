@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::doc_ports::Documents;
 use super::error::DomainError;
 use super::ports::{ChangeSet, ESign, Lease, Store, StoreError};
+use super::read_cache::Reads;
 use super::values::MemberNo;
 
 /// Where "now" comes from, so tests can move it.
@@ -134,6 +135,8 @@ pub struct Service {
     pub(crate) settings: Arc<Settings>,
     /// Where pictures are kept; `None`: the documents RPCs answer UNAVAILABLE.
     pub(crate) documents: Option<Arc<dyn Documents>>,
+    /// Processes kept between reads, and the feed that says when they are current.
+    pub(crate) reads: Reads,
 }
 
 /// How many times a read-modify-write is retried when another writer got there first.
@@ -141,12 +144,18 @@ const CONFLICT_RETRIES: usize = 8;
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, esign: Arc<dyn ESign>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, esign, clock, settings: Arc::new(settings), documents: None }
+        Self { store, esign, clock, settings: Arc::new(settings), documents: None, reads: Reads::default() }
     }
 
     /// The same service, keeping pictures in `documents`.
     pub fn with_documents(mut self, documents: Arc<dyn Documents>) -> Self {
         self.documents = Some(documents);
+        self
+    }
+
+    /// The same service, answering reads from `reads.cache` while `reads.feed` keeps it current.
+    pub fn with_reads(mut self, reads: Reads) -> Self {
+        self.reads = reads;
         self
     }
 

@@ -1,7 +1,8 @@
 //! The `Store` port on SeaORM: SQLite (the dev default) or PostgreSQL, chosen by `DATABASE_URL`.
 //! Only this module names a SeaORM type: `connection` opens and migrates the database, `entities`
 //! are the tables with their conversions, `lease` the one lease and claim helper of every leased
-//! table, `queries` the port itself.
+//! table, `queries` the port itself, `changes` the feed that keeps the read cache current.
+pub mod changes;
 pub mod cipher;
 mod columns;
 mod commit;

@@ -16,6 +16,7 @@ mod limits;
 mod ops;
 mod org_auth;
 mod privacy;
+mod read_cache;
 mod reliability;
 mod restart;
 mod seal;

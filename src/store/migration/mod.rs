@@ -11,6 +11,7 @@ mod m0007_evidence;
 mod m0008_seal;
 mod m0009_account_generation;
 mod m0010_seal_review;
+mod m0011_change_notify;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_seal::Migration),
             Box::new(m0009_account_generation::Migration),
             Box::new(m0010_seal_review::Migration),
+            Box::new(m0011_change_notify::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ pub fn test_config(database_url: &str, sim_base_url: &str) -> AppConfig {
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         database_url: database_url.into(),
         database_max_connections: 8,
+        read_cache_entries: etc_esign::domain::read_cache::READ_CACHE_DEFAULT_ENTRIES,
         esign: EsignSettings {
             base_url: sim_base_url.into(),
             app_id: APP_ID.into(),
