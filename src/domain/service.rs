@@ -113,7 +113,11 @@ pub fn chrono_dur(d: Duration) -> chrono::Duration {
 /// Names the member on the enclosing span when it has a `member` field (the `rpc` and `callback`
 /// spans do), masked as `MemberNo` prints; elsewhere, e.g. in the reconciler, it does nothing.
 pub fn record_member(member: &MemberNo) {
-    tracing::Span::current().record("member", tracing::field::display(member));
+    let span = tracing::Span::current();
+    // A disabled span (a read's, at the default level) records nothing: skip masking for it.
+    if !span.is_disabled() {
+        span.record("member", tracing::field::display(member));
+    }
 }
 
 /// What an `apply_*` (a result from a callback or a poll) did.

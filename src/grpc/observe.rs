@@ -60,6 +60,21 @@ pub struct Observe<S> {
     methods: &'static Methods,
 }
 
+/// The span of one call at `$level` (a span's level is part of its static call site).
+macro_rules! rpc_span {
+    ($level:expr, $method:expr, $caller:expr) => {
+        tracing::span!(
+            $level,
+            "rpc",
+            method = method_label($method),
+            caller = $caller.unwrap_or(""),
+            member = Empty,
+            code = Empty,
+            latency_ms = Empty
+        )
+    };
+}
+
 impl<S, B> Service<Request<B>> for Observe<S>
 where
     S: Service<Request<B>, Response = Response<Body>>,
@@ -79,15 +94,17 @@ where
         // The caller id is not yet authenticated here; it is short ASCII or left out.
         let caller = req.headers().get("etc-sys-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 32);
         // `member` is recorded by the handler once the request is parsed (MemberNo prints masked).
-        let span = tracing::info_span!(
-            "rpc",
-            method = method_label(method),
-            caller = caller.unwrap_or(""),
-            member = Empty,
-            code = Empty,
-            latency_ms = Empty
-        );
-        let finish = Finish { metrics: self.metrics.clone(), method, started: Instant::now(), span: span.clone() };
+        // A read's span is at debug: at the default level it is disabled and costs nothing (its
+        // creation and each field recorded into it re-formatted the span's JSON: a tenth of a
+        // GetProcessDetail, by callgrind); its finish line then names the method itself.
+        let span = if method.is_some_and(|m| m.read) {
+            rpc_span!(tracing::Level::DEBUG, method, caller)
+        } else {
+            rpc_span!(tracing::Level::INFO, method, caller)
+        };
+        let caller = if span.is_disabled() { caller.map(str::to_owned) } else { None };
+        let finish =
+            Finish { metrics: self.metrics.clone(), method, started: Instant::now(), span: span.clone(), caller };
         let future = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {
@@ -112,6 +129,28 @@ struct Finish {
     method: Option<&'static Method>,
     started: Instant,
     span: tracing::Span,
+    /// The caller, kept only when the span is disabled (its finish line names it then).
+    caller: Option<String>,
+}
+
+/// The finish line at `$level`: on the span when it is enabled, else naming method and caller.
+macro_rules! finished {
+    ($level:expr, $finish:expr, $code:expr, $latency_ms:expr) => {
+        if $finish.span.is_disabled() {
+            tracing::event!(
+                $level,
+                method = method_label($finish.method),
+                caller = $finish.caller.as_deref().unwrap_or(""),
+                code = code_name($code),
+                latency_ms = $latency_ms,
+                "rpc finished"
+            )
+        } else {
+            $finish
+                .span
+                .in_scope(|| tracing::event!($level, code = code_name($code), latency_ms = $latency_ms, "rpc finished"))
+        }
+    };
 }
 
 impl Finish {
@@ -123,21 +162,17 @@ impl Finish {
         // Health, reflection and unknown paths are not the service's own traffic.
         let contract = self.method.is_some_and(|m| m.contract);
         let read = self.method.is_some_and(|m| m.read);
-        self.span.in_scope(|| match code {
-            Code::Internal | Code::Unknown | Code::DataLoss => {
-                tracing::error!(code = code_name(code), latency_ms, "rpc finished")
-            }
+        match code {
+            Code::Internal | Code::Unknown | Code::DataLoss => finished!(tracing::Level::ERROR, self, code, latency_ms),
             Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
-                tracing::warn!(code = code_name(code), latency_ms, "rpc finished")
+                finished!(tracing::Level::WARN, self, code, latency_ms)
             }
             // Probes call health every few seconds and successful reads are most of the traffic:
             // a line each at the default level cost more than the read (23% of a GetProcessDetail,
             // by callgrind). Their counts and latencies are in the metrics; RUST_LOG=debug shows them.
-            _ if !contract || (code == Code::Ok && read) => {
-                tracing::debug!(code = code_name(code), latency_ms, "rpc finished")
-            }
-            _ => tracing::info!(code = code_name(code), latency_ms, "rpc finished"),
-        });
+            _ if !contract || (code == Code::Ok && read) => finished!(tracing::Level::DEBUG, self, code, latency_ms),
+            _ => finished!(tracing::Level::INFO, self, code, latency_ms),
+        }
         self.metrics.observe_rpc(Cow::Borrowed(method_label(self.method)), code, elapsed);
     }
 }

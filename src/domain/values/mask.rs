@@ -2,6 +2,18 @@
 
 /// Masks an identity number as `310***********1234`, whatever its length.
 pub fn mask_id(s: &str) -> String {
+    // Identity numbers, mobiles and member numbers are ASCII: one allocation, no char vector
+    // (masking runs for every number of every detail answered).
+    if s.is_ascii() {
+        if s.len() <= 7 {
+            return "*".repeat(s.len());
+        }
+        let mut out = String::with_capacity(s.len());
+        out.push_str(&s[..3]);
+        out.extend(std::iter::repeat_n('*', s.len() - 7));
+        out.push_str(&s[s.len() - 4..]);
+        return out;
+    }
     let chars: Vec<char> = s.chars().collect();
     if chars.len() <= 7 {
         return "*".repeat(chars.len());
