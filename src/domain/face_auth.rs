@@ -48,6 +48,12 @@ impl FlowStart<'_> {
 /// How long an SMS code may be filled back (esign.md §10).
 pub const SMS_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// What `answer_without_upstream` found: the answer, or the process to start a flow from.
+enum Found {
+    Answer(FaceAuthOutcome),
+    Start(Process),
+}
+
 impl Service {
     /// Starts (or answers the running) face flow. A wait for another start of the same member ends
     /// before `deadline`, the caller's, with `Busy`.
@@ -74,41 +80,42 @@ impl Service {
     ) -> Result<FaceAuthOutcome, DomainError> {
         let method = start.method();
         // Fast path without the lease: most repeated calls find a final answer or a live flow.
-        if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
+        if let Found::Answer(answer) = self.answer_without_upstream(member, handler, method).await? {
             return Ok(answer);
         }
         self.with_member_lease(member, deadline, || async {
             // Whoever held the lease before us may have started the flow: look again.
-            if let Some(answer) = self.answer_without_upstream(member, handler, method).await? {
-                return Ok(answer);
+            match self.answer_without_upstream(member, handler, method).await? {
+                Found::Answer(answer) => Ok(answer),
+                Found::Start(process) => self.start_new_flow(process, handler, &start, by).await,
             }
-            self.start_new_flow(member, handler, &start, by).await
         })
         .await
     }
 
     /// The answer when no upstream call is needed: already authenticated, or a live flow of the
-    /// same kind (a flow of the other kind is left to expire: the newest flow speaks).
+    /// same kind (a flow of the other kind is left to expire: the newest flow speaks). Otherwise the
+    /// process as read, which a start under the lease goes on from without reading it again.
     async fn answer_without_upstream(
         &self,
         member: &MemberNo,
         handler: &Handler,
         method: HandlerMethod,
-    ) -> Result<Option<FaceAuthOutcome>, DomainError> {
+    ) -> Result<Found, DomainError> {
         let process = self.process(member).await?;
         if process.status().handler_authenticated() {
-            return Ok(Some(FaceAuthOutcome::AlreadyAuthenticated {
+            return Ok(Found::Answer(FaceAuthOutcome::AlreadyAuthenticated {
                 account_id: process.esign_account_id.clone(),
                 process,
             }));
         }
         if process.status() != ProcessStatus::HandlerAuthing {
-            return Ok(None);
+            return Ok(Found::Start(process));
         }
-        let Some(flow) = self.store.latest_face_flow(member).await? else { return Ok(None) };
+        let Some(flow) = self.store.latest_face_flow(member).await? else { return Ok(Found::Start(process)) };
         let live = flow.status == FaceFlowStatus::Running && flow.expires_at > self.now() && flow.method == method;
         if !live {
-            return Ok(None);
+            return Ok(Found::Start(process));
         }
         if process.handler.as_ref().is_some_and(|h| h.id_number != handler.id_number) {
             return Err(DomainError::FailedPrecondition {
@@ -119,18 +126,20 @@ impl Service {
                 ),
             });
         }
-        Ok(Some(FaceAuthOutcome::Link { flow, process }))
+        Ok(Found::Answer(FaceAuthOutcome::Link { flow, process }))
     }
 
+    /// Starts the flow for `read`, the process as read under the member's lease.
     async fn start_new_flow(
         &self,
-        member: &MemberNo,
+        read: Process,
         handler: &Handler,
         start: &FlowStart<'_>,
         by: &Source,
     ) -> Result<FaceAuthOutcome, DomainError> {
+        let member = &read.member_no().clone();
         // The person account of this life of the process (a cancel starts accounts anew).
-        let generation = self.process(member).await?.generation;
+        let generation = read.generation;
         let account_id = self
             .esign
             .create_person_account(&PersonAccountRequest {
@@ -184,10 +193,16 @@ impl Service {
             next_poll_at: self.next_poll_at(0),
             poll_attempts: 0,
         };
-        // The upstream flow exists now: record it even if a callback raced us to the process row.
+        // The upstream flow exists now: record it even if a callback raced us to the process row
+        // (its commit conflicts, and the retry reads the process again).
+        let read = std::sync::Mutex::new(Some(read));
         let process = self
             .retry_on_conflict(|| async {
-                let mut process = self.process(member).await?;
+                let first = read.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                let mut process = match first {
+                    Some(process) => process,
+                    None => self.process(member).await?,
+                };
                 process.handler_flow_started(handler.clone(), account_id.clone(), now)?;
                 self.store
                     .commit(ChangeSet {

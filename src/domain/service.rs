@@ -210,16 +210,17 @@ impl Service {
             pause = (pause * 2).min(Duration::from_millis(100));
         }
         let result = body().await;
-        // Release even when the body failed; an unreleased lease only delays the next start.
-        let released = self.store.release_member(member, &holder).await;
-        match (result, released) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Err(e), _) => Err(e),
-            (Ok(v), Err(e)) => {
+        // Released even when the body failed, after the caller has its answer: the release is a
+        // write of its own (a WAL flush on PostgreSQL) that the answer need not wait for. A repeated
+        // call finds the flow without the lease; one that needs it waits a few ms at most. A lease
+        // never released (the process died first) is freed when the replica starts again, or expires.
+        let (store, member) = (self.store.clone(), member.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.release_member(&member, &holder).await {
                 tracing::warn!(member = %member, error = %e, "could not release a member lease; it expires by itself");
-                Ok(v)
             }
-        }
+        });
+        result
     }
 
     /// `Busy`, with when to retry: once the other holder's lease ends (a live holder usually
