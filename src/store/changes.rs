@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -30,10 +32,12 @@ use crate::domain::ports::{ChangeFeed, ChangeSink};
 pub const CHANGES_CHANNEL: &str = "etc_esign_changes";
 /// How long a read waits to catch up before it reads the database instead.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_millis(500);
+/// Checks in flight at once (PostgreSQL's overlap; SQLite's take turns on one connection).
+const MAX_CHECKS: usize = 2;
 /// Pause before connecting again after the feed lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
-/// One check at a time, each answering every read that asked before it started.
+/// Checks shared by reads, each answering every read that asked before it started.
 struct Checks {
     asked: Notify,
     started: AtomicU64,
@@ -55,20 +59,34 @@ impl Checks {
         matches!(caught_up, Ok(Ok(finished)) if finished.1)
     }
 
-    /// Runs `check` whenever a read asks, until `stop`.
+    /// Runs `check` whenever a read asks, until `stop`; up to `MAX_CHECKS` at once, so that a read
+    /// arriving during a check waits for one round trip rather than for the end of that one and a
+    /// whole next one. Any check that started after a read asked answers it, in whatever order
+    /// checks end.
     async fn serve<F, Fut>(&self, stop: &CancellationToken, mut check: F)
     where
         F: FnMut(u64) -> Fut,
         Fut: Future<Output = bool>,
     {
+        let mut running = FuturesUnordered::new();
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = self.asked.notified() => {}
+                () = self.asked.notified(), if running.len() < MAX_CHECKS => {
+                    let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+                    let checked = check(n);
+                    running.push(async move { (n, checked.await) });
+                }
+                Some((n, ok)) = running.next(), if !running.is_empty() => {
+                    self.done.send_if_modified(|last| {
+                        let newer = n > last.0;
+                        if newer {
+                            *last = (n, ok);
+                        }
+                        newer
+                    });
+                }
             }
-            let n = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-            let ok = check(n).await;
-            self.done.send_replace((n, ok));
         }
     }
 }
