@@ -74,6 +74,10 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--baseline") {
         let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--baseline ADDR");
         runtime.block_on(baseline::serve(addr));
+    } else if args.get(1).map(String::as_str) == Some("--seed") {
+        // For profiling: `--seed DATABASE_URL` leaves a database seeded as the bench's own.
+        let url = args.get(2).expect("--seed DATABASE_URL");
+        runtime.block_on(seed(url));
     } else if args.get(1).map(String::as_str) == Some("--load") {
         // For profiling a server started by hand: `--load ADDR SECONDS` drives GetProcessDetail alone.
         let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--load ADDR SECONDS");
@@ -708,7 +712,11 @@ async fn drive_read(
     warmup: Duration,
     measure: Duration,
 ) -> Load {
-    let members: Arc<Vec<String>> = Arc::new((0..MEMBERS).map(member).collect());
+    // `BENCH_LOAD_MEMBERS` narrows the members read (profiling a warm cache under callgrind, whose
+    // few calls a second would otherwise read mostly members not yet kept).
+    let count =
+        std::env::var("BENCH_LOAD_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(MEMBERS).clamp(1, MEMBERS);
+    let members: Arc<Vec<String>> = Arc::new((0..count).map(member).collect());
     let t0 = Instant::now();
     let (from, until) = (t0 + warmup, t0 + warmup + measure);
     let mut tasks = tokio::task::JoinSet::new();
@@ -724,7 +732,7 @@ async fn drive_read(
                     if start >= until {
                         break;
                     }
-                    next = (next + 1) % MEMBERS;
+                    next = (next + 1) % members.len();
                     let ok = read.call(&mut client, &members[next]).await;
                     let end = Instant::now();
                     if start >= from && end <= until {
