@@ -78,6 +78,20 @@ fn main() {
         // For profiling: `--seed DATABASE_URL` leaves a database seeded as the bench's own.
         let url = args.get(2).expect("--seed DATABASE_URL");
         runtime.block_on(seed(url));
+    } else if args.get(1).map(String::as_str) == Some("--sim") {
+        // For profiling starts: `--sim` runs the bench's simulator (20 ms per upstream call) until
+        // killed, printing its URL for the server's ESIGN_BASE_URL.
+        runtime.block_on(async {
+            let sim = start_sim().await;
+            println!("{}", sim.base_url());
+            std::future::pending::<()>().await
+        });
+    } else if args.get(1).map(String::as_str) == Some("--starts") {
+        // `--starts ADDR TAG`: the bench's StartFaceAuth run against a server started by hand
+        // (TAG names its fresh members: a new one for each run on one database).
+        let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--starts ADDR TAG");
+        let tag = args.get(3).expect("--starts ADDR TAG");
+        println!("StartFaceAuth p50 {:.2} ms", runtime.block_on(face_p50(addr, tag)));
     } else if args.get(1).map(String::as_str) == Some("--load") {
         // For profiling a server started by hand: `--load ADDR SECONDS` drives GetProcessDetail alone.
         let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--load ADDR SECONDS");
