@@ -136,7 +136,8 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
     let store = SeaStore::connect(&cfg.database_url, cfg.database_max_connections, cipher)
         .await
         .map_err(|e| AppError::Database(e.to_string()))?;
-    let metrics = Arc::new(Metrics::new());
+    let read_cache = Arc::new(ReadCache::new(cfg.read_cache_entries));
+    let metrics = Arc::new(Metrics::new().with_read_cache(read_cache.clone()));
     let esign =
         EsignClient::new(cfg.esign.clone()).map_err(|e| AppError::Esign(e.to_string()))?.with_metrics(metrics.clone());
     // A new instance id (Settings::default) names this life of the replica in its leases.
@@ -152,7 +153,6 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
     .with_upstream_bounds(cfg.esign.write_bound(), cfg.esign.read_bound());
     // Reads are kept from when the feed first catches up: after migration (the trigger it follows
     // is one), below.
-    let read_cache = Arc::new(ReadCache::new(cfg.read_cache_entries));
     let feed = store.change_feed(read_cache.clone());
     let reads = Reads { cache: read_cache, feed: feed.clone().map(|f| f as Arc<dyn ChangeFeed>) };
     let service = Service::new(Arc::new(store.clone()), Arc::new(esign), clock, settings)

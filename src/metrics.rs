@@ -5,12 +5,17 @@ use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::domain::read_cache::ReadCache;
 
 /// What `encode` writes: OpenMetrics text, which Prometheus scrapes natively.
 pub const EXPOSITION_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -30,6 +35,44 @@ struct UpstreamLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallbackLabels {
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadLabels {
+    result: &'static str,
+}
+
+/// The read cache's counts, read at each scrape (the cache counts; the domain knows no metrics).
+struct ReadCacheCollector(Arc<ReadCache>);
+
+impl std::fmt::Debug for ReadCacheCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadCacheCollector")
+    }
+}
+
+impl Collector for ReadCacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (hits, misses) = self.0.counts();
+        let reads = ConstCounter::new(hits);
+        let mut family = encoder.encode_descriptor(
+            "etc_esign_read_cache_reads",
+            "GetProcessDetail reads answered from memory (hit) or from the database (miss)",
+            None,
+            reads.metric_type(),
+        )?;
+        for (result, count) in [("hit", hits), ("miss", misses)] {
+            ConstCounter::new(count).encode(family.encode_family(&ReadLabels { result })?)?;
+        }
+        let entries = ConstGauge::new(i64::try_from(self.0.len()).unwrap_or(i64::MAX));
+        let gauge = encoder.encode_descriptor(
+            "etc_esign_read_cache_entries",
+            "members' processes kept in memory",
+            None,
+            entries.metric_type(),
+        )?;
+        entries.encode(gauge)
+    }
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -192,6 +235,12 @@ impl Metrics {
             backlog,
             oldest_pending_age,
         }
+    }
+
+    /// The same metrics, with the read cache's counts at each scrape.
+    pub fn with_read_cache(mut self, cache: Arc<ReadCache>) -> Self {
+        self.registry.register_collector(Box::new(ReadCacheCollector(cache)));
+        self
     }
 
     pub fn observe_rpc(&self, method: Cow<'static, str>, code: tonic::Code, elapsed: Duration) {

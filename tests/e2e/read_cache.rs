@@ -3,6 +3,7 @@
 //! another replica sharing the PostgreSQL, or by hand in SQL.
 use etc_esign::grpc::pb::auth_service_client::AuthServiceClient;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
+use etc_esign::http::METRICS_PATH;
 use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;
 
@@ -39,6 +40,19 @@ async fn repeated_reads_come_from_memory_and_every_write_is_seen_by_the_next_rea
     // The first read follows the start's commit; the start's lease is released just after it
     // answered, which changes the row once more: at most two reads go to the database.
     assert!(after.0 >= before.0 + 8, "reads of an unchanged member are kept: {before:?} → {after:?}");
+    // Operators see the same counts.
+    let exposition = reqwest::get(format!("http://{}{METRICS_PATH}", app.http_addr))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("exposition");
+    let hits = exposition
+        .lines()
+        .find_map(|l| l.strip_prefix("etc_esign_read_cache_reads_total{result=\"hit\"} "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert_eq!(hits, Some(counts(&app).0), "{exposition}");
+    assert!(exposition.contains("etc_esign_read_cache_entries 1"), "{exposition}");
 
     // A write through the service, then one by hand: each seen by the very next read.
     cancel(&app.client, member).await;
