@@ -4,10 +4,25 @@
 use etc_esign::grpc::pb::auth_service_client::AuthServiceClient;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S};
 use etc_esign::http::METRICS_PATH;
+use std::time::Duration;
+
 use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;
 
 use crate::helpers::*;
+
+async fn sql(app: &TestApp, statement: &str) -> u64 {
+    let db = Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
+    let affected = db.execute_unprepared(statement).await.expect("sql").rows_affected();
+    let _ = db.close().await;
+    affected
+}
+
+/// Sets the member's status by hand, as an operator's SQL would.
+async fn fail_by_hand(app: &TestApp, member: &str) {
+    let statement = format!("UPDATE processes SET status = 'HANDLER_AUTH_FAILED' WHERE member_no = '{member}'");
+    assert_eq!(sql(app, &statement).await, 1);
+}
 
 fn counts(app: &TestApp) -> (u64, u64) {
     app.app.as_ref().expect("running").service.read_cache().counts()
@@ -59,15 +74,7 @@ async fn repeated_reads_come_from_memory_and_every_write_is_seen_by_the_next_rea
     assert_eq!(app.status(member).await, S::NotStarted);
     app.start_face(member).await;
     assert_eq!(app.status(member).await, S::HandlerAuthing);
-    let db = Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
-    let changed = db
-        .execute_unprepared(&format!(
-            "UPDATE processes SET status = 'HANDLER_AUTH_FAILED' WHERE member_no = '{member}'"
-        ))
-        .await
-        .expect("sql");
-    assert_eq!(changed.rows_affected(), 1);
-    let _ = db.close().await;
+    fail_by_hand(&app, member).await;
     assert_eq!(app.status(member).await, S::HandlerAuthFailed, "a change made in SQL is seen at once");
     app.finish().await;
 }
@@ -112,4 +119,40 @@ async fn a_write_on_one_replica_is_seen_by_the_next_read_on_the_other() {
     a.stop().await;
     b.stop().await;
     db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_replica_whose_listener_is_cut_off_never_answers_a_stale_copy() {
+    let app = spawn_app().await;
+    if !app.db.as_ref().expect("db").is_postgres() {
+        eprintln!("a cut-off listener: skipped on SQLite (no listener)");
+        app.finish().await;
+        return;
+    }
+    let member = "ETC000001021";
+    app.start_face(member).await;
+    // Kept: a read comes from memory (the start's lease release may evict it once: read on).
+    eventually(Duration::from_secs(5), "a read answered from memory", || async {
+        let before = counts(&app).0;
+        app.status(member).await;
+        (counts(&app).0 > before).then_some(())
+    })
+    .await;
+
+    // The server ends the listening connection; before the replica has noticed, a change is made
+    // by hand. The next read must not answer the copy.
+    let cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+               WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()";
+    assert_eq!(sql(&app, cut).await, 1, "one listening connection");
+    fail_by_hand(&app, member).await;
+    assert_eq!(app.status(member).await, S::HandlerAuthFailed);
+
+    // The feed listens again, and reads are kept again, still current.
+    eventually(Duration::from_secs(10), "reads answered from memory again", || async {
+        let before = counts(&app).0;
+        assert_eq!(app.status(member).await, S::HandlerAuthFailed);
+        (counts(&app).0 > before).then_some(())
+    })
+    .await;
+    app.finish().await;
 }
