@@ -83,9 +83,10 @@ impl Service {
         if let Found::Answer(answer) = self.answer_without_upstream(member, handler, method).await? {
             return Ok(answer);
         }
-        self.with_member_lease(member, deadline, || async {
-            // Whoever held the lease before us may have started the flow: look again.
-            match self.answer_without_upstream(member, handler, method).await? {
+        self.with_member_lease(member, deadline, |process| async move {
+            // Whoever held the lease before us may have started the flow: look again, at the
+            // process as the lease's statement read it.
+            match self.answer_from(process, handler, method).await? {
                 Found::Answer(answer) => Ok(answer),
                 Found::Start(process) => self.start_new_flow(process, handler, &start, by).await,
             }
@@ -102,7 +103,17 @@ impl Service {
         handler: &Handler,
         method: HandlerMethod,
     ) -> Result<Found, DomainError> {
-        let process = self.process(member).await?;
+        self.answer_from(self.process(member).await?, handler, method).await
+    }
+
+    /// `answer_without_upstream` for `process`, as read.
+    async fn answer_from(
+        &self,
+        process: Process,
+        handler: &Handler,
+        method: HandlerMethod,
+    ) -> Result<Found, DomainError> {
+        let member = process.member_no();
         if process.status().handler_authenticated() {
             return Ok(Found::Answer(FaceAuthOutcome::AlreadyAuthenticated {
                 account_id: process.esign_account_id.clone(),

@@ -40,7 +40,7 @@ impl Service {
         if let Some(account) = view.flow.receiving.clone() {
             return Ok((account, view));
         }
-        self.with_member_lease(member, deadline, || async {
+        self.with_member_lease(member, deadline, |_| async {
             let view = self.payment_view(member).await?;
             if let Some(account) = view.flow.receiving.clone() {
                 return Ok((account, view));

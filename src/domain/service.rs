@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::doc_ports::Documents;
 use super::error::DomainError;
+use super::model::Process;
 use super::ports::{ChangeSet, ESign, Lease, Store, StoreError};
 use super::read_cache::Reads;
 use super::values::MemberNo;
@@ -182,7 +183,8 @@ impl Service {
     /// Runs `body` while holding the member's start lease, so that concurrent starts for one member
     /// (on any replica) make one upstream call. Waits for another holder up to `start_wait`, and
     /// never past `deadline` (the caller's) less a margin to answer in: then `Busy`, with the time
-    /// until the other holder's lease ends.
+    /// until the other holder's lease ends. `body` gets the process as stored when the lease was
+    /// taken (read by the statement that took it).
     pub(crate) async fn with_member_lease<T, F, Fut>(
         &self,
         member: &MemberNo,
@@ -190,17 +192,17 @@ impl Service {
         body: F,
     ) -> Result<T, DomainError>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Process) -> Fut,
         Fut: std::future::Future<Output = Result<T, DomainError>>,
     {
         let holder = format!("{}/{}", self.settings.holder(), holding_id());
         let give_up = wait_end(Instant::now(), self.settings.start_wait, deadline);
         let mut pause = Duration::from_millis(5);
-        loop {
+        let process = loop {
             let now = self.now();
             let lease = Lease { holder: holder.clone(), until: now + chrono_dur(self.settings.start_lease) };
-            if self.store.try_lease_member(member, &lease, now).await? {
-                break;
+            if let Some(process) = self.store.lease_member(member, &lease, now).await? {
+                break process;
             }
             let left = give_up.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -208,8 +210,8 @@ impl Service {
             }
             tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_millis(100));
-        }
-        let result = body().await;
+        };
+        let result = body(process).await;
         // Released even when the body failed, after the caller has its answer: the release is a
         // write of its own (a WAL flush on PostgreSQL) that the answer need not wait for. A repeated
         // call finds the flow without the lease; one that needs it waits a few ms at most. A lease

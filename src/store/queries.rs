@@ -165,25 +165,32 @@ impl Store for SeaStore {
         self.commit_changes(changes).await
     }
 
-    async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn lease_member(
+        &self,
+        member: &MemberNo,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Process>, StoreError> {
         // One statement, one write: a member never seen gets its row with the lease taken; an
         // existing row's lease is taken only if free (the upsert's WHERE sees the stored row, and
         // is atomic on both databases: one contender wins). An insert, then a conditional update,
-        // cost two writes — two WAL flushes on PostgreSQL — on every start.
+        // cost two writes — two WAL flushes on PostgreSQL — on every start. RETURNING answers the
+        // row as it stands with the lease taken (none when the lease was not free), so the start
+        // reads it no more.
         let mut fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
         fresh.lease_holder = Set(Some(lease.holder.clone()));
         fresh.lease_until = Set(Some(ms(lease.until)));
-        let won = proc_e::Entity::insert(fresh)
+        let rows = proc_e::Entity::insert(fresh)
             .on_conflict(
                 OnConflict::column(proc_e::Column::MemberNo)
                     .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
                     .action_and_where(lease::free_expr::<proc_e::Entity>(now))
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_with_returning_many(&self.db)
             .await
             .map_err(db_err)?;
-        Ok(won == 1)
+        rows.into_iter().next().map(|m| m.open(&self.cipher)).transpose()
     }
 
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError> {

@@ -105,8 +105,19 @@ pub trait Store: Send + Sync + 'static {
     async fn commit(&self, changes: ChangeSet) -> Result<(), StoreError>;
 
     /// Takes the member's start lease (a guard against starting two upstream flows at once),
-    /// creating the member's row if needed. False: someone else holds an unexpired lease.
-    async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// creating the member's row if needed, and answers the process as stored then (one statement:
+    /// the start goes on from it without reading again). `None`: someone else holds an unexpired
+    /// lease.
+    async fn lease_member(
+        &self,
+        member: &MemberNo,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Process>, StoreError>;
+    /// `lease_member`, answering only whether the lease was taken.
+    async fn try_lease_member(&self, member: &MemberNo, lease: &Lease, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.lease_member(member, lease, now).await?.is_some())
+    }
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError>;
     /// Until when the member's start lease is (or was) held, whoever holds it; `None` when released.
     async fn member_lease_until(&self, member: &MemberNo) -> Result<Option<DateTime<Utc>>, StoreError>;
