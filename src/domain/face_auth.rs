@@ -205,25 +205,29 @@ impl Service {
             poll_attempts: 0,
         };
         // The upstream flow exists now: record it even if a callback raced us to the process row
-        // (its commit conflicts, and the retry reads the process again).
-        let read = std::sync::Mutex::new(Some(read));
+        // (its commit conflicts, and the retry reads the process again; the first attempt goes on
+        // from the process read under the lease).
+        let (flow_ref, account_id) = (&flow, &account_id);
+        let mut first = Some(read);
         let process = self
-            .retry_on_conflict(|| async {
-                let first = read.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-                let mut process = match first {
-                    Some(process) => process,
-                    None => self.process(member).await?,
-                };
-                process.handler_flow_started(handler.clone(), account_id.clone(), now)?;
-                self.store
-                    .commit(ChangeSet {
-                        process: Some(process.clone()),
-                        face_flows: vec![flow.clone()],
-                        source: Some(by.clone()),
-                        ..Default::default()
-                    })
-                    .await?;
-                Ok(process)
+            .retry_on_conflict(|| {
+                let first = first.take();
+                async move {
+                    let mut process = match first {
+                        Some(process) => process,
+                        None => self.process(member).await?,
+                    };
+                    process.handler_flow_started(handler.clone(), account_id.clone(), now)?;
+                    self.store
+                        .commit(ChangeSet {
+                            process: Some(process.clone()),
+                            face_flows: vec![flow_ref.clone()],
+                            source: Some(by.clone()),
+                            ..Default::default()
+                        })
+                        .await?;
+                    Ok(process)
+                }
             })
             .await?;
         tracing::info!(member = %member, flow_id = %flow.flow_id, method = ?flow.method, "identity flow started");
