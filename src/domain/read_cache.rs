@@ -55,7 +55,14 @@ impl ReadCache {
     }
 
     pub fn get(&self, member: &MemberNo) -> Option<Arc<Process>> {
-        self.lock().entries.get(member.as_str()).cloned()
+        self.look_up(member).ok()
+    }
+
+    /// The member's copy, or the epoch to hand back to `keep` when there is none: one lock for
+    /// both on the read path.
+    fn look_up(&self, member: &MemberNo) -> Result<Arc<Process>, u64> {
+        let inner = self.lock();
+        inner.entries.get(member.as_str()).cloned().ok_or(inner.epoch)
     }
 
     /// Keeps `process`, read after `epoch` was taken, unless a change arrived since.
@@ -109,29 +116,35 @@ impl Service {
     /// in one round trip and the certificates' statuses checked, or the copy kept of that when the
     /// change feed says it is still current. NOT_STARTED (never kept) when there is no record.
     pub async fn process_detail(&self, member: &MemberNo) -> Result<Arc<Process>, DomainError> {
+        let cache = &self.reads.cache;
         let cached = match &self.reads.feed {
             Some(feed) => feed.caught_up().await,
             None => false,
         };
-        let epoch = self.reads.cache.epoch();
-        if cached && let Some(process) = self.reads.cache.get(member) {
-            self.reads.cache.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(process);
-        }
-        self.reads.cache.misses.fetch_add(1, Ordering::Relaxed);
+        // With the feed caught up: the copy, or the epoch under which what is read may be kept.
+        let keep_at = if cached {
+            match cache.look_up(member) {
+                Ok(process) => {
+                    cache.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(process);
+                }
+                Err(epoch) => Some(epoch),
+            }
+        } else {
+            None
+        };
+        cache.misses.fetch_add(1, Ordering::Relaxed);
         let Some((mut process, chain)) = self.store.process_with_evidence(member).await? else {
             return Ok(Arc::new(Process::not_started(member.clone())));
         };
         self.fill_cert_status(&mut process, &chain);
         let process = Arc::new(process);
-        if cached {
-            self.reads.cache.keep(epoch, process.clone());
+        if let Some(epoch) = keep_at {
+            cache.keep(epoch, process.clone());
         }
         Ok(process)
     }
-}
 
-impl Service {
     /// The processes kept between reads.
     pub fn read_cache(&self) -> &ReadCache {
         &self.reads.cache
