@@ -2,25 +2,19 @@
 
 /// Masks an identity number as `310***********1234`, whatever its length.
 pub fn mask_id(s: &str) -> String {
-    // Identity numbers, mobiles and member numbers are ASCII: one allocation, no char vector
-    // (masking runs for every number of every detail answered).
-    if s.is_ascii() {
-        if s.len() <= 7 {
-            return "*".repeat(s.len());
-        }
-        let mut out = String::with_capacity(s.len());
-        out.push_str(&s[..3]);
-        out.extend(std::iter::repeat_n('*', s.len() - 7));
-        out.push_str(&s[s.len() - 4..]);
-        return out;
+    // One allocation and no char vector: masking runs for every number of every detail answered.
+    let count = s.chars().count();
+    if count <= 7 {
+        return "*".repeat(count);
     }
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= 7 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+    // Byte offsets of the fourth character and of the fourth from the end (any character width).
+    let at = |nth: usize| s.char_indices().nth(nth).map_or(s.len(), |(i, _)| i);
+    let (head_end, tail_start) = (at(3), at(count - 4));
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..head_end]);
+    out.extend(std::iter::repeat_n('*', count - 7));
+    out.push_str(&s[tail_start..]);
+    out
 }
 
 /// Masks every run of 11 or more digits (an `X` may end one) in free text, such as an upstream
