@@ -3,7 +3,9 @@
 //! it applies. A move without a source is refused, so no transition exists without its entry.
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+};
 
 use super::SeaStore;
 use super::columns::{db_err, ms};
@@ -24,12 +26,7 @@ impl SeaStore {
         if let Some(p) = &changes.process {
             let expected = p.version();
             if expected == 0 {
-                let res = proc_e::Entity::insert(proc_e::ActiveModel::seal(p, 1, &self.cipher)?)
-                    .on_conflict_do_nothing()
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(db_err)?;
-                if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
+                if !insert_new(proc_e::ActiveModel::seal(p, 1, &self.cipher)?, &txn).await? {
                     return Err(StoreError::Conflict);
                 }
             } else {
@@ -53,12 +50,7 @@ impl SeaStore {
         }
         for e in &changes.evidence {
             // One record per place in a member's chain: a writer that chained to a stale end loses.
-            let res = ev_e::Entity::insert(ev_e::ActiveModel::from(e))
-                .on_conflict_do_nothing()
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-            if !matches!(res, sea_orm::TryInsertResult::Inserted(1)) {
+            if !insert_new(ev_e::ActiveModel::from(e), &txn).await? {
                 return Err(StoreError::Conflict);
             }
         }
@@ -73,12 +65,7 @@ impl SeaStore {
             // A new flow is inserted; a known one is rewritten only while it still runs or by a copy
             // with its own final status, so a stale copy (a poll racing a callback) never undoes its end.
             let row = org_e::ActiveModel::seal(f, &self.cipher)?;
-            let inserted = org_e::Entity::insert(row.clone())
-                .on_conflict_do_nothing()
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-            if !matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+            if !insert_new(row.clone(), &txn).await? {
                 org_e::Entity::update_many()
                     .set(row)
                     .filter(org_e::Column::FlowId.eq(f.flow_id.as_str()))
@@ -110,4 +97,18 @@ impl SeaStore {
         }
         txn.commit().await.map_err(db_err)
     }
+}
+
+/// Inserts `row` unless its key is taken (then nothing is written): whether it was inserted.
+async fn insert_new<A>(row: A, txn: &DatabaseTransaction) -> Result<bool, StoreError>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let res = <A::Entity as EntityTrait>::insert(row)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+    Ok(matches!(res, sea_orm::TryInsertResult::Inserted(1)))
 }
