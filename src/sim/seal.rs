@@ -162,6 +162,14 @@ pub(crate) struct Page {
     size: Option<i64>,
 }
 
+impl Page {
+    /// (offset, size) with e签宝's defaults; `None` when out of range (its parameter error).
+    fn checked(&self) -> Option<(i64, i64)> {
+        let (offset, size) = (self.offset.unwrap_or(0), self.size.unwrap_or(20));
+        (offset >= 0 && (1..=100).contains(&size)).then_some((offset, size))
+    }
+}
+
 pub(crate) async fn list(
     State(sim): Sim,
     Path(org_id): Path<String>,
@@ -174,10 +182,7 @@ pub(crate) async fn list(
     if let Err(r) = sim.gate(Endpoint::SealList, &method, &uri, &headers, &body).await {
         return r;
     }
-    let (offset, size) = (page.offset.unwrap_or(0), page.size.unwrap_or(20));
-    if offset < 0 || !(1..=100).contains(&size) {
-        return bad_param("offset/size");
-    }
+    let Some((offset, size)) = page.checked() else { return bad_param("offset/size") };
     if org_name(&sim, &org_id).is_none() {
         return refuse(super::codes::ACCOUNT_NOT_FOUND, "机构账号不存在");
     }
@@ -326,10 +331,7 @@ pub(crate) async fn list_person(
     if let Err(r) = sim.gate(Endpoint::PersonSeals, &method, &uri, &headers, &body).await {
         return r;
     }
-    let (offset, size) = (page.offset.unwrap_or(0), page.size.unwrap_or(20));
-    if offset < 0 || !(1..=100).contains(&size) {
-        return bad_param("offset/size");
-    }
+    let Some((offset, size)) = page.checked() else { return bad_param("offset/size") };
     // A stable id per account, so that two lists answer the same seal.
     let seal_id = format!("psn-{account_id}");
     let all = vec![SealData {
