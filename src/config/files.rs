@@ -112,25 +112,17 @@ impl ServeArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-
-    fn args(extra: &[&str]) -> ServeArgs {
-        #[derive(Parser)]
-        struct T {
-            #[command(flatten)]
-            a: ServeArgs,
-        }
-        let mut argv = vec!["t"];
-        argv.extend_from_slice(extra);
-        T::parse_from(argv).a
-    }
 
     #[test]
     fn serve_requires_the_object_store_the_link_key_and_the_links_base() {
         let mut errors = Vec::new();
-        let a = ServeArgs { object_store_url: None, file_link_key: None, public_files_base_url: None, ..args(&[]) };
+        let a = ServeArgs {
+            object_store_url: None,
+            file_link_key: None,
+            public_files_base_url: None,
+            ..ServeArgs::from_flags(&[])
+        };
         assert!(a.files_serve(&mut errors).is_none());
         for name in ["OBJECT_STORE_URL", "FILE_LINK_KEY", "PUBLIC_FILES_BASE_URL"] {
             assert!(errors.iter().any(|e| e.starts_with(name)), "{name} not named: {errors:?}");
@@ -154,7 +146,12 @@ mod tests {
     #[test]
     fn dev_keeps_pictures_under_the_data_directory() {
         let mut errors = Vec::new();
-        let a = ServeArgs { object_store_url: None, file_link_key: None, public_files_base_url: None, ..args(&[]) };
+        let a = ServeArgs {
+            object_store_url: None,
+            file_link_key: None,
+            public_files_base_url: None,
+            ..ServeArgs::from_flags(&[])
+        };
         let files = a.files_dev(&mut errors).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         assert!(files.object_store_url.starts_with("file:///") && files.object_store_url.ends_with("/data/objects"));

@@ -258,3 +258,18 @@ impl std::fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
+
+#[cfg(test)]
+impl ServeArgs {
+    /// The settings `serve` would parse from the flags `extra` alone (for tests).
+    pub(crate) fn from_flags(extra: &[&str]) -> Self {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: ServeArgs,
+        }
+        let mut argv = vec!["t"];
+        argv.extend_from_slice(extra);
+        T::parse_from(argv).a
+    }
+}

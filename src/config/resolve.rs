@@ -350,20 +350,7 @@ impl ServeArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-
-    fn args(extra: &[&str]) -> ServeArgs {
-        #[derive(Parser)]
-        struct T {
-            #[command(flatten)]
-            a: ServeArgs,
-        }
-        let mut argv = vec!["t"];
-        argv.extend_from_slice(extra);
-        T::parse_from(argv).a
-    }
 
     /// No setting that has no default: flags only, and what the environment could set cleared, so
     /// that a test does not depend on it.
@@ -382,7 +369,7 @@ mod tests {
             evidence_keys_file: None,
             public_callback_base_url: None,
             seal_reviewers: None,
-            ..args(&[])
+            ..ServeArgs::from_flags(&[])
         }
     }
 
@@ -427,7 +414,7 @@ mod tests {
             data_keys_file: None,
             evidence_keys: Some(crate::domain::DEV_EVIDENCE_KEYS.into()),
             evidence_keys_file: None,
-            ..args(&[])
+            ..ServeArgs::from_flags(&[])
         };
         let err = a.resolve_serve().unwrap_err().to_string();
         assert!(err.contains("dev secret") && err.contains("dev token") && err.contains("dev key"), "{err}");
