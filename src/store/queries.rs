@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 use super::SeaStore;
@@ -180,17 +180,21 @@ impl Store for SeaStore {
         let mut fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
         fresh.lease_holder = Set(Some(lease.holder.clone()));
         fresh.lease_until = Set(Some(ms(lease.until)));
-        let rows = proc_e::Entity::insert(fresh)
-            .on_conflict(
-                OnConflict::column(proc_e::Column::MemberNo)
-                    .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
-                    .action_and_where(lease::free_expr::<proc_e::Entity>(now))
-                    .to_owned(),
-            )
-            .exec_with_returning_many(&self.db)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().next().map(|m| m.open(&self.cipher)).transpose()
+        let mut upsert = proc_e::Entity::insert(fresh).on_conflict(
+            OnConflict::column(proc_e::Column::MemberNo)
+                .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
+                .action_and_where(lease::free_expr::<proc_e::Entity>(now))
+                .to_owned(),
+        );
+        let backend = self.db.get_database_backend();
+        let rows = if backend == DbBackend::Postgres {
+            QueryTrait::query(&mut upsert).returning_all();
+            let stmt = lease::committed_async(upsert.build(backend));
+            proc_e::Entity::find().from_raw_sql(stmt).all(&self.db).await
+        } else {
+            upsert.exec_with_returning_many(&self.db).await
+        };
+        rows.map_err(db_err)?.into_iter().next().map(|m| m.open(&self.cipher)).transpose()
     }
 
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError> {
