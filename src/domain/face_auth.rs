@@ -48,7 +48,7 @@ impl FlowStart<'_> {
 /// How long an SMS code may be filled back (esign.md §10).
 pub const SMS_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// What `answer_without_upstream` found: the answer, or the process to start a flow from.
+/// What `answer_from` found: the answer, or the process to start a flow from.
 enum Found {
     Answer(FaceAuthOutcome),
     Start(Process),
@@ -70,6 +70,12 @@ impl Service {
     /// Starts an identity flow of the handler, or answers the one under way (of the same kind) or the
     /// passed one. Concurrent starts for one member make one upstream flow (the member's lease); a
     /// wait for another start ends before `deadline`, the caller's, with `Busy`.
+    ///
+    /// Every call takes the lease first, even one that is answered without e签宝: the statement
+    /// that takes it reads the process too, so a start reads nothing else before its upstream calls
+    /// (a read without the lease first, to spare repeated calls the lease, cost every start a round
+    /// trip: 0.25 ms on SQLite, 0.5 ms on PostgreSQL). A repeated call pays a write instead of a
+    /// read, committed without waiting for the WAL flush on PostgreSQL.
     pub(super) async fn start_handler_flow(
         &self,
         member: &MemberNo,
@@ -79,13 +85,7 @@ impl Service {
         deadline: Option<Instant>,
     ) -> Result<FaceAuthOutcome, DomainError> {
         let method = start.method();
-        // Fast path without the lease: most repeated calls find a final answer or a live flow.
-        if let Found::Answer(answer) = self.answer_without_upstream(member, handler, method).await? {
-            return Ok(answer);
-        }
         self.with_member_lease(member, deadline, |process| async move {
-            // Whoever held the lease before us may have started the flow: look again, at the
-            // process as the lease's statement read it.
             match self.answer_from(process, handler, method).await? {
                 Found::Answer(answer) => Ok(answer),
                 Found::Start(process) => self.start_new_flow(process, handler, &start, by).await,
@@ -96,17 +96,7 @@ impl Service {
 
     /// The answer when no upstream call is needed: already authenticated, or a live flow of the
     /// same kind (a flow of the other kind is left to expire: the newest flow speaks). Otherwise the
-    /// process as read, which a start under the lease goes on from without reading it again.
-    async fn answer_without_upstream(
-        &self,
-        member: &MemberNo,
-        handler: &Handler,
-        method: HandlerMethod,
-    ) -> Result<Found, DomainError> {
-        self.answer_from(self.process(member).await?, handler, method).await
-    }
-
-    /// `answer_without_upstream` for `process`, as read.
+    /// process, which the start goes on from without reading it again.
     async fn answer_from(
         &self,
         process: Process,

@@ -213,9 +213,9 @@ impl Service {
         };
         let result = body(process).await;
         // Released even when the body failed, after the caller has its answer: the release is a
-        // write of its own (a WAL flush on PostgreSQL) that the answer need not wait for. A repeated
-        // call finds the flow without the lease; one that needs it waits a few ms at most. A lease
-        // never released (the process died first) is freed when the replica starts again, or expires.
+        // write of its own that the answer need not wait for; a call that needs the lease meanwhile
+        // waits a few ms at most. A lease never released (the process died first) is freed when the
+        // replica starts again, or expires.
         let (store, member) = (self.store.clone(), member.clone());
         tokio::spawn(async move {
             if let Err(e) = store.release_member(&member, &holder).await {
