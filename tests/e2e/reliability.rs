@@ -784,3 +784,50 @@ async fn a_poll_lease_survives_commits_and_a_callback_does_not_poll_a_leased_ite
     assert!(!taken, "committing the signed status released a lease it did not own");
     app.finish().await;
 }
+
+/// A commit whose process moved on meanwhile (a callback or another replica committed first)
+/// writes none of its rows, on any database: not the process, not its history entry, not its
+/// flow. On PostgreSQL such a commit is one statement whose rows are all selected from the
+/// process's conditional update; from a fresh read the same commit writes all of them.
+#[tokio::test]
+async fn a_commit_that_lost_the_race_for_the_process_writes_none_of_its_rows() {
+    use etc_esign::domain::model::{FaceFlow, Process, Source};
+    use etc_esign::domain::ports::{ChangeSet, StoreError};
+    use etc_esign::domain::values::{FlowId, MemberNo};
+
+    let app = spawn_app().await;
+    let member = MemberNo::parse("ETC000000901").expect("member");
+    let started = app.start_face(member.as_str()).await;
+    let service = &app.app.as_ref().expect("running").service;
+    let store = service.store().clone();
+    let flow_id = |id: &str| FlowId::parse("flow_id", id).expect("flow id");
+    let first_flow = store.face_flow(&flow_id(&started.flow_id)).await.expect("read").expect("the started flow");
+    let history = || async { store.history(&member, None, 100).await.expect("history").len() };
+    let read = store.process(&member).await.expect("read").expect("stored");
+    let entries = history().await;
+
+    // Another writer commits first: the process's version moves on.
+    store.commit(ChangeSet { process: Some(read.clone()), ..Default::default() }).await.expect("the other writer");
+
+    // A new flow started from a process as read: one move, its history entry and the flow.
+    let by = Source::Rpc { method: "StartFaceAuth".into(), caller: "TEST".into() };
+    let restart = |mut process: Process, id: &str| {
+        let (handler, account) = (process.handler.clone().expect("handler"), process.esign_account_id.clone());
+        process.handler_flow_started(handler, account.expect("account"), service.now()).expect("may start again");
+        let flow = FaceFlow { flow_id: flow_id(id), ..first_flow.clone() };
+        ChangeSet { process: Some(process), face_flows: vec![flow], source: Some(by.clone()), ..Default::default() }
+    };
+    let lost = store.commit(restart(read.clone(), "flow-from-a-stale-read")).await;
+    assert!(matches!(lost, Err(StoreError::Conflict)), "a stale version must conflict: {lost:?}");
+    let stale_flow = store.face_flow(&flow_id("flow-from-a-stale-read")).await.expect("read");
+    assert!(stale_flow.is_none(), "the losing commit wrote its flow");
+    assert_eq!(history().await, entries, "the losing commit wrote a history entry");
+    let now_stored = store.process(&member).await.expect("read").expect("stored");
+    assert_eq!(now_stored.version(), read.version() + 1, "only the other writer's commit moved the process");
+
+    store.commit(restart(now_stored, "flow-from-a-fresh-read")).await.expect("a fresh read commits");
+    assert!(store.face_flow(&flow_id("flow-from-a-fresh-read")).await.expect("read").is_some(), "its flow");
+    assert_eq!(history().await, entries + 1, "its history entry");
+    assert_eq!(store.process(&member).await.expect("read").expect("stored").version(), read.version() + 2);
+    app.finish().await;
+}
