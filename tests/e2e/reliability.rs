@@ -831,3 +831,51 @@ async fn a_commit_that_lost_the_race_for_the_process_writes_none_of_its_rows() {
     assert_eq!(store.process(&member).await.expect("read").expect("stored").version(), read.version() + 2);
     app.finish().await;
 }
+
+/// A commit that carries a stale copy of a company flow beside a process change never undoes the
+/// flow's end, on any database: a running copy, or one with another final status, leaves the
+/// stored flow as it is; a copy with the flow's own final status rewrites it. (On PostgreSQL such
+/// a commit is one statement, its flow an upsert with the transaction's condition.)
+#[tokio::test]
+async fn a_stale_company_flow_committed_with_the_process_never_undoes_its_end() {
+    use etc_esign::domain::model::{OrgFlowStatus, Source};
+    use etc_esign::domain::ports::ChangeSet;
+    use etc_esign::domain::values::MemberNo;
+
+    let app = spawn_app().await;
+    app.sealed_member("ETC000000902").await;
+    let member = MemberNo::parse("ETC000000902").expect("member");
+    let store = app.app.as_ref().expect("running").service.store().clone();
+    let ended = store.latest_org_flow(&member).await.expect("read").expect("the company flow");
+    assert_eq!(ended.status, OrgFlowStatus::Succeeded);
+    let by = Source::Rpc { method: "Test".into(), caller: "TEST".into() };
+    let commit_with_process = |flow| {
+        let store = store.clone();
+        let (member, by) = (member.clone(), by.clone());
+        async move {
+            let process = store.process(&member).await.expect("read").expect("stored");
+            let changes =
+                ChangeSet { process: Some(process), org_flows: vec![flow], source: Some(by), ..Default::default() };
+            store.commit(changes).await.expect("commit");
+        }
+    };
+    let stored = || async { store.latest_org_flow(&member).await.expect("read").expect("the company flow") };
+
+    let running =
+        etc_esign::domain::model::OrgFlow { status: OrgFlowStatus::Running, finished_at: None, ..ended.clone() };
+    commit_with_process(running).await;
+    assert_eq!(stored().await, ended, "a running copy undid the flow's end");
+
+    let other_end = etc_esign::domain::model::OrgFlow {
+        status: OrgFlowStatus::Failed,
+        fail_reason: Some("stale".into()),
+        ..ended.clone()
+    };
+    commit_with_process(other_end).await;
+    assert_eq!(stored().await, ended, "a copy with another final status rewrote the flow");
+
+    let same_end = etc_esign::domain::model::OrgFlow { poll_attempts: ended.poll_attempts + 7, ..ended.clone() };
+    commit_with_process(same_end.clone()).await;
+    assert_eq!(stored().await.poll_attempts, same_end.poll_attempts, "a copy with the flow's own end is written");
+    app.finish().await;
+}
