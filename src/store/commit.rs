@@ -3,7 +3,7 @@
 //! it applies. A move without a source is refused, so no transition exists without its entry.
 use chrono::Utc;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, InsertStatement, OnConflict, PostgresQueryBuilder, Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, PostgresQueryBuilder, Query, WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -108,22 +108,20 @@ impl SeaStore {
 }
 
 impl SeaStore {
-    /// On PostgreSQL, the change set a start or a flow's end commits — the process moved by
-    /// version, its history entries, its face flows — as one statement instead of a transaction
-    /// of one statement per row: a round trip each, five in all, was most of what a start added
-    /// on PostgreSQL besides the WAL flush (README "Performance"). The process's conditional update
-    /// is a CTE that answers the row it moved, and every other row is inserted by selecting from
-    /// it: when the version moved on meanwhile, nothing at all is written. The same models and
-    /// upsert columns as the transaction, so both write the same rows. `None`: any other change
-    /// set, or SQLite (whose statements cost no round trip), goes through the transaction.
+    /// On PostgreSQL, what a start or a flow's end commits — the process moved by version, its
+    /// history entries, flows and authorizations — as one statement instead of BEGIN, a statement
+    /// per row and COMMIT, each a round trip (README "Performance"). The process's conditional
+    /// update is a CTE answering the row it moved, and every other row is inserted by selecting
+    /// from it: when the version moved on meanwhile, nothing at all is written. Same models and
+    /// upsert columns as the transaction. `None` (the transaction then): a new process; evidence
+    /// (a taken place in the chain must undo the whole commit, which a statement that already
+    /// wrote cannot); inbox marks; SQLite, whose statements cost no round trip.
     fn in_one_statement(&self, changes: &ChangeSet) -> Result<Option<Statement>, StoreError> {
         let Some(p) = &changes.process else { return Ok(None) };
         let expected = p.version();
         if self.db.get_database_backend() != DbBackend::Postgres
             || expected == 0
             || !changes.evidence.is_empty()
-            || !changes.org_flows.is_empty()
-            || !changes.authorizations.is_empty()
             || !changes.inbox_applied.is_empty()
         {
             return Ok(None);
@@ -137,15 +135,43 @@ impl SeaStore {
         update.returning_col(proc_e::Column::MemberNo);
         let mut with = WithClause::new();
         with.cte(CommonTableExpression::new().query(update).table_name(moved.clone()).to_owned());
-        let mut inserts = Vec::new();
         if let Some(source) = &changes.source {
-            for m in p.moves() {
-                inserts.push(selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), &moved)?);
+            // Each entry is selected from the one before, so the entries take their ids (their
+            // order) in the order of the moves: PostgreSQL runs independent CTEs in no set order.
+            let mut before = moved.clone();
+            for (i, m) in p.moves().iter().enumerate() {
+                let mut insert = selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), &before)?;
+                insert.returning_col(hist_e::Column::Id);
+                before = Alias::new(format!("h{i}"));
+                with.cte(CommonTableExpression::new().query(insert).table_name(before.clone()).to_owned());
             }
         }
+        let mut inserts = Vec::new();
         for f in &changes.face_flows {
             let mut insert = selected_from(flow_e::ActiveModel::from(f), &moved)?;
             insert.on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned());
+            inserts.push(insert);
+        }
+        for f in &changes.org_flows {
+            // The transaction's insert-if-new, else rewrite only while it runs or by a copy with its
+            // own final status, as one upsert: the same columns, the same condition on the stored row.
+            let row = org_e::ActiveModel::seal(f, &self.cipher)?;
+            let columns: Vec<_> = org_e::Column::iter().filter(|c| row.get(*c).is_set()).collect();
+            let status = Expr::col((org_e::Entity, org_e::Column::Status));
+            let stored_may_change = ExprTrait::eq(status.clone(), org_e::status_name(OrgFlowStatus::Running))
+                .or(ExprTrait::eq(status, org_e::status_name(f.status)));
+            let mut insert = selected_from(row, &moved)?;
+            insert.on_conflict(
+                OnConflict::column(org_e::Column::FlowId)
+                    .update_columns(columns)
+                    .action_and_where(stored_may_change)
+                    .to_owned(),
+            );
+            inserts.push(insert);
+        }
+        for a in &changes.authorizations {
+            let mut insert = selected_from(auth_e::ActiveModel::seal(a, &self.cipher)?, &moved)?;
+            insert.on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned());
             inserts.push(insert);
         }
         for (i, insert) in inserts.into_iter().enumerate() {
