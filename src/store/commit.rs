@@ -3,7 +3,8 @@
 //! it applies. A move without a source is refused, so no transition exists without its entry.
 use chrono::Utc;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, PostgresQueryBuilder, Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoTableRef, OnConflict, PostgresQueryBuilder,
+    Query, WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -140,7 +141,8 @@ impl SeaStore {
             // order) in the order of the moves: PostgreSQL runs independent CTEs in no set order.
             let mut before = moved.clone();
             for (i, m) in p.moves().iter().enumerate() {
-                let mut insert = selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), &before)?;
+                let mut insert =
+                    selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), before.clone())?;
                 insert.returning_col(hist_e::Column::Id);
                 before = Alias::new(format!("h{i}"));
                 with.cte(CommonTableExpression::new().query(insert).table_name(before.clone()).to_owned());
@@ -148,7 +150,7 @@ impl SeaStore {
         }
         let mut inserts = Vec::new();
         for f in &changes.face_flows {
-            let mut insert = selected_from(flow_e::ActiveModel::from(f), &moved)?;
+            let mut insert = selected_from(flow_e::ActiveModel::from(f), moved.clone())?;
             insert.on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned());
             inserts.push(insert);
         }
@@ -160,7 +162,7 @@ impl SeaStore {
             let status = Expr::col((org_e::Entity, org_e::Column::Status));
             let stored_may_change = ExprTrait::eq(status.clone(), org_e::status_name(OrgFlowStatus::Running))
                 .or(ExprTrait::eq(status, org_e::status_name(f.status)));
-            let mut insert = selected_from(row, &moved)?;
+            let mut insert = selected_from(row, moved.clone())?;
             insert.on_conflict(
                 OnConflict::column(org_e::Column::FlowId)
                     .update_columns(columns)
@@ -170,7 +172,7 @@ impl SeaStore {
             inserts.push(insert);
         }
         for a in &changes.authorizations {
-            let mut insert = selected_from(auth_e::ActiveModel::seal(a, &self.cipher)?, &moved)?;
+            let mut insert = selected_from(auth_e::ActiveModel::seal(a, &self.cipher)?, moved.clone())?;
             insert.on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned());
             inserts.push(insert);
         }
@@ -185,7 +187,10 @@ impl SeaStore {
 
 /// `INSERT INTO <row's table> (<its set columns>) SELECT <their values> FROM <from>`: the row, once
 /// for each row of `from`.
-fn selected_from<A: ActiveModelTrait>(row: A, from: &Alias) -> Result<InsertStatement, StoreError> {
+pub(super) fn selected_from<A: ActiveModelTrait>(
+    row: A,
+    from: impl IntoTableRef,
+) -> Result<InsertStatement, StoreError> {
     let (mut columns, mut values) = (Vec::new(), Vec::new());
     for c in <A::Entity as EntityTrait>::Column::iter() {
         if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(c) {
@@ -196,7 +201,7 @@ fn selected_from<A: ActiveModelTrait>(row: A, from: &Alias) -> Result<InsertStat
     let mut insert = Query::insert();
     insert.into_table(A::Entity::default()).columns(columns);
     insert
-        .select_from(Query::select().exprs(values).from(from.clone()).to_owned())
+        .select_from(Query::select().exprs(values).from(from).to_owned())
         .map_err(|e| StoreError::Database(e.to_string()))?;
     Ok(insert)
 }

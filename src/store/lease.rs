@@ -4,10 +4,10 @@
 //! backlog. An entity names its key and lease columns ([`Leased`]); a polled one also its schedule
 //! and which rows still need polling ([`Polled`]), the one definition the claim and the backlog share.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoIden, Query, SelectStatement, TableRef};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Statement, UpdateMany,
+    QueryTrait, UpdateMany,
 };
 
 use super::columns::{db_err, ms};
@@ -72,7 +72,7 @@ pub(crate) async fn try_lease<E: Leased>(
 }
 
 /// Releases the row's lease if `holder` still holds it. Committed without waiting for the WAL
-/// flush on PostgreSQL (see [`committed_async`]): a release lost to a crash of the server only
+/// flush on PostgreSQL (see [`async_commit`]): a release lost to a crash of the server only
 /// leaves the lease to expire.
 pub(crate) async fn release<E: Leased>(db: &impl ConnectionTrait, key: &str, holder: &str) -> Result<(), StoreError> {
     let mut update = freed(E::update_many()).filter(E::KEY.eq(key)).filter(E::LEASE_HOLDER.eq(holder));
@@ -86,31 +86,15 @@ pub(crate) async fn release<E: Leased>(db: &impl ConnectionTrait, key: &str, hol
 /// Sets PostgreSQL's `synchronous_commit` off for the transaction of the statement it is part of.
 const ASYNC_COMMIT: &str = "set_config('synchronous_commit', 'off', true)";
 
-/// A one-row `INSERT … VALUES (…)` on PostgreSQL, as a statement whose commit does not wait for
-/// the WAL flush: `INSERT … SELECT … FROM (SELECT set_config(…))`, the setting holding for the
-/// statement's own transaction. For leases only: their writes are visible to every other session
-/// at once as always, and a crash of the server within the flush delay (`wal_writer_delay`) can lose
-/// only the lease itself, never progress (a process's moves commit synchronously). The flush waited
-/// for was half of a lease's time (README "Performance"). A statement of another shape is left as it
-/// is (committed synchronously).
-pub(crate) fn committed_async(stmt: Statement) -> Statement {
-    match as_async_insert(&stmt.sql) {
-        Some(sql) => Statement { sql, ..stmt },
-        None => {
-            debug_assert!(false, "not a one-row INSERT … VALUES: {}", stmt.sql);
-            stmt
-        }
-    }
-}
-
-fn as_async_insert(sql: &str) -> Option<String> {
-    let (head, rest) = sql.split_once(" VALUES (")?;
-    let (values, tail) = rest.split_once(")")?;
-    // Bound parameters only: a parenthesis inside would be an expression this rewrite does not know.
-    if !head.starts_with("INSERT INTO ") || values.contains('(') || !(tail.is_empty() || tail.starts_with(' ')) {
-        return None;
-    }
-    Some(format!("{head} SELECT {values} FROM (SELECT {ASYNC_COMMIT}) AS \"async_commit\"{tail}"))
+/// What a one-row insert on PostgreSQL selects its row from (`INSERT … SELECT … FROM` this) so that
+/// its commit does not wait for the WAL flush: `(SELECT set_config(…)) AS "async_commit"`, the
+/// setting holding for the statement's own transaction. For leases only: their writes are visible
+/// to every other session at once as always, and a crash of the server within the flush delay
+/// (`wal_writer_delay`) can lose only the lease itself, never progress (a process's moves commit
+/// synchronously). The flush waited for was half of a lease's time (README "Performance").
+pub(crate) fn async_commit() -> TableRef {
+    let setting = Query::select().expr(Expr::cust(ASYNC_COMMIT)).to_owned();
+    TableRef::SubQuery(Box::new(setting), Alias::new("async_commit").into_iden())
 }
 
 /// Frees every lease of the table whose holder starts with `prefix` but not with `keep`. Prefixes
@@ -187,29 +171,16 @@ pub(crate) fn backlog<E: Polled>() -> SelectStatement {
 
 #[cfg(test)]
 mod tests {
-    use super::as_async_insert;
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+
+    use super::async_commit;
 
     #[test]
-    fn a_one_row_insert_becomes_an_insert_select_with_synchronous_commit_off() {
-        let sql = r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2) ON CONFLICT ("a") DO UPDATE SET "b" = "excluded"."b" RETURNING "a", "b""#;
+    fn a_row_selected_from_the_async_commit_source_sets_synchronous_commit_off_in_its_statement() {
+        let select = Query::select().expr(sea_orm::sea_query::Expr::val(1)).from(async_commit()).to_owned();
         assert_eq!(
-            as_async_insert(sql).as_deref(),
-            Some(
-                r#"INSERT INTO "t" ("a", "b") SELECT $1, $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS "async_commit" ON CONFLICT ("a") DO UPDATE SET "b" = "excluded"."b" RETURNING "a", "b""#
-            )
+            select.to_string(PostgresQueryBuilder),
+            r#"SELECT 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS "async_commit""#
         );
-        assert_eq!(
-            as_async_insert(r#"INSERT INTO "t" ("a") VALUES ($1)"#).as_deref(),
-            Some(
-                r#"INSERT INTO "t" ("a") SELECT $1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS "async_commit""#
-            )
-        );
-    }
-
-    #[test]
-    fn other_statements_are_left_alone() {
-        assert_eq!(as_async_insert(r#"INSERT INTO "t" ("a") VALUES (lower($1))"#), None);
-        assert_eq!(as_async_insert(r#"UPDATE "t" SET "a" = $1"#), None);
-        assert_eq!(as_async_insert(r#"INSERT INTO "t" ("a") VALUES ($1), ($2)"#), None);
     }
 }

@@ -3,13 +3,15 @@
 //! what the claims would take.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, OnConflict, Query, UnionType};
+use sea_orm::sea_query::{Expr, Func, OnConflict, PostgresQueryBuilder, Query, UnionType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    Statement,
 };
 
 use super::SeaStore;
 use super::columns::{db_err, ms, opt_ms};
+use super::commit::selected_from;
 use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
@@ -180,19 +182,20 @@ impl Store for SeaStore {
         let mut fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
         fresh.lease_holder = Set(Some(lease.holder.clone()));
         fresh.lease_until = Set(Some(ms(lease.until)));
-        let mut upsert = proc_e::Entity::insert(fresh).on_conflict(
-            OnConflict::column(proc_e::Column::MemberNo)
-                .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
-                .action_and_where(lease::free_expr::<proc_e::Entity>(now))
-                .to_owned(),
-        );
-        let backend = self.db.get_database_backend();
-        let rows = if backend == DbBackend::Postgres {
-            QueryTrait::query(&mut upsert).returning_all();
-            let stmt = lease::committed_async(upsert.build(backend));
+        let on_conflict = OnConflict::column(proc_e::Column::MemberNo)
+            .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
+            .action_and_where(lease::free_expr::<proc_e::Entity>(now))
+            .to_owned();
+        let rows = if self.db.get_database_backend() == DbBackend::Postgres {
+            // The same upsert, as `INSERT … SELECT` from the subquery that commits it without
+            // waiting for the WAL flush (`lease::async_commit`).
+            let mut upsert = selected_from(fresh, lease::async_commit())?;
+            upsert.on_conflict(on_conflict).returning_all();
+            let (sql, values) = upsert.build(PostgresQueryBuilder);
+            let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
             proc_e::Entity::find().from_raw_sql(stmt).all(&self.db).await
         } else {
-            upsert.exec_with_returning_many(&self.db).await
+            proc_e::Entity::insert(fresh).on_conflict(on_conflict).exec_with_returning_many(&self.db).await
         };
         rows.map_err(db_err)?.into_iter().next().map(|m| m.open(&self.cipher)).transpose()
     }
