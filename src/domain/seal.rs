@@ -223,8 +223,7 @@ impl Service {
     /// Re-lists the company's seals under the member's lease (one query: a reader that waited
     /// finds the URL fresh and asks nothing) and keeps the seal's new URL.
     async fn refresh_seal_url(&self, member: &MemberNo, deadline: Option<Instant>) -> Result<(), DomainError> {
-        self.with_member_lease(member, deadline, |_| async {
-            let process = self.process(member).await?;
+        self.with_member_lease(member, deadline, |process| async move {
             let (Some(seal), Some(org_id)) = (process.seal.clone(), process.org_account_id.clone()) else {
                 return Ok(());
             };

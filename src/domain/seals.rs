@@ -147,14 +147,14 @@ impl Service {
         Ok(SealPage { seals: seals.into_iter().map(|s| managed(s, None)).collect(), total, total_pages })
     }
 
-    /// The seal `seal_id` of the member's company, with its review: NOT_FOUND when e签宝 does not
+    /// The seal `seal_id` of `process`'s company, with its review: NOT_FOUND when e签宝 does not
     /// list it for the company.
     async fn company_seal(
         &self,
-        member: &MemberNo,
+        process: Process,
         seal_id: &str,
     ) -> Result<(Process, AccountId, UpstreamSeal, SealRecord), DomainError> {
-        let (process, org_id) = self.company_of(member).await?;
+        let org_id = own_company(&process)?;
         let (seal, record) = self
             .synced_seals(&process, &org_id)
             .await?
@@ -181,8 +181,8 @@ impl Service {
         template: &SealTemplate,
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
-        self.with_member_lease(member, deadline, |_| async {
-            let (process, org_id) = self.company_of(member).await?;
+        self.with_member_lease(member, deadline, |process| async move {
+            let org_id = own_company(&process)?;
             if template.htext.is_some() || template.qtext.is_some() {
                 let name_chars = process.org.as_ref().map_or(0, |o| o.name.chars().count());
                 if name_chars > SEAL_TEXT_MAX_NAME_CHARS {
@@ -206,8 +206,8 @@ impl Service {
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
         let member = &cmd.member_no;
-        self.with_member_lease(member, deadline, |_| async {
-            let (process, org_id) = self.company_of(member).await?;
+        self.with_member_lease(member, deadline, |process| async move {
+            let org_id = own_company(&process)?;
             self.check_alias_free(&process, &org_id, &cmd.seal.alias).await?;
             let made = self.esign.create_image_seal(&org_id, &cmd.seal).await?;
             self.record_created(member, &org_id, made).await
@@ -231,7 +231,7 @@ impl Service {
 
     /// Submits a seal for review: PENDING. A pending or reviewed seal is answered as it is.
     pub async fn save_company_seal(&self, member: &MemberNo, seal_id: &str) -> Result<ManagedSeal, DomainError> {
-        let (_, _, seal, record) = self.company_seal(member, seal_id).await?;
+        let (_, _, seal, record) = self.company_seal(self.process(member).await?, seal_id).await?;
         if record.status != SealReviewStatus::Unsaved {
             return Ok(managed(seal, Some(record)));
         }
@@ -252,8 +252,8 @@ impl Service {
         seal_id: &str,
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
-        self.with_member_lease(member, deadline, |_| async {
-            let (process, org_id, mut seal, record) = self.company_seal(member, seal_id).await?;
+        self.with_member_lease(member, deadline, |process| async move {
+            let (process, org_id, mut seal, record) = self.company_seal(process, seal_id).await?;
             if record.status != SealReviewStatus::Approved {
                 return Err(DomainError::FailedPrecondition {
                     status: process.status(),
@@ -303,8 +303,8 @@ impl Service {
         seal_id: &str,
         deadline: Option<Instant>,
     ) -> Result<(), DomainError> {
-        self.with_member_lease(member, deadline, |_| async {
-            let (process, org_id, seal, _) = self.company_seal(member, seal_id).await?;
+        self.with_member_lease(member, deadline, |process| async move {
+            let (process, org_id, seal, _) = self.company_seal(process, seal_id).await?;
             let is_saved = process.seal.as_ref().is_some_and(|s| s.seal_id == seal_id);
             if seal.default || is_saved {
                 return Err(DomainError::FailedPrecondition {
