@@ -3,13 +3,16 @@
 //! it applies. A move without a source is refused, so no transition exists without its entry.
 use chrono::Utc;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoTableRef, OnConflict, PostgresQueryBuilder,
-    Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, PostgresQueryBuilder, Query,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement, Values, WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     IntoActiveModel, Iterable, QueryFilter, QueryTrait, Statement, TransactionTrait,
 };
+
+use sea_orm::sqlx;
+use sea_query_sqlx::SqlxValues;
 
 use super::SeaStore;
 use super::columns::{db_err, ms};
@@ -17,7 +20,7 @@ use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
 };
-use crate::domain::model::OrgFlowStatus;
+use crate::domain::model::{OrgFlowStatus, Process};
 use crate::domain::ports::{ChangeSet, StoreError};
 
 impl SeaStore {
@@ -26,10 +29,14 @@ impl SeaStore {
         if moved && changes.source.is_none() {
             return Err(StoreError::Unsourced);
         }
-        if let Some(stmt) = self.in_one_statement(&changes)? {
+        match self.in_one_call(&changes)? {
             // Nothing is written unless the process row moved (every row is selected from it).
-            let moved = self.db.query_all_raw(stmt).await.map_err(db_err)?;
-            return if moved.len() == 1 { Ok(()) } else { Err(StoreError::Conflict) };
+            Some(OneCall::Statement(stmt)) => {
+                let moved = self.db.query_all_raw(stmt).await.map_err(db_err)?;
+                return if moved.len() == 1 { Ok(()) } else { Err(StoreError::Conflict) };
+            }
+            Some(OneCall::Script(script)) => return self.run_script(script).await,
+            None => {}
         }
         let txn = self.db.begin().await.map_err(db_err)?;
         if let Some(p) = &changes.process {
@@ -109,48 +116,47 @@ impl SeaStore {
 }
 
 impl SeaStore {
-    /// On PostgreSQL, what a start or a flow's end commits — the process moved by version, its
-    /// history entries, flows and authorizations — as one statement instead of BEGIN, a statement
-    /// per row and COMMIT, each a round trip (README "Performance"). The process's conditional
-    /// update is a CTE answering the row it moved, and every other row is inserted by selecting
-    /// from it: when the version moved on meanwhile, nothing at all is written. Same models and
-    /// upsert columns as the transaction. `None` (the transaction then): a new process; evidence
-    /// (a taken place in the chain must undo the whole commit, which a statement that already
-    /// wrote cannot); inbox marks; SQLite, whose statements cost no round trip.
-    fn in_one_statement(&self, changes: &ChangeSet) -> Result<Option<Statement>, StoreError> {
+    /// What a start or a flow's end commits — the process moved by version, its history entries,
+    /// flows and authorizations — in one call to the database instead of BEGIN, a statement per
+    /// row and COMMIT, each a round trip on PostgreSQL and a hand-off to its worker thread on SQLite
+    /// (README "Performance"). Every row is inserted by selecting from the process as expected, so
+    /// when the version moved on meanwhile nothing at all is written. Same models and upsert
+    /// columns as the transaction. `None` (the transaction then): a new process; evidence (a taken
+    /// place in the chain must undo the whole commit, which a statement that already wrote cannot);
+    /// inbox marks.
+    fn in_one_call(&self, changes: &ChangeSet) -> Result<Option<OneCall>, StoreError> {
         let Some(p) = &changes.process else { return Ok(None) };
-        let expected = p.version();
-        if self.db.get_database_backend() != DbBackend::Postgres
-            || expected == 0
-            || !changes.evidence.is_empty()
-            || !changes.inbox_applied.is_empty()
-        {
+        if p.version() == 0 || !changes.evidence.is_empty() || !changes.inbox_applied.is_empty() {
             return Ok(None);
         }
-        let moved = Alias::new("moved");
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => self.one_statement(p, changes).map(|s| Some(OneCall::Statement(s))),
+            DbBackend::Sqlite => self.one_script(p, changes).map(|s| Some(OneCall::Script(s))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The process's conditional update, answering the member when the row moved.
+    fn process_moved(&self, p: &Process) -> Result<UpdateStatement, StoreError> {
+        let expected = p.version();
         let mut update = proc_e::Entity::update_many()
             .set(proc_e::ActiveModel::seal(p, expected + 1, &self.cipher)?)
             .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
             .filter(proc_e::Column::Version.eq(expected))
             .into_query();
         update.returning_col(proc_e::Column::MemberNo);
-        let mut with = WithClause::new();
-        with.cte(CommonTableExpression::new().query(update).table_name(moved.clone()).to_owned());
-        if let Some(source) = &changes.source {
-            // Each entry is selected from the one before, so the entries take their ids (their
-            // order) in the order of the moves: PostgreSQL runs independent CTEs in no set order.
-            let mut before = moved.clone();
-            for (i, m) in p.moves().iter().enumerate() {
-                let mut insert =
-                    selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), before.clone())?;
-                insert.returning_col(hist_e::Column::Id);
-                before = Alias::new(format!("h{i}"));
-                with.cte(CommonTableExpression::new().query(insert).table_name(before.clone()).to_owned());
-            }
-        }
+        Ok(update)
+    }
+
+    /// The flows and authorizations of `changes`, each an upsert of one row selected by `source`.
+    fn flow_rows(
+        &self,
+        changes: &ChangeSet,
+        source: impl Fn() -> SelectStatement,
+    ) -> Result<Vec<InsertStatement>, StoreError> {
         let mut inserts = Vec::new();
         for f in &changes.face_flows {
-            let mut insert = selected_from(flow_e::ActiveModel::from(f), moved.clone())?;
+            let mut insert = selected_from(flow_e::ActiveModel::from(f), source())?;
             insert.on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned());
             inserts.push(insert);
         }
@@ -162,7 +168,7 @@ impl SeaStore {
             let status = Expr::col((org_e::Entity, org_e::Column::Status));
             let stored_may_change = ExprTrait::eq(status.clone(), org_e::status_name(OrgFlowStatus::Running))
                 .or(ExprTrait::eq(status, org_e::status_name(f.status)));
-            let mut insert = selected_from(row, moved.clone())?;
+            let mut insert = selected_from(row, source())?;
             insert.on_conflict(
                 OnConflict::column(org_e::Column::FlowId)
                     .update_columns(columns)
@@ -172,24 +178,114 @@ impl SeaStore {
             inserts.push(insert);
         }
         for a in &changes.authorizations {
-            let mut insert = selected_from(auth_e::ActiveModel::seal(a, &self.cipher)?, moved.clone())?;
+            let mut insert = selected_from(auth_e::ActiveModel::seal(a, &self.cipher)?, source())?;
             insert.on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned());
             inserts.push(insert);
         }
+        Ok(inserts)
+    }
+
+    /// PostgreSQL: one statement. The process's update is a CTE answering the row it moved, and
+    /// every other row is inserted by selecting from it.
+    fn one_statement(&self, p: &Process, changes: &ChangeSet) -> Result<Statement, StoreError> {
+        let moved = Alias::new("moved");
+        let mut with = WithClause::new();
+        with.cte(CommonTableExpression::new().query(self.process_moved(p)?).table_name(moved.clone()).to_owned());
+        if let Some(source) = &changes.source {
+            // Each entry is selected from the one before, so the entries take their ids (their
+            // order) in the order of the moves: PostgreSQL runs independent CTEs in no set order.
+            let mut before = moved.clone();
+            for (i, m) in p.moves().iter().enumerate() {
+                let row = hist_e::ActiveModel::recorded(p.member_no(), m, source);
+                let mut insert = selected_from(row, Query::select().from(before.clone()).to_owned())?;
+                insert.returning_col(hist_e::Column::Id);
+                before = Alias::new(format!("h{i}"));
+                with.cte(CommonTableExpression::new().query(insert).table_name(before.clone()).to_owned());
+            }
+        }
+        let inserts = self.flow_rows(changes, || Query::select().from(moved.clone()).to_owned())?;
         for (i, insert) in inserts.into_iter().enumerate() {
             with.cte(CommonTableExpression::new().query(insert).table_name(Alias::new(format!("w{i}"))).to_owned());
         }
         let (sql, values) =
             with.query(Query::select().expr(Expr::val(1)).from(moved).to_owned()).build(PostgresQueryBuilder);
-        Ok(Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)))
+        Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+    }
+
+    /// SQLite (no data-modifying CTEs): one script, `BEGIN IMMEDIATE`, the rows each inserted by
+    /// selecting the process at its expected version, the process's update last, `COMMIT`. The
+    /// write lock taken first holds for the whole script, so every condition sees the same row.
+    fn one_script(&self, p: &Process, changes: &ChangeSet) -> Result<(String, Values), StoreError> {
+        let expected = || {
+            Query::select()
+                .from(proc_e::Entity)
+                .and_where(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
+                .and_where(proc_e::Column::Version.eq(p.version()))
+                .to_owned()
+        };
+        let mut inserts = Vec::new();
+        if let Some(source) = &changes.source {
+            for m in p.moves() {
+                inserts.push(selected_from(hist_e::ActiveModel::recorded(p.member_no(), m, source), expected())?);
+            }
+        }
+        inserts.extend(self.flow_rows(changes, expected)?);
+        let mut script = String::from("BEGIN IMMEDIATE;\n");
+        let mut values = Vec::new();
+        let mut add = |(sql, Values(v)): (String, Values)| {
+            script.push_str(&sql);
+            script.push_str(";\n");
+            values.extend(v);
+        };
+        for insert in &inserts {
+            add(insert.build(SqliteQueryBuilder));
+        }
+        add(self.process_moved(p)?.build(SqliteQueryBuilder));
+        script.push_str("COMMIT");
+        Ok((script, Values(values)))
+    }
+
+    /// Runs [`Self::one_script`]'s script on one pooled connection in one hand-off to its worker.
+    /// A script that failed part-way may have left its transaction open: it is rolled back before
+    /// the connection goes back to the pool, or the connection is closed. The script runs in a task
+    /// of its own, so that a caller that stops waiting (a timeout) cannot stop it half-way: sqlx's
+    /// worker stops a script whose caller went away, and would leave the write lock held.
+    async fn run_script(&self, (script, values): (String, Values)) -> Result<(), StoreError> {
+        let pool = self.db.get_sqlite_connection_pool().clone();
+        let run = tokio::spawn(async move {
+            let mut conn = pool.acquire().await.map_err(sqlx_err)?;
+            let run = sqlx::query_with(sqlx::AssertSqlSafe(script), SqlxValues(values)).fetch_all(&mut *conn).await;
+            match run {
+                Ok(moved) if moved.len() == 1 => Ok(()),
+                Ok(_) => Err(StoreError::Conflict),
+                Err(e) => {
+                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                    Err(sqlx_err(e))
+                }
+            }
+        });
+        run.await.map_err(|e| StoreError::Database(format!("the commit's task failed: {e}")))?
     }
 }
 
-/// `INSERT INTO <row's table> (<its set columns>) SELECT <their values> FROM <from>`: the row, once
-/// for each row of `from`.
+/// What [`SeaStore::in_one_call`] built for the backend.
+enum OneCall {
+    Statement(Statement),
+    Script((String, Values)),
+}
+
+fn sqlx_err(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// `INSERT INTO <row's table> (<its set columns>) SELECT <their values> FROM … WHERE …`, the
+/// `FROM` and `WHERE` those of `source` (a `SELECT` without expressions): the row, once for each
+/// row `source` answers.
 pub(super) fn selected_from<A: ActiveModelTrait>(
     row: A,
-    from: impl IntoTableRef,
+    mut source: SelectStatement,
 ) -> Result<InsertStatement, StoreError> {
     let (mut columns, mut values) = (Vec::new(), Vec::new());
     for c in <A::Entity as EntityTrait>::Column::iter() {
@@ -200,9 +296,7 @@ pub(super) fn selected_from<A: ActiveModelTrait>(
     }
     let mut insert = Query::insert();
     insert.into_table(A::Entity::default()).columns(columns);
-    insert
-        .select_from(Query::select().exprs(values).from(from).to_owned())
-        .map_err(|e| StoreError::Database(e.to_string()))?;
+    insert.select_from(source.exprs(values).to_owned()).map_err(|e| StoreError::Database(e.to_string()))?;
     Ok(insert)
 }
 

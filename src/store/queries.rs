@@ -189,7 +189,7 @@ impl Store for SeaStore {
         let rows = if self.db.get_database_backend() == DbBackend::Postgres {
             // The same upsert, as `INSERT … SELECT` from the subquery that commits it without
             // waiting for the WAL flush (`lease::async_commit`).
-            let mut upsert = selected_from(fresh, lease::async_commit())?;
+            let mut upsert = selected_from(fresh, Query::select().from(lease::async_commit()).to_owned())?;
             upsert.on_conflict(on_conflict).returning_all();
             let (sql, values) = upsert.build(PostgresQueryBuilder);
             let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);

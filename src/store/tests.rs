@@ -170,3 +170,35 @@ async fn a_move_is_stored_with_its_history_entry_and_never_without_its_source() 
     );
     assert!(store.history(&member, Some(history[0].seq), 10).await.unwrap().is_empty(), "after the last: nothing");
 }
+
+#[tokio::test]
+async fn a_commit_that_fails_part_way_writes_nothing_and_leaves_no_transaction_open() {
+    use sea_orm::ConnectionTrait;
+
+    use crate::domain::model::{Process, ProcessStatus, Source};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let member = MemberNo::parse("ETC000000010").unwrap();
+    let now = Utc::now();
+    assert!(store.try_lease_member(&member, &lease("a", now), now).await.unwrap(), "the lease made the row");
+    let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, 1);
+    assert!(process.cancel(now));
+    let changes = ChangeSet {
+        process: Some(process),
+        source: Some(Source::Rpc { method: "CancelProcess".into(), caller: "E02".into() }),
+        ..Default::default()
+    };
+
+    // The history entry's insert fails after the commit's transaction has begun.
+    store.db.execute_unprepared("ALTER TABLE process_history RENAME TO history_away").await.unwrap();
+    assert!(store.commit(changes.clone()).await.is_err());
+    // On another pooled connection: a transaction left open would hold the write lock until the
+    // busy timeout ran out.
+    store.db.execute_unprepared("ALTER TABLE history_away RENAME TO process_history").await.unwrap();
+    assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(1), "nothing was written");
+
+    store.commit(changes).await.unwrap();
+    assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(2));
+    assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1);
+}
