@@ -79,10 +79,11 @@ fn main() {
         let url = args.get(2).expect("--seed DATABASE_URL");
         runtime.block_on(seed(url));
     } else if args.get(1).map(String::as_str) == Some("--sim") {
-        // For profiling starts: `--sim` runs the bench's simulator (20 ms per upstream call) until
-        // killed, printing its URL for the server's ESIGN_BASE_URL.
+        // For profiling starts: `--sim [DELAY_MS]` runs the bench's simulator (20 ms per upstream
+        // call unless given) until killed, printing its URL for the server's ESIGN_BASE_URL.
+        let delay = args.get(2).map(|d| d.parse().map(Duration::from_millis).expect("--sim [DELAY_MS]"));
         runtime.block_on(async {
-            let sim = start_sim().await;
+            let sim = start_sim(delay.unwrap_or(UPSTREAM_DELAY)).await;
             println!("{}", sim.base_url());
             std::future::pending::<()>().await
         });
@@ -784,7 +785,7 @@ fn median(v: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn start_sim() -> SimHandle {
+async fn start_sim(delay: Duration) -> SimHandle {
     let sim = Simulator::start(SimConfig {
         app_id: APP_ID.into(),
         app_secret: APP_SECRET.into(),
@@ -794,7 +795,7 @@ async fn start_sim() -> SimHandle {
     .await
     .expect("the simulator starts");
     for endpoint in [Endpoint::Account, Endpoint::Face] {
-        sim.inject_fault(endpoint, FaultKind::Delay(UPSTREAM_DELAY), FaultTrigger::Probability(1.0));
+        sim.inject_fault(endpoint, FaultKind::Delay(delay), FaultTrigger::Probability(1.0));
     }
     sim
 }
@@ -944,7 +945,7 @@ async fn run() {
     eprintln!("building the release etc-esign …");
     let binary = build_service();
     let dir = tempfile::tempdir().expect("temp dir");
-    let sim = start_sim().await;
+    let sim = start_sim(UPSTREAM_DELAY).await;
     let upstream = upstream_p50(&sim).await;
     eprintln!("upstream alone (account + face start, {UPSTREAM_DELAY:?} each): p50 {upstream:.2} ms");
 
