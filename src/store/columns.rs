@@ -11,6 +11,11 @@ pub(crate) fn db_err(e: DbErr) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// The same for the few statements run on sqlx directly.
+pub(crate) fn sqlx_err(e: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
 /// A stored value that its parser refuses was corrupted or written by a newer version.
 impl From<FieldViolation> for StoreError {
     fn from(v: FieldViolation) -> Self {

@@ -15,7 +15,7 @@ use sea_orm::sqlx;
 use sea_query_sqlx::SqlxValues;
 
 use super::SeaStore;
-use super::columns::{db_err, ms};
+use super::columns::{db_err, ms, sqlx_err};
 use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
@@ -45,17 +45,8 @@ impl SeaStore {
                 if !insert_new(proc_e::ActiveModel::seal(p, 1, &self.cipher)?, &txn).await? {
                     return Err(StoreError::Conflict);
                 }
-            } else {
-                let res = proc_e::Entity::update_many()
-                    .set(proc_e::ActiveModel::seal(p, expected + 1, &self.cipher)?)
-                    .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
-                    .filter(proc_e::Column::Version.eq(expected))
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                if res.rows_affected != 1 {
-                    return Err(StoreError::Conflict);
-                }
+            } else if txn.query_all(&self.process_moved(p)?).await.map_err(db_err)?.len() != 1 {
+                return Err(StoreError::Conflict);
             }
             if let Some(source) = &changes.source
                 && !p.moves().is_empty()
@@ -70,37 +61,11 @@ impl SeaStore {
                 return Err(StoreError::Conflict);
             }
         }
-        for f in &changes.face_flows {
-            flow_e::Entity::insert(flow_e::ActiveModel::from(f))
-                .on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        for f in &changes.org_flows {
-            // A new flow is inserted; a known one is rewritten only while it still runs or by a copy
-            // with its own final status, so a stale copy (a poll racing a callback) never undoes its end.
-            let row = org_e::ActiveModel::seal(f, &self.cipher)?;
-            if !insert_new(row.clone(), &txn).await? {
-                org_e::Entity::update_many()
-                    .set(row)
-                    .filter(org_e::Column::FlowId.eq(f.flow_id.as_str()))
-                    .filter(
-                        sea_orm::Condition::any()
-                            .add(org_e::Column::Status.eq(org_e::status_name(OrgFlowStatus::Running)))
-                            .add(org_e::Column::Status.eq(org_e::status_name(f.status))),
-                    )
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-            }
-        }
-        for a in &changes.authorizations {
-            auth_e::Entity::insert(auth_e::ActiveModel::seal(a, &self.cipher)?)
-                .on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
+        // The same upserts as the one-call commit, each row selected unconditionally here: the
+        // transaction already stands or falls with the process's update above.
+        let unconditional = || Query::select().and_where(Expr::val(true)).to_owned();
+        for upsert in self.flow_rows(&changes, unconditional)? {
+            txn.execute(&upsert).await.map_err(db_err)?;
         }
         if !changes.inbox_applied.is_empty() {
             inbox_e::Entity::update_many()
@@ -148,7 +113,10 @@ impl SeaStore {
         Ok(update)
     }
 
-    /// The flows and authorizations of `changes`, each an upsert of one row selected by `source`.
+    /// The flows and authorizations of `changes`, each an upsert of one row selected by `source`:
+    /// a new flow is inserted; a known company flow is rewritten only while it still runs or by a
+    /// copy with its own final status, so a stale copy (a poll racing a callback) never undoes its
+    /// end.
     fn flow_rows(
         &self,
         changes: &ChangeSet,
@@ -161,8 +129,6 @@ impl SeaStore {
             inserts.push(insert);
         }
         for f in &changes.org_flows {
-            // The transaction's insert-if-new, else rewrite only while it runs or by a copy with its
-            // own final status, as one upsert: the same columns, the same condition on the stored row.
             let row = org_e::ActiveModel::seal(f, &self.cipher)?;
             let columns: Vec<_> = org_e::Column::iter().filter(|c| row.get(*c).is_set()).collect();
             let status = Expr::col((org_e::Entity, org_e::Column::Status));
@@ -274,10 +240,6 @@ impl SeaStore {
 enum OneCall {
     Statement(Statement),
     Script((String, Values)),
-}
-
-fn sqlx_err(e: sqlx::Error) -> StoreError {
-    StoreError::Database(e.to_string())
 }
 
 /// `INSERT INTO <row's table> (<its set columns>) SELECT <their values> FROM … WHERE …`, the

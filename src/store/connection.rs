@@ -7,7 +7,7 @@ use sea_orm_migration::MigratorTrait;
 
 use super::SeaStore;
 use super::cipher::Cipher;
-use super::columns::db_err;
+use super::columns::{db_err, sqlx_err};
 use super::migration::Migrator;
 use crate::domain::ports::StoreError;
 
@@ -99,7 +99,7 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
         return Migrator::up(db, None).await.map_err(db_err);
     }
     let pool = db.get_postgres_connection_pool();
-    let mut conn = pool.acquire().await.map_err(|e| StoreError::Database(e.to_string()))?;
+    let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     sqlx_query("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, &mut conn).await?;
     let result = Migrator::up(db, None).await.map_err(db_err);
     let unlocked = sqlx_query("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY, &mut conn).await;
@@ -111,12 +111,7 @@ async fn sqlx_query(
     key: i64,
     conn: &mut sqlx_pg::pool::PoolConnection<sqlx_pg::Postgres>,
 ) -> Result<(), StoreError> {
-    sqlx_pg::query(sql)
-        .bind(key)
-        .execute(&mut **conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| StoreError::Database(e.to_string()))
+    sqlx_pg::query(sql).bind(key).execute(&mut **conn).await.map(|_| ()).map_err(sqlx_err)
 }
 
 // SeaORM re-exports the sqlx it was built with; naming it here keeps one sqlx in the tree.
