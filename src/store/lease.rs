@@ -124,8 +124,8 @@ pub(crate) async fn claim_due<E: Polled>(
     lease: &Lease,
     limit: u64,
 ) -> Result<Vec<E::Model>, StoreError> {
-    let candidates =
-        E::find().filter(due::<E>(now)).order_by_asc(E::NEXT_POLL_AT).limit(limit).all(db).await.map_err(db_err)?;
+    let due_first = E::find().filter(due::<E>(now)).order_by_asc(E::NEXT_POLL_AT);
+    let candidates = super::queries::limited(db, due_first, limit, 0).await.map_err(db_err)?;
     let mut claimed = Vec::new();
     for c in candidates {
         // Each row is won by one replica, and only while it is still due (another replica may

@@ -1,7 +1,7 @@
 //! The seals' review on SeaORM (issue 18): `org_seals` rows, and a review written with its history
 //! entry in one transaction. The `Store` methods in `queries.rs` hand over to these.
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::SeaStore;
 use super::columns::db_err;
@@ -78,14 +78,8 @@ impl SeaStore {
         let pending =
             || seal_e::Entity::find().filter(seal_e::Column::ReviewStatus.eq(SealReviewStatus::Pending.as_str()));
         let total = pending().count(&self.db).await.map_err(db_err)?;
-        let rows = pending()
-            .order_by_asc(seal_e::Column::SavedAt)
-            .order_by_asc(seal_e::Column::SealId)
-            .offset(offset)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
+        let oldest_first = pending().order_by_asc(seal_e::Column::SavedAt).order_by_asc(seal_e::Column::SealId);
+        let rows = super::queries::limited(&self.db, oldest_first, limit, offset).await.map_err(db_err)?;
         let records = rows.into_iter().map(SealRecord::try_from).collect::<Result<_, _>>()?;
         Ok((records, total))
     }
