@@ -75,7 +75,7 @@ where
     out.push('{');
     let ext = span.extensions();
     if let Some(fields) = ext.get::<FormattedFields<N>>() {
-        let inner = fields.fields.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default();
+        let inner = members(&fields.fields);
         if !inner.is_empty() {
             out.push_str(inner);
             out.push(',');
@@ -84,6 +84,11 @@ where
     out.push_str("\"name\":");
     json_str(out, span.name());
     out.push('}');
+}
+
+/// The members of a span's stored JSON object, without its braces (empty when it has none).
+fn members(object: &str) -> &str {
+    object.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default()
 }
 
 /// Keeps a span's fields as a JSON object.
@@ -104,7 +109,7 @@ impl<'w> FormatFields<'w> for SpanFields {
         let (mut entries, mut keys) = (String::new(), Vec::new());
         fields.record(&mut Entries { out: &mut entries, keys: Some(&mut keys) });
         let Some(added) = entries.strip_prefix(',') else { return Ok(()) };
-        let kept = current.fields.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default();
+        let kept = members(&current.fields);
         if kept.is_empty() {
             current.fields = format!("{{{added}}}");
         } else if !keys.iter().any(|k| has_key(kept, k)) {

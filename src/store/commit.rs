@@ -294,18 +294,13 @@ mod sqlite_text {
         script.push_str("INSERT INTO ");
         quoted(script, <A::Entity as Default>::default().table_name());
         script.push_str(" (");
-        let before = values.len();
-        for c in <A::Entity as sea_orm::EntityTrait>::Column::iter() {
-            if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(c) {
-                if values.len() > before {
-                    script.push_str(", ");
-                }
-                quoted(script, c.as_str());
-                values.push(v);
-            }
-        }
+        // Set and unchanged columns, as `selected_from` takes them.
+        let n = columns(script, values, row, "", |v| match v {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some(v),
+            ActiveValue::NotSet => None,
+        });
         script.push_str(") SELECT ");
-        for i in 0..values.len() - before {
+        for i in 0..n {
             script.push_str(if i == 0 { "?" } else { ", ?" });
         }
         script.push_str(" FROM ");
@@ -331,34 +326,51 @@ mod sqlite_text {
         script.push_str("UPDATE ");
         quoted(script, proc_e::Entity.table_name());
         script.push_str(" SET ");
-        let before = values.len();
         // Set columns only, as `UpdateMany::set` takes them.
-        for c in proc_e::Column::iter() {
-            if let ActiveValue::Set(v) = row.get(c) {
+        columns(script, values, row, " = ?", |v| match v {
+            ActiveValue::Set(v) => Some(v),
+            _ => None,
+        });
+        expected(script, values, p);
+        script.push_str(" RETURNING ");
+        quoted(script, proc_e::Column::MemberNo.as_str());
+    }
+
+    /// `"<column><suffix>", …` for each column of `row` that `written` takes a value of, the values
+    /// pushed in the same order; answers how many.
+    fn columns<A: ActiveModelTrait>(
+        script: &mut String,
+        values: &mut Vec<Value>,
+        row: &A,
+        suffix: &str,
+        written: impl Fn(ActiveValue<Value>) -> Option<Value>,
+    ) -> usize {
+        let before = values.len();
+        for c in <A::Entity as sea_orm::EntityTrait>::Column::iter() {
+            if let Some(v) = written(row.get(c)) {
                 if values.len() > before {
                     script.push_str(", ");
                 }
                 quoted(script, c.as_str());
-                script.push_str(" = ?");
+                script.push_str(suffix);
                 values.push(v);
             }
         }
-        expected(script, values, p);
-        script.push_str(" RETURNING ");
-        quoted(script, proc_e::Column::MemberNo.as_str());
+        values.len() - before
     }
 
     /// ` WHERE "processes"."member_no" = ? AND "processes"."version" = ?`: the process as read.
     fn expected(script: &mut String, values: &mut Vec<Value>, p: &Process) {
         let table = proc_e::Entity.table_name();
         script.push_str(" WHERE ");
-        for (i, column) in [proc_e::Column::MemberNo, proc_e::Column::Version].into_iter().enumerate() {
-            script.push_str(if i == 0 { "" } else { " AND " });
-            quoted(script, table);
-            script.push('.');
-            quoted(script, column.as_str());
-            script.push_str(" = ?");
-        }
+        quoted(script, table);
+        script.push('.');
+        quoted(script, proc_e::Column::MemberNo.as_str());
+        script.push_str(" = ? AND ");
+        quoted(script, table);
+        script.push('.');
+        quoted(script, proc_e::Column::Version.as_str());
+        script.push_str(" = ?");
         values.push(p.member_no().as_str().into());
         values.push(p.version().into());
     }

@@ -133,13 +133,14 @@ impl Store for SeaStore {
         member: &MemberNo,
         request_id: &str,
     ) -> Result<Option<Authorization>, StoreError> {
-        first_of(
-            &self.db,
+        // (member, request id) is unique: no LIMIT (see `first`).
+        first(
             auth_e::Entity::find()
                 .filter(auth_e::Column::MemberNo.eq(member.as_str()))
-                .filter(auth_e::Column::RequestId.eq(request_id)),
-        )
-        .await?
+                .filter(auth_e::Column::RequestId.eq(request_id))
+                .all(&self.db)
+                .await,
+        )?
         .map(|m| m.open(&self.cipher))
         .transpose()
     }
