@@ -17,6 +17,7 @@ use crate::domain::read_cache::{ReadCache, Reads};
 use crate::domain::{Clock, Service, Settings, SystemClock};
 use crate::esign::EsignClient;
 use crate::files::{LinkSigner, ObjectDocuments};
+use crate::gate::StartGate;
 use crate::grpc::documents::LARGE_PATHS;
 use crate::grpc::limits::Limits;
 use crate::grpc::observe::ObserveLayer;
@@ -182,8 +183,11 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
     let auth_service = SizeLimited::new(auth_service, MAX_MESSAGE_BYTES, LARGE_PATHS);
     let auth_service =
         tonic::service::interceptor::InterceptedService::new(auth_service, CallerAuth::new(cfg.callers.clone()));
-    // Limits wrap AuthService alone: health and reflection must answer while it sheds load.
-    let auth_service = Limits::new(cfg.grpc_max_concurrent_rpcs, cfg.grpc_default_timeout).wrap(auth_service);
+    // Limits wrap AuthService alone: health and reflection must answer while it sheds load, and
+    // before the database is ready (the gate), when it answers "starting; retry".
+    let gate = StartGate::closed();
+    let auth_service =
+        Limits::new(gate.clone(), cfg.grpc_max_concurrent_rpcs, cfg.grpc_default_timeout).wrap(auth_service);
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -209,6 +213,7 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
         app_secret: cfg.esign.app_secret.clone(),
         metrics: metrics.clone(),
         rate_per_sec: cfg.callback_rate_per_sec,
+        gate: gate.clone(),
     })
     .merge(crate::http::files::router(FilesState { documents, links, service: service.clone() }));
     tasks.spawn(async move {
@@ -239,6 +244,9 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
             }
             pause = (pause * 2).min(Duration::from_secs(10));
         }
+        // Calls may reach the database from here on, even while the feed below catches up: reads
+        // go to the database until it has.
+        gate.open();
         let feed = match feed {
             Some(f) => {
                 let running = tokio::spawn(f.clone().run(stop.clone()));

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod esign;
 pub mod files;
+pub mod gate;
 pub mod grpc;
 pub mod http;
 pub mod logs;

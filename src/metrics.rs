@@ -123,6 +123,8 @@ pub enum CallbackOutcome {
     Error,
     /// Over the receiver's rate limit (HTTP 429); e签宝 will deliver it again.
     Throttled,
+    /// Arrived before the database was ready (HTTP 503); e签宝 will deliver it again.
+    Starting,
 }
 
 impl CallbackOutcome {
@@ -135,6 +137,7 @@ impl CallbackOutcome {
             Self::Unreadable => "unreadable",
             Self::Error => "error",
             Self::Throttled => "throttled",
+            Self::Starting => "starting",
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The limits around `AuthService` alone (health checks keep answering under a flood): a
-//! concurrency limit with load shedding, and a default deadline, which handlers read as
-//! [`CallDeadline`].
+//! The limits around `AuthService` alone (health checks keep answering under a flood): no call
+//! before the database is ready ([`StartGate`]), a concurrency limit with load shedding, and a
+//! default deadline, which handlers read as [`CallDeadline`].
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,23 +10,27 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Request, Response};
 use tokio::sync::Semaphore;
-use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use tower::Service;
+
+use crate::gate::{STARTING_RETRY_AFTER, StartGate};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Concurrency limit and default deadline of one service.
+/// Start gate, concurrency limit and default deadline of one service.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    gate: StartGate,
     permits: Arc<Semaphore>,
     deadline: Duration,
 }
 
 impl Limits {
-    pub fn new(max_concurrent: usize, deadline: Duration) -> Self {
-        Self { permits: Arc::new(Semaphore::new(max_concurrent)), deadline }
+    pub fn new(gate: StartGate, max_concurrent: usize, deadline: Duration) -> Self {
+        Self { gate, permits: Arc::new(Semaphore::new(max_concurrent)), deadline }
     }
 
     pub fn wrap<S>(&self, inner: S) -> Limited<S> {
@@ -34,7 +38,7 @@ impl Limits {
     }
 }
 
-/// Answers RESOURCE_EXHAUSTED at once when `max_concurrent` calls are in flight (never queues, so a
+/// Answers UNAVAILABLE with a retry hint while the service is starting, RESOURCE_EXHAUSTED at once when `max_concurrent` calls are in flight (never queues, so a
 /// flood cannot make callers hang), and DEADLINE_EXCEEDED when a call outlives the deadline: the
 /// server's, or the caller's shorter `grpc-timeout`.
 #[derive(Clone, Debug)]
@@ -63,6 +67,14 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        if !self.limits.gate.is_open() {
+            let status = Status::with_error_details(
+                Code::Unavailable,
+                "the service is starting (its database is being prepared); retry",
+                ErrorDetails::with_retry_info(Some(STARTING_RETRY_AFTER)),
+            );
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        }
         let Ok(permit) = self.limits.permits.clone().try_acquire_owned() else {
             let status = Status::resource_exhausted("the service is at its concurrency limit; retry with backoff");
             return Box::pin(std::future::ready(Ok(status.into_http())));

@@ -22,6 +22,7 @@ use tracing::field::Empty;
 
 use crate::domain::{Applied, Service};
 use crate::esign::{ParsedCallback, parse_callback, verify_callback};
+use crate::gate::StartGate;
 use crate::metrics::{CallbackOutcome, Metrics};
 
 /// Where e签宝 posts notifications; the notify URL handed upstream ends with it.
@@ -39,6 +40,8 @@ pub struct CallbackState {
     pub metrics: Arc<Metrics>,
     /// Callbacks accepted per second (and in one burst) before answering 429.
     pub rate_per_sec: u32,
+    /// Closed until the database is ready: a callback before then is answered 503, not stored.
+    pub gate: StartGate,
 }
 
 struct Receiver {
@@ -97,7 +100,10 @@ async fn receive_callback(
         latency_ms = Empty
     );
     let started = Instant::now();
-    let (outcome, response) = if receiver.limiter.check().is_ok() {
+    let (outcome, response) = if !receiver.state.gate.is_open() {
+        // Not stored: e签宝 delivers it again, by when the database is ready.
+        (CallbackOutcome::Starting, answer(StatusCode::SERVICE_UNAVAILABLE, "503", "starting; retry later"))
+    } else if receiver.limiter.check().is_ok() {
         handle_callback(&receiver.state, &uri, &headers, &body).instrument(span.clone()).await
     } else {
         (CallbackOutcome::Throttled, answer(StatusCode::TOO_MANY_REQUESTS, "429", "too many callbacks; retry later"))

@@ -12,7 +12,7 @@ use super::migration::Migrator;
 use crate::domain::ports::StoreError;
 
 /// Key of the PostgreSQL advisory lock that serializes migrations of replicas starting together.
-const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
+pub const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
 
 impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.

@@ -13,6 +13,8 @@ pub mod migration;
 mod queries;
 mod seal_queries;
 
+pub use connection::MIGRATION_LOCK_KEY;
+
 use sea_orm::DatabaseConnection;
 
 use cipher::Cipher;

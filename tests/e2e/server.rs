@@ -1,5 +1,6 @@
 //! The skeleton: health, reflection, caller authentication, GetProcessDetail.
 use etc_esign::grpc::pb;
+use sea_orm::sqlx::{self, Connection, Executor};
 use tonic::{Code, Request};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt;
@@ -159,4 +160,114 @@ async fn a_callers_deadline_that_passes_is_deadline_exceeded_from_the_server() {
     let err = c.start_face_auth(req).await.expect_err("the deadline passes");
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     app.finish().await;
+}
+
+/// What the service's migration must take, held by the test until `release`: on PostgreSQL the
+/// replicas' migration lock, on SQLite the database's write lock.
+enum MigrationHold {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl MigrationHold {
+    async fn take(db: &TestDb) -> Self {
+        if db.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect to PostgreSQL");
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(etc_esign::store::MIGRATION_LOCK_KEY)
+                .execute(&mut conn)
+                .await
+                .expect("take the migration lock");
+            Self::Postgres(conn)
+        } else {
+            use std::str::FromStr;
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(db.url())
+                .expect("SQLite URL")
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+            let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.expect("open the SQLite file");
+            conn.execute("BEGIN IMMEDIATE").await.expect("take the write lock");
+            Self::Sqlite(conn)
+        }
+    }
+
+    /// True once the service's migration waits for this hold (PostgreSQL shows its waiters; on
+    /// SQLite a writer's wait is invisible, so any moment before release will do).
+    async fn migration_waits(&mut self) -> bool {
+        match self {
+            Self::Postgres(conn) => {
+                // Advisory locks are per database: a waiter here is this test's service.
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .expect("read pg_locks");
+                waiting > 0
+            }
+            Self::Sqlite(_) => true,
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Postgres(conn) => conn.close().await.expect("release the migration lock"),
+            Self::Sqlite(mut conn) => {
+                conn.execute("COMMIT").await.expect("release the write lock");
+                conn.close().await.expect("close");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn calls_and_callbacks_before_the_database_is_migrated_answer_starting_and_change_nothing() {
+    let sim = start_sim().await;
+    let db = TestDb::fresh().await;
+    let mut hold = MigrationHold::take(&db).await;
+    let objects = tempfile::tempdir().expect("objects dir");
+    let mut cfg = test_config(db.url(), sim.base_url());
+    cfg.files.object_store_url = format!("file://{}", objects.path().display());
+    let app = etc_esign::app::start(cfg).await.expect("starts while its database is held");
+    // Polled by hand: `eventually`'s check cannot borrow the hold mutably.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !hold.migration_waits().await {
+        assert!(std::time::Instant::now() < deadline, "the migration never waited for the hold");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let client = connect(app.grpc_addr).await;
+    let member = "ETC000000901";
+
+    // Every AuthService call is refused with a retry hint; nothing reaches e签宝 or the database.
+    let starting = |err: tonic::Status, what: &str| {
+        assert_eq!(err.code(), Code::Unavailable, "{what}: {err:?}");
+        assert_eq!(err.message(), "the service is starting (its database is being prepared); retry", "{what}");
+        let hint = err.get_error_details().retry_info().cloned().expect("RetryInfo in the details");
+        assert_eq!(hint.retry_delay, Some(std::time::Duration::from_secs(1)), "{what}");
+    };
+    let err = client.clone().start_face_auth(authed(face_request(member))).await.expect_err("refused");
+    starting(err, "StartFaceAuth");
+    let detail = pb::GetProcessDetailRequest { etc_member_no: member.into(), ..Default::default() };
+    let err = client.clone().get_process_detail(authed(detail.clone())).await.expect_err("refused");
+    starting(err, "GetProcessDetail");
+    assert_eq!(sim.calls().face, 0, "no face flow was asked of e签宝");
+    // An authentic callback is not stored: 503 makes e签宝 deliver it again.
+    let callback_url = format!("http://{}{}", app.http_addr, etc_esign::http::CALLBACK_PATH);
+    let callback = r#"{"action":"FACE_AUTH_RESULT","flowId":"unknown-flow-901","success":true}"#;
+    assert_eq!(post_callback_to(&callback_url, APP_SECRET, callback).await, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    // Health agrees, and liveness stays up: the pod is waiting, not broken.
+    assert_eq!(health(app.grpc_addr, "etc.esign.v1.AuthService").await, ServingStatus::NotServing);
+    assert_eq!(health(app.grpc_addr, etc_esign::grpc::LIVENESS_NAME).await, ServingStatus::Serving);
+
+    // Once the migration runs, the same calls work and the refused start left nothing behind.
+    hold.release().await;
+    wait_serving(app.grpc_addr).await;
+    let p = client.clone().get_process_detail(authed(detail)).await.expect("detail once ready").into_inner();
+    assert_eq!(p.process.expect("a process").status, pb::AuthProcessStatus::NotStarted as i32);
+    assert_eq!(post_callback_to(&callback_url, APP_SECRET, callback).await, reqwest::StatusCode::OK);
+    client.clone().start_face_auth(authed(face_request(member))).await.expect("start once ready");
+    assert_eq!(sim.calls().face, 1);
+    app.stop().await;
+    db.drop_db().await;
 }
