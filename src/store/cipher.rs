@@ -161,6 +161,13 @@ impl Cipher {
     }
 }
 
+/// The cipher of the store's own unit tests: one key, not a real one.
+#[cfg(test)]
+pub(crate) fn test_cipher() -> Cipher {
+    let key = DataKey::parse("k1", "ZXRjLWVzaWduLXRlc3QtZGF0YS1rZXktbm90cmVhbCE=").expect("the test key");
+    Cipher::new(&[key]).expect("a cipher")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

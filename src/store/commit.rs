@@ -430,12 +430,11 @@ mod tests {
     use super::{auth_e, expected_process, flow_e, hist_e, moved_update, proc_e, selected_from, sqlite_text};
     use crate::domain::model::{FaceFlow, FaceFlowStatus, Handler, HandlerMethod, Process, ProcessStatus, Source};
     use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
-    use crate::store::cipher::{Cipher, DataKey};
+    use crate::store::cipher::test_cipher;
 
     #[test]
     fn the_sqlite_scripts_text_is_the_sql_and_values_sea_query_builds() {
-        let key = DataKey::parse("k1", "ZXRjLWVzaWduLXRlc3QtZGF0YS1rZXktbm90cmVhbCE=").expect("a key");
-        let cipher = Cipher::new(&[key]).expect("a cipher");
+        let cipher = test_cipher();
         let now = chrono::DateTime::from_timestamp_millis(1_900_000_000_000).expect("a time");
         let mut p = Process::restore(MemberNo::parse("ETC000000011").expect("a member"), ProcessStatus::NotStarted, 3);
         let handler = Handler {

@@ -9,6 +9,7 @@ mod commit;
 mod connection;
 pub mod entities;
 mod lease;
+mod member_lease;
 pub mod migration;
 mod queries;
 mod seal_queries;

@@ -3,20 +3,20 @@
 //! what the claims would take.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, OnConflict, PostgresQueryBuilder, Query, UnionType};
+use sea_orm::sea_query::{Expr, Func, Query, UnionType};
+use sea_orm::sqlx;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
-    Statement,
 };
+use sea_query_sqlx::SqlxValues;
 
 use super::SeaStore;
-use super::columns::{db_err, ms, opt_ms};
-use super::commit::selected_from;
+use super::columns::{db_err, ms, opt_ms, sqlx_err};
 use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
 };
-use super::lease;
+use super::{lease, member_lease};
 use crate::domain::model::{
     Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, Process, StoredEvent,
 };
@@ -208,22 +208,21 @@ impl Store for SeaStore {
         let mut fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &self.cipher)?;
         fresh.lease_holder = Set(Some(lease.holder.clone()));
         fresh.lease_until = Set(Some(ms(lease.until)));
-        let on_conflict = OnConflict::column(proc_e::Column::MemberNo)
-            .update_columns([proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil])
-            .action_and_where(lease::free_expr::<proc_e::Entity>(now))
-            .to_owned();
-        let rows = if self.db.get_database_backend() == DbBackend::Postgres {
-            // The same upsert, as `INSERT … SELECT` from the subquery that commits it without
-            // waiting for the WAL flush (`lease::async_commit`).
-            let mut upsert = selected_from(fresh, Query::select().from(lease::async_commit()).to_owned())?;
-            upsert.on_conflict(on_conflict).returning_all();
-            let (sql, values) = upsert.build(PostgresQueryBuilder);
-            let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-            proc_e::Entity::find().from_raw_sql(stmt).all(&self.db).await
+        // On sqlx directly: SeaORM's statement future is large and copied whole at each step
+        // (about 30,000 instructions of `memcpy` a statement).
+        let backend = self.db.get_database_backend();
+        let (sql, values) = member_lease::statement(backend, &fresh, now)?;
+        let (sql, values) = (sqlx::AssertSqlSafe(sql), SqlxValues(values));
+        let row = if backend == DbBackend::Postgres {
+            let pool = self.db.get_postgres_connection_pool();
+            let row = sqlx::query_with(sql, values).fetch_optional(pool).await.map_err(sqlx_err)?;
+            row.map(|r| proc_e::Model::by_position(&r)).transpose()?
         } else {
-            proc_e::Entity::insert(fresh).on_conflict(on_conflict).exec_with_returning_many(&self.db).await
+            let pool = self.db.get_sqlite_connection_pool();
+            let row = sqlx::query_with(sql, values).fetch_optional(pool).await.map_err(sqlx_err)?;
+            row.map(|r| proc_e::Model::by_position(&r)).transpose()?
         };
-        rows.map_err(db_err)?.into_iter().next().map(|m| m.open(&self.cipher)).transpose()
+        row.map(|m| m.open(&self.cipher)).transpose()
     }
 
     async fn release_member(&self, member: &MemberNo, holder: &str) -> Result<(), StoreError> {

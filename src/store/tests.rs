@@ -1,18 +1,17 @@
 //! The store on a real SQLite file: the leases every leased table shares (freeing an earlier
 //! life's among them), the backlog counting exactly the rows the claims take, and each move
-//! written with its history entry.
+//! written with its history entry; a process row read by position as SeaORM reads it by name.
 use chrono::{DateTime, Duration, Utc};
 
 use super::SeaStore;
-use super::cipher::{Cipher, DataKey};
+use super::cipher::test_cipher;
 use crate::domain::model::{AuthType, Authorization, AuthorizationStatus};
 use crate::domain::ports::{ChangeSet, Lease, Store};
 use crate::domain::values::{AuthId, MemberNo};
 
 async fn store(dir: &tempfile::TempDir) -> SeaStore {
-    let key = DataKey::parse("k1", "ZXRjLWVzaWduLXRlc3QtZGF0YS1rZXktbm90cmVhbCE=").unwrap();
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let store = SeaStore::connect(&url, 2, Cipher::new(&[key]).unwrap()).await.unwrap();
+    let store = SeaStore::connect(&url, 2, test_cipher()).await.unwrap();
     store.migrate().await.unwrap();
     store
 }
@@ -201,4 +200,123 @@ async fn a_commit_that_fails_part_way_writes_nothing_and_leaves_no_transaction_o
     store.commit(changes).await.unwrap();
     assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(2));
     assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_process_row_read_by_position_is_the_row_seaorm_reads_by_name() {
+    use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryOrder, QueryTrait};
+
+    use super::entities::process as proc_e;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let s = |v: &str| Some(v.to_owned());
+    // Every column set, each to a value of its own, so that a column read from another's place shows.
+    let full = proc_e::Model {
+        member_no: "ETC000000031".into(),
+        status: "HANDLER_AUTHED".into(),
+        version: 7,
+        handler_name: s("handler_name"),
+        handler_id_number: s("handler_id_number"),
+        handler_mobile: s("handler_mobile"),
+        handler_valid_period: s("handler_valid_period"),
+        org_name: s("org_name"),
+        org_id_number: s("org_id_number"),
+        org_id_type: s("org_id_type"),
+        org_legal_name: s("org_legal_name"),
+        org_legal_id_number: s("org_legal_id_number"),
+        esign_account_id: s("esign_account_id"),
+        needs_pub_payment: true,
+        fail_reason: s("fail_reason"),
+        origin_sign_file_url: s("origin_sign_file_url"),
+        signed_file_url: s("signed_file_url"),
+        signed_file_url_expires_at: Some(101),
+        updated_at: Some(102),
+        account_generation: 3,
+        lease_holder: s("lease_holder"),
+        lease_until: Some(103),
+        handler_flow_id: s("handler_flow_id"),
+        org_account_id: s("org_account_id"),
+        org_profile: s("org_profile"),
+        id_card_front: s("id_card_front"),
+        id_card_front_thumb: s("id_card_front_thumb"),
+        id_card_back: s("id_card_back"),
+        id_card_back_thumb: s("id_card_back_thumb"),
+        licence_picture: s("licence_picture"),
+        licence_thumb: s("licence_thumb"),
+        licence_credit_code: s("licence_credit_code"),
+        licence_address: s("licence_address"),
+        licence_valid_period: s("licence_valid_period"),
+        cert_no: s("cert_no"),
+        cert_created_at: Some(104),
+        org_cert_no: s("org_cert_no"),
+        org_cert_created_at: Some(105),
+        cert_confirmed_by: s("cert_confirmed_by"),
+        cert_confirmed_at: Some(106),
+        seal_id: s("seal_id"),
+        seal_alias: s("seal_alias"),
+        seal_file_key: s("seal_file_key"),
+        seal_url: s("seal_url"),
+        seal_url_expires_at: Some(107),
+        seal_created_at: Some(108),
+    };
+    let bare = proc_e::Model {
+        member_no: "ETC000000032".into(),
+        status: "NOT_STARTED".into(),
+        version: 1,
+        handler_name: None,
+        handler_id_number: None,
+        handler_mobile: None,
+        handler_valid_period: None,
+        org_name: None,
+        org_id_number: None,
+        org_id_type: None,
+        org_legal_name: None,
+        org_legal_id_number: None,
+        esign_account_id: None,
+        needs_pub_payment: false,
+        fail_reason: None,
+        origin_sign_file_url: None,
+        signed_file_url: None,
+        signed_file_url_expires_at: None,
+        updated_at: None,
+        account_generation: 0,
+        lease_holder: None,
+        lease_until: None,
+        handler_flow_id: None,
+        org_account_id: None,
+        org_profile: None,
+        id_card_front: None,
+        id_card_front_thumb: None,
+        id_card_back: None,
+        id_card_back_thumb: None,
+        licence_picture: None,
+        licence_thumb: None,
+        licence_credit_code: None,
+        licence_address: None,
+        licence_valid_period: None,
+        cert_no: None,
+        cert_created_at: None,
+        org_cert_no: None,
+        org_cert_created_at: None,
+        cert_confirmed_by: None,
+        cert_confirmed_at: None,
+        seal_id: None,
+        seal_alias: None,
+        seal_file_key: None,
+        seal_url: None,
+        seal_url_expires_at: None,
+        seal_created_at: None,
+    };
+    for m in [&full, &bare] {
+        proc_e::Entity::insert(m.clone().into_active_model()).exec(&store.db).await.unwrap();
+    }
+    // SeaORM's select lists every column in the entity's order, as the lease's RETURNING does.
+    let select = proc_e::Entity::find().order_by_asc(proc_e::Column::MemberNo).build(DbBackend::Sqlite);
+    let rows = store.db.query_all_raw(select).await.unwrap();
+    let by_position: Vec<_> =
+        rows.iter().map(|r| proc_e::Model::by_position(r.try_as_sqlite_row().unwrap()).unwrap()).collect();
+    let by_name: Vec<_> = rows.iter().map(|r| proc_e::Model::from_query_result(r, "").unwrap()).collect();
+    assert_eq!(by_position, vec![full, bare]);
+    assert_eq!(by_position, by_name);
 }
