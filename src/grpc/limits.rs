@@ -38,9 +38,10 @@ impl Limits {
     }
 }
 
-/// Answers UNAVAILABLE with a retry hint while the service is starting, RESOURCE_EXHAUSTED at once when `max_concurrent` calls are in flight (never queues, so a
-/// flood cannot make callers hang), and DEADLINE_EXCEEDED when a call outlives the deadline: the
-/// server's, or the caller's shorter `grpc-timeout`.
+/// Answers UNAVAILABLE with a retry hint while the service is starting, RESOURCE_EXHAUSTED at once
+/// when `max_concurrent` calls are in flight (never queues, so a flood cannot make callers hang),
+/// and DEADLINE_EXCEEDED when a call outlives the deadline: the server's, or the caller's shorter
+/// `grpc-timeout`.
 #[derive(Clone, Debug)]
 pub struct Limited<S> {
     inner: S,
