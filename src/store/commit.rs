@@ -8,7 +8,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, Iterable, QueryFilter, QueryTrait, Statement, TransactionTrait,
+    IntoActiveModel, Iterable, QueryFilter, QueryTrait, TransactionTrait,
 };
 
 use sea_orm::sqlx;
@@ -31,8 +31,10 @@ impl SeaStore {
         }
         match self.in_one_call(&changes)? {
             // Nothing is written unless the process row moved (every row is selected from it).
-            Some(OneCall::Statement(stmt)) => {
-                let moved = self.db.query_all_raw(stmt).await.map_err(db_err)?;
+            Some(OneCall::Statement((sql, values))) => {
+                // On sqlx directly, as the lease: SeaORM's statement future is copied whole.
+                let run = sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values));
+                let moved = run.fetch_all(self.db.get_postgres_connection_pool()).await.map_err(sqlx_err)?;
                 return if moved.len() == 1 { Ok(()) } else { Err(StoreError::Conflict) };
             }
             Some(OneCall::Script(script)) => return self.run_script(script).await,
@@ -162,7 +164,7 @@ impl SeaStore {
 
     /// PostgreSQL: one statement. The process's update is a CTE answering the row it moved, and
     /// every other row is inserted by selecting from it.
-    fn one_statement(&self, p: &Process, changes: &ChangeSet) -> Result<Statement, StoreError> {
+    fn one_statement(&self, p: &Process, changes: &ChangeSet) -> Result<(String, Values), StoreError> {
         let moved = Alias::new("moved");
         let mut with = WithClause::new();
         with.cte(CommonTableExpression::new().query(self.process_moved(p)?).table_name(moved.clone()).to_owned());
@@ -182,9 +184,7 @@ impl SeaStore {
         for (i, insert) in inserts.into_iter().enumerate() {
             with.cte(CommonTableExpression::new().query(insert).table_name(Alias::new(format!("w{i}"))).to_owned());
         }
-        let (sql, values) =
-            with.query(Query::select().expr(Expr::val(1)).from(moved).to_owned()).build(PostgresQueryBuilder);
-        Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        Ok(with.query(Query::select().expr(Expr::val(1)).from(moved).to_owned()).build(PostgresQueryBuilder))
     }
 
     /// SQLite (no data-modifying CTEs): one script, `BEGIN IMMEDIATE`, the rows each inserted by
@@ -385,7 +385,7 @@ mod sqlite_text {
 
 /// What [`SeaStore::in_one_call`] built for the backend.
 enum OneCall {
-    Statement(Statement),
+    Statement((String, Values)),
     Script((String, Values)),
 }
 
