@@ -97,7 +97,13 @@ impl SeaStore {
             return Ok(None);
         }
         match self.db.get_database_backend() {
-            DbBackend::Postgres => self.one_statement(p, changes).map(|s| Some(OneCall::Statement(s))),
+            DbBackend::Postgres => {
+                let statement = match self.one_statement_text(p, changes)? {
+                    Some(text) => text,
+                    None => self.one_statement(p, changes)?,
+                };
+                Ok(Some(OneCall::Statement(statement)))
+            }
             DbBackend::Sqlite => self.one_script(p, changes).map(|s| Some(OneCall::Script(s))),
             _ => Ok(None),
         }
@@ -187,6 +193,65 @@ impl SeaStore {
         Ok(with.query(Query::select().expr(Expr::val(1)).from(moved).to_owned()).build(PostgresQueryBuilder))
     }
 
+    /// [`Self::one_statement`] written as text (`sql_text`), the same SQL and values (a test holds
+    /// them to it); `None` when a company flow is among the rows: its conditional upsert is built
+    /// by sea-query, and so is the whole statement then.
+    fn one_statement_text(&self, p: &Process, changes: &ChangeSet) -> Result<Option<(String, Values)>, StoreError> {
+        use sea_orm::IdenStatic;
+        use sql_text::{Marks, insert_from, mark, on_conflict_update, process_moved, quoted};
+        if !changes.org_flows.is_empty() {
+            return Ok(None);
+        }
+        let moved = "moved";
+        let mut sql = String::with_capacity(8192);
+        let mut values = Vec::new();
+        sql.push_str("WITH ");
+        quoted(&mut sql, moved);
+        sql.push_str(" AS (");
+        process_moved(&mut sql, &mut values, &self.moved_row(p)?, p, Marks::Numbered);
+        sql.push(')');
+        // The CTEs of `one_statement`, in its order and with its names.
+        let cte = |sql: &mut String, name: &str| {
+            sql.push_str(" , ");
+            quoted(sql, name);
+            sql.push_str(" AS (");
+        };
+        if let Some(source) = &changes.source {
+            let mut before = moved.to_owned();
+            for (i, m) in p.moves().iter().enumerate() {
+                let name = format!("h{i}");
+                cte(&mut sql, &name);
+                let row = hist_e::ActiveModel::recorded(p.member_no(), m, source);
+                insert_from(&mut sql, &mut values, &row, Marks::Numbered, &before);
+                sql.push_str(" RETURNING ");
+                quoted(&mut sql, hist_e::Column::Id.as_str());
+                sql.push(')');
+                before = name;
+            }
+        }
+        let mut w = 0;
+        for f in &changes.face_flows {
+            cte(&mut sql, &format!("w{w}"));
+            insert_from(&mut sql, &mut values, &flow_e::ActiveModel::from(f), Marks::Numbered, moved);
+            on_conflict_update(&mut sql, flow_e::Column::FlowId, &flow_e::UPSERTED);
+            sql.push(')');
+            w += 1;
+        }
+        for a in &changes.authorizations {
+            cte(&mut sql, &format!("w{w}"));
+            insert_from(&mut sql, &mut values, &auth_e::ActiveModel::seal(a, &self.cipher)?, Marks::Numbered, moved);
+            on_conflict_update(&mut sql, auth_e::Column::AuthId, &auth_e::UPSERTED);
+            sql.push(')');
+            w += 1;
+        }
+        values.push(1i32.into());
+        sql.push_str(" SELECT ");
+        mark(&mut sql, Marks::Numbered, values.len());
+        sql.push_str(" FROM ");
+        quoted(&mut sql, moved);
+        Ok(Some((sql, Values(values))))
+    }
+
     /// SQLite (no data-modifying CTEs): one script, `BEGIN IMMEDIATE`, the rows each inserted by
     /// selecting the process at its expected version, the process's update last, `COMMIT`. The
     /// write lock taken first holds for the whole script, so every condition sees the same row.
@@ -198,14 +263,14 @@ impl SeaStore {
         if let Some(source) = &changes.source {
             for m in p.moves() {
                 let row = hist_e::ActiveModel::recorded(p.member_no(), m, source);
-                sqlite_text::insert_selected(&mut script, &mut values, &row, p);
+                sql_text::insert_selected(&mut script, &mut values, &row, p);
                 script.push_str(";\n");
             }
         }
         for f in &changes.face_flows {
             let row = flow_e::ActiveModel::from(f);
-            sqlite_text::insert_selected(&mut script, &mut values, &row, p);
-            sqlite_text::on_conflict_update(&mut script, flow_e::Column::FlowId, &flow_e::UPSERTED);
+            sql_text::insert_selected(&mut script, &mut values, &row, p);
+            sql_text::on_conflict_update(&mut script, flow_e::Column::FlowId, &flow_e::UPSERTED);
             script.push_str(";\n");
         }
         // A company flow's upsert has its condition: built by sea-query.
@@ -217,11 +282,11 @@ impl SeaStore {
         }
         for a in &changes.authorizations {
             let row = auth_e::ActiveModel::seal(a, &self.cipher)?;
-            sqlite_text::insert_selected(&mut script, &mut values, &row, p);
-            sqlite_text::on_conflict_update(&mut script, auth_e::Column::AuthId, &auth_e::UPSERTED);
+            sql_text::insert_selected(&mut script, &mut values, &row, p);
+            sql_text::on_conflict_update(&mut script, auth_e::Column::AuthId, &auth_e::UPSERTED);
             script.push_str(";\n");
         }
-        sqlite_text::process_moved(&mut script, &mut values, &self.moved_row(p)?, p);
+        sql_text::process_moved(&mut script, &mut values, &self.moved_row(p)?, p, sql_text::Marks::Question);
         script.push_str(";\nCOMMIT");
         Ok((script, Values(values)))
     }
@@ -272,40 +337,64 @@ fn moved_update(row: proc_e::ActiveModel, p: &Process) -> UpdateStatement {
     update
 }
 
-/// The SQLite script's rows written as text — history inserts, face-flow and authorization
-/// upserts, the process's update: the same SQL and values sea-query builds for them through
-/// [`selected_from`] and [`moved_update`] (a test holds them to it), without building and dropping
-/// a statement tree of every column and value. That was most of a start's commit script (187 K
-/// instructions, 215 µs with the caches cold after the upstream calls; README "Performance").
-mod sqlite_text {
+/// The one-call commit's rows written as text — history inserts, face-flow and authorization
+/// upserts, the process's update — for SQLite's script and PostgreSQL's statement: the same SQL
+/// and values sea-query builds for them through [`selected_from`] and [`moved_update`] (tests hold
+/// them to it), without building and dropping a statement tree of every column and value. That was
+/// most of a start's commit (SQLite's script 187 K instructions, 215 µs with the caches cold after
+/// the upstream calls; PostgreSQL's statement 288 K; README "Performance").
+mod sql_text {
+    use std::fmt::Write;
+
     use sea_orm::sea_query::Value;
     use sea_orm::{ActiveModelTrait, ActiveValue, EntityName, IdenStatic, Iterable};
 
     use super::proc_e;
     use crate::domain::model::Process;
 
-    /// `INSERT INTO "<table>" ("<set columns>") SELECT ?, … FROM "processes" WHERE <expected>`.
+    /// How a statement marks where a bound value goes: SQLite's `?`, PostgreSQL's `$n` (`n` the
+    /// value's place among all the statement's values, from 1).
+    #[derive(Clone, Copy)]
+    pub(super) enum Marks {
+        Question,
+        Numbered,
+    }
+
+    /// `INSERT INTO "<table>" ("<set columns>") SELECT <marks> FROM "<from>"`.
+    pub(super) fn insert_from<A: ActiveModelTrait>(
+        script: &mut String,
+        values: &mut Vec<Value>,
+        row: &A,
+        marks: Marks,
+        from: &str,
+    ) {
+        script.push_str("INSERT INTO ");
+        quoted(script, <A::Entity as Default>::default().table_name());
+        script.push_str(" (");
+        let first = values.len() + 1;
+        // Set and unchanged columns, as `selected_from` takes them.
+        let n = columns(script, values, row, None, |v| match v {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some(v),
+            ActiveValue::NotSet => None,
+        });
+        script.push_str(") SELECT ");
+        for i in 0..n {
+            script.push_str(if i == 0 { "" } else { ", " });
+            mark(script, marks, first + i);
+        }
+        script.push_str(" FROM ");
+        quoted(script, from);
+    }
+
+    /// SQLite's: [`insert_from`] `"processes" WHERE <expected>`.
     pub(super) fn insert_selected<A: ActiveModelTrait>(
         script: &mut String,
         values: &mut Vec<Value>,
         row: &A,
         p: &Process,
     ) {
-        script.push_str("INSERT INTO ");
-        quoted(script, <A::Entity as Default>::default().table_name());
-        script.push_str(" (");
-        // Set and unchanged columns, as `selected_from` takes them.
-        let n = columns(script, values, row, "", |v| match v {
-            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some(v),
-            ActiveValue::NotSet => None,
-        });
-        script.push_str(") SELECT ");
-        for i in 0..n {
-            script.push_str(if i == 0 { "?" } else { ", ?" });
-        }
-        script.push_str(" FROM ");
-        quoted(script, proc_e::Entity.table_name());
-        expected(script, values, p);
+        insert_from(script, values, row, Marks::Question, proc_e::Entity.table_name());
+        expected(script, values, p, Marks::Question);
     }
 
     /// ` ON CONFLICT ("<key>") DO UPDATE SET "<column>" = "excluded"."<column>", …`.
@@ -321,28 +410,34 @@ mod sqlite_text {
         }
     }
 
-    /// `UPDATE "processes" SET "<column>" = ?, … WHERE <expected> RETURNING "member_no"`.
-    pub(super) fn process_moved(script: &mut String, values: &mut Vec<Value>, row: &proc_e::ActiveModel, p: &Process) {
+    /// `UPDATE "processes" SET "<column>" = <mark>, … WHERE <expected> RETURNING "member_no"`.
+    pub(super) fn process_moved(
+        script: &mut String,
+        values: &mut Vec<Value>,
+        row: &proc_e::ActiveModel,
+        p: &Process,
+        marks: Marks,
+    ) {
         script.push_str("UPDATE ");
         quoted(script, proc_e::Entity.table_name());
         script.push_str(" SET ");
         // Set columns only, as `UpdateMany::set` takes them.
-        columns(script, values, row, " = ?", |v| match v {
+        columns(script, values, row, Some(marks), |v| match v {
             ActiveValue::Set(v) => Some(v),
             _ => None,
         });
-        expected(script, values, p);
+        expected(script, values, p, marks);
         script.push_str(" RETURNING ");
         quoted(script, proc_e::Column::MemberNo.as_str());
     }
 
-    /// `"<column><suffix>", …` for each column of `row` that `written` takes a value of, the values
-    /// pushed in the same order; answers how many.
+    /// `"<column>", …` (or `"<column>" = <mark>, …` given `marks`) for each column of `row` that
+    /// `written` takes a value of, the values pushed in the same order; answers how many.
     fn columns<A: ActiveModelTrait>(
         script: &mut String,
         values: &mut Vec<Value>,
         row: &A,
-        suffix: &str,
+        marks: Option<Marks>,
         written: impl Fn(ActiveValue<Value>) -> Option<Value>,
     ) -> usize {
         let before = values.len();
@@ -352,31 +447,49 @@ mod sqlite_text {
                     script.push_str(", ");
                 }
                 quoted(script, c.as_str());
-                script.push_str(suffix);
                 values.push(v);
+                if let Some(marks) = marks {
+                    script.push_str(" = ");
+                    mark(script, marks, values.len());
+                }
             }
         }
         values.len() - before
     }
 
-    /// ` WHERE "processes"."member_no" = ? AND "processes"."version" = ?`: the process as read.
-    fn expected(script: &mut String, values: &mut Vec<Value>, p: &Process) {
+    /// ` WHERE "processes"."member_no" = <mark> AND "processes"."version" = <mark>`: the process as
+    /// read.
+    fn expected(script: &mut String, values: &mut Vec<Value>, p: &Process, marks: Marks) {
         let table = proc_e::Entity.table_name();
         script.push_str(" WHERE ");
         quoted(script, table);
         script.push('.');
         quoted(script, proc_e::Column::MemberNo.as_str());
-        script.push_str(" = ? AND ");
+        values.push(p.member_no().as_str().into());
+        script.push_str(" = ");
+        mark(script, marks, values.len());
+        script.push_str(" AND ");
         quoted(script, table);
         script.push('.');
         quoted(script, proc_e::Column::Version.as_str());
-        script.push_str(" = ?");
-        values.push(p.member_no().as_str().into());
         values.push(p.version().into());
+        script.push_str(" = ");
+        mark(script, marks, values.len());
     }
 
-    /// An identifier as SQLite's builder quotes it (the schema's names hold no quotes).
-    fn quoted(script: &mut String, name: &str) {
+    /// The mark of the `n`th value (from 1).
+    pub(super) fn mark(script: &mut String, marks: Marks, n: usize) {
+        match marks {
+            Marks::Question => script.push('?'),
+            // Writing to a String does not fail.
+            Marks::Numbered => {
+                let _ = write!(script, "${n}");
+            }
+        }
+    }
+
+    /// An identifier as sea-query's builders quote it (the schema's names hold no quotes).
+    pub(super) fn quoted(script: &mut String, name: &str) {
         script.push('"');
         script.push_str(name);
         script.push('"');
@@ -427,14 +540,13 @@ where
 mod tests {
     use sea_orm::sea_query::{Expr, OnConflict, Query, SqliteQueryBuilder, Values};
 
-    use super::{auth_e, expected_process, flow_e, hist_e, moved_update, proc_e, selected_from, sqlite_text};
+    use super::{auth_e, expected_process, flow_e, hist_e, moved_update, proc_e, selected_from, sql_text};
     use crate::domain::model::{FaceFlow, FaceFlowStatus, Handler, HandlerMethod, Process, ProcessStatus, Source};
     use crate::domain::values::{AccountId, FlowId, MemberNo, Mobile, PersonName, ResidentId, ValidPeriod};
     use crate::store::cipher::test_cipher;
 
-    #[test]
-    fn the_sqlite_scripts_text_is_the_sql_and_values_sea_query_builds() {
-        let cipher = test_cipher();
+    /// A start's commit: the process moved by a face flow started, the flow, and the source.
+    fn started() -> (Process, FaceFlow, Source) {
         let now = chrono::DateTime::from_timestamp_millis(1_900_000_000_000).expect("a time");
         let mut p = Process::restore(MemberNo::parse("ETC000000011").expect("a member"), ProcessStatus::NotStarted, 3);
         let handler = Handler {
@@ -447,27 +559,6 @@ mod tests {
             },
         };
         p.handler_flow_started(handler, AccountId::parse("a", "acc-1").expect("an account"), now).expect("a move");
-        let source = Source::Rpc { method: "StartFaceAuth".into(), caller: "E02".into() };
-
-        let row = proc_e::ActiveModel::seal(&p, p.version() + 1, &cipher).expect("sealed");
-        let (mut ours, mut values) = (String::new(), Vec::new());
-        sqlite_text::process_moved(&mut ours, &mut values, &row, &p);
-        let (theirs, Values(their_values)) = moved_update(row, &p).build(SqliteQueryBuilder);
-        assert_eq!(ours, theirs);
-        assert_eq!(values, their_values);
-
-        assert!(!p.moves().is_empty());
-        for m in p.moves() {
-            let entry = hist_e::ActiveModel::recorded(p.member_no(), m, &source);
-            let (mut ours, mut values) = (String::new(), Vec::new());
-            sqlite_text::insert_selected(&mut ours, &mut values, &entry, &p);
-            let insert = selected_from(entry, expected_process(&p)).expect("an insert");
-            let (theirs, Values(their_values)) = insert.build(SqliteQueryBuilder);
-            assert_eq!(ours, theirs);
-            assert_eq!(values, their_values);
-        }
-
-        // A face flow's upsert: the same text as `flow_rows` builds for it.
         let flow = FaceFlow {
             flow_id: FlowId::parse("flow", "flow-1").expect("a flow id"),
             method: HandlerMethod::Face,
@@ -483,10 +574,37 @@ mod tests {
             next_poll_at: now,
             poll_attempts: 0,
         };
+        (p, flow, Source::Rpc { method: "StartFaceAuth".into(), caller: "E02".into() })
+    }
+
+    #[test]
+    fn the_sqlite_scripts_text_is_the_sql_and_values_sea_query_builds() {
+        let cipher = test_cipher();
+        let (p, flow, source) = started();
+
+        let row = proc_e::ActiveModel::seal(&p, p.version() + 1, &cipher).expect("sealed");
+        let (mut ours, mut values) = (String::new(), Vec::new());
+        sql_text::process_moved(&mut ours, &mut values, &row, &p, sql_text::Marks::Question);
+        let (theirs, Values(their_values)) = moved_update(row, &p).build(SqliteQueryBuilder);
+        assert_eq!(ours, theirs);
+        assert_eq!(values, their_values);
+
+        assert!(!p.moves().is_empty());
+        for m in p.moves() {
+            let entry = hist_e::ActiveModel::recorded(p.member_no(), m, &source);
+            let (mut ours, mut values) = (String::new(), Vec::new());
+            sql_text::insert_selected(&mut ours, &mut values, &entry, &p);
+            let insert = selected_from(entry, expected_process(&p)).expect("an insert");
+            let (theirs, Values(their_values)) = insert.build(SqliteQueryBuilder);
+            assert_eq!(ours, theirs);
+            assert_eq!(values, their_values);
+        }
+
+        // A face flow's upsert: the same text as `flow_rows` builds for it.
         let (mut ours, mut values) = (String::new(), Vec::new());
         let row = flow_e::ActiveModel::from(&flow);
-        sqlite_text::insert_selected(&mut ours, &mut values, &row, &p);
-        sqlite_text::on_conflict_update(&mut ours, flow_e::Column::FlowId, &flow_e::UPSERTED);
+        sql_text::insert_selected(&mut ours, &mut values, &row, &p);
+        sql_text::on_conflict_update(&mut ours, flow_e::Column::FlowId, &flow_e::UPSERTED);
         let mut insert = selected_from(row, expected_process(&p)).expect("an insert");
         insert.on_conflict(OnConflict::column(flow_e::Column::FlowId).update_columns(flow_e::UPSERTED).to_owned());
         let (theirs, Values(their_values)) = insert.build(SqliteQueryBuilder);
@@ -495,7 +613,7 @@ mod tests {
 
         // An authorization's: its key and upserted columns, the same clause.
         let (mut ours, mut theirs) = (String::new(), Query::insert());
-        sqlite_text::on_conflict_update(&mut ours, auth_e::Column::AuthId, &auth_e::UPSERTED);
+        sql_text::on_conflict_update(&mut ours, auth_e::Column::AuthId, &auth_e::UPSERTED);
         theirs
             .into_table(auth_e::Entity)
             .columns([auth_e::Column::AuthId])
@@ -503,5 +621,38 @@ mod tests {
             .on_conflict(OnConflict::column(auth_e::Column::AuthId).update_columns(auth_e::UPSERTED).to_owned());
         let (theirs, _) = theirs.build(SqliteQueryBuilder);
         assert!(theirs.ends_with(&ours), "{theirs} ends with {ours}");
+    }
+
+    #[tokio::test]
+    async fn the_postgresql_statements_text_is_the_sql_and_values_sea_query_builds() {
+        use crate::domain::model::AuthorizationStatus;
+
+        // The store only builds statements here: a SQLite file stands in for its connection.
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = crate::store::SeaStore::connect(&url, 1, test_cipher()).await.expect("a store");
+        let (mut p, flow, source) = started();
+        let at = flow.created_at;
+        // A second move, so that the history entries chain one after another.
+        p.handler_failed(Some("test".into()), at).expect("a second move");
+        let authorization = crate::store::tests::authorization("auth-1", AuthorizationStatus::InProgress, None, at);
+        let changes = crate::domain::ports::ChangeSet {
+            process: Some(p.clone()),
+            face_flows: vec![flow.clone(), flow],
+            authorizations: vec![authorization],
+            source: Some(source),
+            ..Default::default()
+        };
+        let (ours, Values(values)) = store.one_statement_text(&p, &changes).expect("written").expect("no company flow");
+        let (theirs, Values(their_values)) = store.one_statement(&p, &changes).expect("built");
+        assert_eq!(ours, theirs);
+        // Sealed values take a fresh nonce each time they are sealed: compared by place only.
+        let unsealed = |values: Vec<sea_orm::sea_query::Value>| -> Vec<sea_orm::sea_query::Value> {
+            use sea_orm::sea_query::Value;
+            let sealed = |v: &Value| matches!(v, Value::String(Some(s)) if s.starts_with("v1:"));
+            values.into_iter().map(|v| if sealed(&v) { Value::String(Some("sealed".into())) } else { v }).collect()
+        };
+        assert!(values.iter().any(|v| matches!(v, sea_orm::sea_query::Value::String(Some(s)) if s.starts_with("v1:"))));
+        assert_eq!(unsealed(values), unsealed(their_values));
     }
 }

@@ -16,7 +16,8 @@ async fn store(dir: &tempfile::TempDir) -> SeaStore {
     store
 }
 
-fn authorization(
+/// An authorization of member ETC000000001 (also the commit's statement tests').
+pub(super) fn authorization(
     id: &str,
     status: AuthorizationStatus,
     download_url: Option<&str>,
