@@ -134,13 +134,19 @@ impl Service {
             None
         };
         cache.misses.fetch_add(1, Ordering::Relaxed);
+        // Boxed: the store's future is large, and a copy answers most reads without it.
+        Box::pin(self.read_and_keep(member, keep_at)).await
+    }
+
+    /// Reads the member's process and keeps it under `keep_at` (an epoch), if given.
+    async fn read_and_keep(&self, member: &MemberNo, keep_at: Option<u64>) -> Result<Arc<Process>, DomainError> {
         let Some((mut process, chain)) = self.store.process_with_evidence(member).await? else {
             return Ok(Arc::new(Process::not_started(member.clone())));
         };
         self.fill_cert_status(&mut process, &chain);
         let process = Arc::new(process);
         if let Some(epoch) = keep_at {
-            cache.keep(epoch, process.clone());
+            self.reads.cache.keep(epoch, process.clone());
         }
         Ok(process)
     }

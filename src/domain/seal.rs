@@ -211,13 +211,18 @@ impl Service {
         if !seal_stale && !letter_stale {
             return Ok(process);
         }
-        if seal_stale {
-            self.refresh_seal_url(member, deadline).await?;
-        }
-        if letter_stale {
-            self.refresh_letter_url(member, by).await?;
-        }
-        self.process_detail(member).await
+        // Boxed: the refreshes' futures (a lease, e签宝 calls, a commit) are tens of KiB, which
+        // every read's future would otherwise carry and copy, though few reads refresh.
+        Box::pin(async {
+            if seal_stale {
+                self.refresh_seal_url(member, deadline).await?;
+            }
+            if letter_stale {
+                self.refresh_letter_url(member, by).await?;
+            }
+            self.process_detail(member).await
+        })
+        .await
     }
 
     /// Re-lists the company's seals under the member's lease (one query: a reader that waited

@@ -88,7 +88,8 @@ impl AuthService for AuthServiceImpl {
         let query = convert::process_query(req.into_inner()).map_err(to_status)?;
         record_member(&query.member_no);
         if query.refresh {
-            self.service.refresh_process(&query.member_no, &by).await.map_err(to_status)?;
+            // Boxed, as `process_for_read`'s refreshes: the common read's future stays small.
+            Box::pin(self.service.refresh_process(&query.member_no, &by)).await.map_err(to_status)?;
         }
         // One read (the process with its evidence records, the certificates' statuses checked),
         // unless an expired seal or letter URL must be asked of e签宝 again first.
