@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use sea_orm::DbBackend;
-use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sea_orm::sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sea_orm::sqlx::{self, Connection};
 use tokio::sync::{Notify, watch};
@@ -36,6 +36,9 @@ const CATCH_UP_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_CHECKS: usize = 2;
 /// Pause before connecting again after the feed lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// How long a PostgreSQL check may take to connect or to send its note before its connection is
+/// dropped (a new one is opened for the next check).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Checks shared by reads, each answering every read that asked before it started.
 struct Checks {
@@ -108,6 +111,10 @@ enum Backend {
         listening: AtomicBool,
         /// The last of this replica's catch-up notifications received back.
         received: watch::Sender<u64>,
+        /// The connections that send the catch-up notes, one per check in flight, held for good:
+        /// a pooled connection costs two more round trips per check (sqlx pings it when it is
+        /// taken and when it goes back), a check's whole cost when reads wait on it.
+        senders: [tokio::sync::Mutex<Option<PgConnection>>; MAX_CHECKS],
     },
     Sqlite {
         options: Box<SqliteConnectOptions>,
@@ -131,6 +138,7 @@ impl SeaStore {
                 sync_channel: format!("etc_esign_sync_{:016x}", rand::random::<u64>()),
                 listening: AtomicBool::new(false),
                 received: watch::Sender::new(0),
+                senders: Default::default(),
             },
             DbBackend::Sqlite => {
                 let options = (*self.db.get_sqlite_connection_pool().connect_options()).clone();
@@ -150,12 +158,17 @@ impl StoreFeed {
     /// Follows the database until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         match &self.backend {
-            Backend::Postgres { pool, sync_channel, listening, received } => {
-                let check = |n: u64| self.pg_check(pool, sync_channel, listening, received, n);
+            Backend::Postgres { pool, sync_channel, listening, received, senders } => {
+                let check = |n: u64| self.pg_check(pool, sync_channel, listening, received, senders, n);
                 tokio::join!(
                     self.pg_listen(pool, sync_channel, listening, received, &stop),
                     self.checks.serve(&stop, check)
                 );
+                for sender in senders {
+                    if let Some(conn) = sender.lock().await.take() {
+                        let _ = conn.close().await;
+                    }
+                }
             }
             Backend::Sqlite { options } => {
                 let conn = tokio::sync::Mutex::new(None::<(SqliteConnection, i64)>);
@@ -242,23 +255,42 @@ impl StoreFeed {
         sync_channel: &str,
         listening: &AtomicBool,
         received: &watch::Sender<u64>,
+        senders: &[tokio::sync::Mutex<Option<PgConnection>>; MAX_CHECKS],
         n: u64,
     ) -> bool {
         if !listening.load(Ordering::SeqCst) {
             return false;
         }
         let mut back = received.subscribe();
-        // A NOTIFY commits a transaction: without durability asked for, it does not wait for a WAL
-        // flush (the catch-up note means nothing after a crash), and is delivered in order as any.
-        let sent = sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
-            .bind(sync_channel)
-            .bind(n.to_string())
-            .execute(pool)
-            .await;
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "the change feed could not catch up");
+        // Checks start one after another: two in flight take two connections.
+        let mut sender = senders[(n % MAX_CHECKS as u64) as usize].lock().await;
+        let sent = tokio::time::timeout(CHECK_TIMEOUT, async {
+            let conn = match sender.take() {
+                Some(conn) => conn,
+                None => PgConnection::connect_with(pool.connect_options().as_ref()).await?,
+            };
+            // A NOTIFY commits a transaction: without durability asked for, it does not wait for
+            // a WAL flush (the catch-up note means nothing after a crash), and is delivered in
+            // order as any.
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
+                .bind(sync_channel)
+                .bind(n.to_string())
+                .execute(&mut *sender.insert(conn))
+                .await
+        })
+        .await;
+        let failed = match sent {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("no answer in time".to_owned()),
+        };
+        if let Some(error) = failed {
+            tracing::debug!(%error, "the change feed could not catch up");
+            // Broken, or left mid-statement by the timeout: the next check opens another.
+            *sender = None;
             return false;
         }
+        drop(sender);
         let came_back = tokio::time::timeout(CATCH_UP_TIMEOUT, back.wait_for(|last| *last >= n)).await;
         // Lost on the way (the listener reconnected): its changes were forgotten, but this check
         // proves nothing about the ones after.
