@@ -5,8 +5,9 @@
 //! writer is; one connection per replica LISTENs. To catch up, the replica NOTIFYs a channel of its
 //! own and waits to receive it back: PostgreSQL delivers notifications in commit order, so by then
 //! every change committed before has been received. SQLite: a connection of the feed's own reads
-//! `PRAGMA data_version`, which moves when any other connection commits; any move forgets every
-//! copy (SQLite serves one replica, and its reads are what a cache spares).
+//! `PRAGMA data_version` (on the calling thread, not sqlx's worker: `data_version`), which moves
+//! when any other connection commits; any move forgets every copy (SQLite serves one replica, and
+//! its reads are what a cache spares).
 //!
 //! Catching up is shared: a read waits for the next check that starts after it asked, and one
 //! check answers every read waiting for it, so under load a check costs far less than a round
@@ -20,19 +21,19 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sea_orm::sqlx::{self, Connection};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::SeaStore;
+use super::data_version::DataVersion;
 use crate::domain::ports::{ChangeFeed, ChangeSink};
 
 /// The channel the trigger notifies (migration m0011 names it too).
 pub const CHANGES_CHANNEL: &str = "etc_esign_changes";
 /// How long a read waits to catch up before it reads the database instead.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_millis(500);
-/// Checks in flight at once (PostgreSQL's overlap; SQLite's take turns on one connection).
+/// Checks in flight at once (PostgreSQL's overlap; SQLite's end as they start, on the calling thread).
 const MAX_CHECKS: usize = 2;
 /// Pause before connecting again after the feed lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -117,7 +118,9 @@ enum Backend {
         senders: [tokio::sync::Mutex<Option<PgConnection>>; MAX_CHECKS],
     },
     Sqlite {
-        options: Box<SqliteConnectOptions>,
+        path: std::path::PathBuf,
+        /// The feed's own connection and the version it last read.
+        version: std::sync::Mutex<Option<(DataVersion, i64)>>,
     },
 }
 
@@ -141,12 +144,13 @@ impl SeaStore {
                 senders: Default::default(),
             },
             DbBackend::Sqlite => {
-                let options = (*self.db.get_sqlite_connection_pool().connect_options()).clone();
-                let name = options.get_filename().to_string_lossy();
+                let options = self.db.get_sqlite_connection_pool().connect_options();
+                let path = options.get_filename();
+                let name = path.to_string_lossy();
                 if name == ":memory:" || name.starts_with("file:sqlx-in-memory") {
                     return None;
                 }
-                Backend::Sqlite { options: Box::new(options) }
+                Backend::Sqlite { path: path.to_owned(), version: std::sync::Mutex::new(None) }
             }
             _ => return None,
         };
@@ -170,13 +174,9 @@ impl StoreFeed {
                     }
                 }
             }
-            Backend::Sqlite { options } => {
-                let conn = tokio::sync::Mutex::new(None::<(SqliteConnection, i64)>);
-                let check = |_| self.sqlite_check(options, &conn);
+            Backend::Sqlite { path, version } => {
+                let check = |_| std::future::ready(self.sqlite_check(path, version));
                 self.checks.serve(&stop, check).await;
-                if let Some((conn, _)) = conn.into_inner() {
-                    let _ = conn.close().await;
-                }
             }
         }
     }
@@ -298,35 +298,30 @@ impl StoreFeed {
     }
 
     /// Reads `data_version` on the feed's own connection; a move since the last check forgets
-    /// every copy. A new connection starts from an unknown past: it forgets every copy too.
-    async fn sqlite_check(
-        &self,
-        options: &SqliteConnectOptions,
-        conn: &tokio::sync::Mutex<Option<(SqliteConnection, i64)>>,
-    ) -> bool {
-        let mut conn = conn.lock().await;
+    /// every copy. A new connection starts from an unknown past: it forgets every copy too. Runs on
+    /// the calling thread (`DataVersion`): microseconds, with no lock waited for.
+    fn sqlite_check(&self, path: &std::path::Path, version: &std::sync::Mutex<Option<(DataVersion, i64)>>) -> bool {
+        let mut conn = version.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if conn.is_none() {
-            match SqliteConnection::connect_with(options).await {
-                Ok(c) => {
-                    *conn = Some((c, i64::MIN));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the change feed cannot open the database; reads go to it");
+            match DataVersion::open(path) {
+                Ok(c) => *conn = Some((c, i64::MIN)),
+                Err(error) => {
+                    tracing::warn!(%error, "the change feed cannot open the database; reads go to it");
                     return false;
                 }
             }
         }
         let Some((c, last)) = conn.as_mut() else { return false };
-        match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut *c).await {
-            Ok(version) => {
-                if version != *last {
+        match c.read() {
+            Ok(now) => {
+                if now != *last {
                     self.sink.changed_all();
-                    *last = version;
+                    *last = now;
                 }
                 true
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "the change feed lost its connection; reads go to the database");
+            Err(error) => {
+                tracing::warn!(%error, "the change feed could not read the database's version; reads go to it");
                 *conn = None;
                 false
             }

@@ -7,6 +7,7 @@ pub mod cipher;
 mod columns;
 mod commit;
 mod connection;
+mod data_version;
 pub mod entities;
 mod lease;
 mod member_lease;
