@@ -3,8 +3,8 @@
 //! PostgreSQL: a trigger on the tables the detail reads (`processes`, `evidence`; migration
 //! m0011) sends `NOTIFY etc_esign_changes, '<member>'` in the writer's transaction, whoever the
 //! writer is; one connection per replica LISTENs. To catch up, the replica NOTIFYs a channel of its
-//! own and waits to receive it back: PostgreSQL delivers notifications in commit order, so by then
-//! every change committed before has been received. SQLite: a connection of the feed's own reads
+//! own on that same connection and waits to receive it back: PostgreSQL delivers notifications in
+//! commit order, so by then every change committed before has been received. SQLite: a connection of the feed's own reads
 //! `PRAGMA data_version` (on the calling thread, not sqlx's worker: `data_version`), which moves
 //! when any other connection commits; any move forgets every copy (SQLite serves one replica, and
 //! its reads are what a cache spares).
@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use sea_orm::DbBackend;
-use sea_orm::sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions};
-use sea_orm::sqlx::{self, Connection};
+use sea_orm::sqlx;
+use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -31,15 +31,18 @@ use crate::domain::ports::{ChangeFeed, ChangeSink};
 
 /// The channel the trigger notifies (migration m0011 names it too).
 pub const CHANGES_CHANNEL: &str = "etc_esign_changes";
+/// The listening connection's `application_name`, as `pg_stat_activity` shows it.
+pub const FEED_APPLICATION_NAME: &str = "etc-esign change feed";
 /// How long a read waits to catch up before it reads the database instead.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_millis(500);
-/// Checks in flight at once (PostgreSQL's overlap; SQLite's end as they start, on the calling thread).
+/// Checks in flight at once: on PostgreSQL a second check's note goes out as soon as the first's
+/// is answered, rather than after its reads woke and asked again; SQLite's end as they start.
 const MAX_CHECKS: usize = 2;
 /// Pause before connecting again after the feed lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
-/// How long a PostgreSQL check may take to connect or to send its note before its connection is
-/// dropped (a new one is opened for the next check).
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long sending a catch-up note may take before the listening connection is given up (a
+/// statement cut short leaves it unusable) and opened again.
+const NOTE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Checks shared by reads, each answering every read that asked before it started.
 struct Checks {
@@ -112,10 +115,9 @@ enum Backend {
         listening: AtomicBool,
         /// The last of this replica's catch-up notifications received back.
         received: watch::Sender<u64>,
-        /// The connections that send the catch-up notes, one per check in flight, held for good:
-        /// a pooled connection costs two more round trips per check (sqlx pings it when it is
-        /// taken and when it goes back), a check's whole cost when reads wait on it.
-        senders: [tokio::sync::Mutex<Option<PgConnection>>; MAX_CHECKS],
+        /// The newest catch-up note a check asked for, and the listener's signal to send it.
+        wanted: AtomicU64,
+        ask: Notify,
     },
     Sqlite {
         path: std::path::PathBuf,
@@ -141,7 +143,8 @@ impl SeaStore {
                 sync_channel: format!("etc_esign_sync_{:016x}", rand::random::<u64>()),
                 listening: AtomicBool::new(false),
                 received: watch::Sender::new(0),
-                senders: Default::default(),
+                wanted: AtomicU64::new(0),
+                ask: Notify::new(),
             },
             DbBackend::Sqlite => {
                 let options = self.db.get_sqlite_connection_pool().connect_options();
@@ -162,17 +165,9 @@ impl StoreFeed {
     /// Follows the database until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         match &self.backend {
-            Backend::Postgres { pool, sync_channel, listening, received, senders } => {
-                let check = |n: u64| self.pg_check(pool, sync_channel, listening, received, senders, n);
-                tokio::join!(
-                    self.pg_listen(pool, sync_channel, listening, received, &stop),
-                    self.checks.serve(&stop, check)
-                );
-                for sender in senders {
-                    if let Some(conn) = sender.lock().await.take() {
-                        let _ = conn.close().await;
-                    }
-                }
+            Backend::Postgres { pool, listening, received, wanted, ask, .. } => {
+                let check = |n: u64| Self::pg_check(listening, received, wanted, ask, n);
+                tokio::join!(self.pg_listen(pool, &stop), self.checks.serve(&stop, check));
             }
             Backend::Sqlite { path, version } => {
                 let check = |_| std::future::ready(self.sqlite_check(path, version));
@@ -183,22 +178,16 @@ impl StoreFeed {
 
     /// Keeps one connection LISTENing; each time it (re)starts, every copy is forgotten, since what
     /// was committed while no one listened is unknown.
-    async fn pg_listen(
-        &self,
-        pool: &PgPool,
-        sync_channel: &str,
-        listening: &AtomicBool,
-        received: &watch::Sender<u64>,
-        stop: &CancellationToken,
-    ) {
+    async fn pg_listen(&self, pool: &PgPool, stop: &CancellationToken) {
+        let Backend::Postgres { listening, .. } = &self.backend else { return };
         // A pool of its own: the listening connection is held for good.
         let own = PgPoolOptions::new()
             .max_connections(1)
             .max_lifetime(None)
             .idle_timeout(None)
-            .connect_lazy_with((*pool.connect_options()).clone());
+            .connect_lazy_with(pool.connect_options().as_ref().clone().application_name(FEED_APPLICATION_NAME));
         while !stop.is_cancelled() {
-            match self.pg_listen_once(&own, sync_channel, listening, received, stop).await {
+            match self.pg_listen_once(&own, stop).await {
                 Ok(()) => {
                     tracing::warn!("the change feed lost its connection; reads go to the database until it is back")
                 }
@@ -214,23 +203,44 @@ impl StoreFeed {
         own.close().await;
     }
 
-    async fn pg_listen_once(
-        &self,
-        own: &PgPool,
-        sync_channel: &str,
-        listening: &AtomicBool,
-        received: &watch::Sender<u64>,
-        stop: &CancellationToken,
-    ) -> Result<(), sqlx::Error> {
+    /// Listens on one connection until it is lost, and sends on it the catch-up notes checks ask
+    /// for: PostgreSQL delivers a session's own notification to it as its NOTIFY commits, after
+    /// every one committed before, so a check costs one round trip to one backend (a second
+    /// connection's NOTIFY also woke the listener's backend: two processes per check).
+    async fn pg_listen_once(&self, own: &PgPool, stop: &CancellationToken) -> Result<(), sqlx::Error> {
+        let Backend::Postgres { sync_channel, listening, received, wanted, ask, .. } = &self.backend else {
+            return Ok(());
+        };
         let mut listener = PgListener::connect_with(own).await?;
         listener.eager_reconnect(false);
         listener.ignore_pool_close_event(true);
-        listener.listen_all([CHANGES_CHANNEL, sync_channel]).await?;
+        listener.listen_all([CHANGES_CHANNEL, sync_channel.as_str()]).await?;
         self.sink.changed_all();
         listening.store(true, Ordering::SeqCst);
+        let mut sent = 0;
         loop {
+            // `try_recv` may be cut short by a check's ask: sqlx reads a message whole or keeps
+            // its bytes for the next call.
             let next = tokio::select! {
                 () = stop.cancelled() => return Ok(()),
+                () = ask.notified() => {
+                    // Asks that came meanwhile share one note: the newest answers them all.
+                    let n = wanted.load(Ordering::SeqCst);
+                    if n > sent {
+                        // A NOTIFY commits a transaction: without durability asked for, it does
+                        // not wait for a WAL flush (the note means nothing after a crash).
+                        // Notifications arriving meanwhile are kept by sqlx for `try_recv`.
+                        let note = sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
+                            .bind(sync_channel.as_str())
+                            .bind(n.to_string());
+                        match tokio::time::timeout(NOTE_TIMEOUT, note.execute(&mut listener)).await {
+                            Ok(done) => done.map(drop)?,
+                            Err(_) => return Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())),
+                        }
+                        sent = n;
+                    }
+                    continue;
+                }
                 next = listener.try_recv() => next?,
             };
             let Some(note) = next else { return Ok(()) };
@@ -248,49 +258,20 @@ impl StoreFeed {
         }
     }
 
-    /// Sends catch-up notification `n` and waits for it to come back through the listener.
+    /// Asks the listener for catch-up note `n` and waits for it to come back.
     async fn pg_check(
-        &self,
-        pool: &PgPool,
-        sync_channel: &str,
         listening: &AtomicBool,
         received: &watch::Sender<u64>,
-        senders: &[tokio::sync::Mutex<Option<PgConnection>>; MAX_CHECKS],
+        wanted: &AtomicU64,
+        ask: &Notify,
         n: u64,
     ) -> bool {
         if !listening.load(Ordering::SeqCst) {
             return false;
         }
         let mut back = received.subscribe();
-        // Checks start one after another: two in flight take two connections.
-        let mut sender = senders[(n % MAX_CHECKS as u64) as usize].lock().await;
-        let sent = tokio::time::timeout(CHECK_TIMEOUT, async {
-            let conn = match sender.take() {
-                Some(conn) => conn,
-                None => PgConnection::connect_with(pool.connect_options().as_ref()).await?,
-            };
-            // A NOTIFY commits a transaction: without durability asked for, it does not wait for
-            // a WAL flush (the catch-up note means nothing after a crash), and is delivered in
-            // order as any.
-            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
-                .bind(sync_channel)
-                .bind(n.to_string())
-                .execute(&mut *sender.insert(conn))
-                .await
-        })
-        .await;
-        let failed = match sent {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("no answer in time".to_owned()),
-        };
-        if let Some(error) = failed {
-            tracing::debug!(%error, "the change feed could not catch up");
-            // Broken, or left mid-statement by the timeout: the next check opens another.
-            *sender = None;
-            return false;
-        }
-        drop(sender);
+        wanted.fetch_max(n, Ordering::SeqCst);
+        ask.notify_one();
         let came_back = tokio::time::timeout(CATCH_UP_TIMEOUT, back.wait_for(|last| *last >= n)).await;
         // Lost on the way (the listener reconnected): its changes were forgotten, but this check
         // proves nothing about the ones after.
