@@ -4,10 +4,10 @@
 //! m0011) sends `NOTIFY etc_esign_changes, '<member>'` in the writer's transaction, whoever the
 //! writer is; one connection per replica LISTENs. To catch up, the replica NOTIFYs a channel of its
 //! own on that same connection and waits to receive it back: PostgreSQL delivers notifications in
-//! commit order, so by then every change committed before has been received. SQLite: a connection of the feed's own reads
-//! `PRAGMA data_version` (on the calling thread, not sqlx's worker: `data_version`), which moves
-//! when any other connection commits; any move forgets every copy (SQLite serves one replica, and
-//! its reads are what a cache spares).
+//! commit order, so by then every change committed before has been received. SQLite: a connection
+//! of the feed's own reads `PRAGMA data_version` (on the calling thread, not sqlx's worker:
+//! `data_version`), which moves when any other connection commits; any move forgets every copy
+//! (SQLite serves one replica, and its reads are what a cache spares).
 //!
 //! Catching up is shared: a read waits for the next check that starts after it asked, and one
 //! check answers every read waiting for it, so under load a check costs far less than a round
@@ -161,6 +161,20 @@ impl SeaStore {
     }
 }
 
+/// Sends catch-up note `n` on the listening connection. A NOTIFY commits a transaction: without
+/// durability asked for, it does not wait for a WAL flush (the note means nothing after a crash).
+/// Notifications arriving meanwhile are kept by sqlx for the next `try_recv`. Cut short by the
+/// timeout, the statement leaves the connection unusable: the error makes the caller listen anew.
+async fn send_note(listener: &mut PgListener, channel: &str, n: u64) -> Result<(), sqlx::Error> {
+    let note = sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
+        .bind(channel)
+        .bind(n.to_string());
+    match tokio::time::timeout(NOTE_TIMEOUT, note.execute(listener)).await {
+        Ok(done) => done.map(drop),
+        Err(_) => Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())),
+    }
+}
+
 impl StoreFeed {
     /// Follows the database until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
@@ -227,16 +241,7 @@ impl StoreFeed {
                     // Asks that came meanwhile share one note: the newest answers them all.
                     let n = wanted.load(Ordering::SeqCst);
                     if n > sent {
-                        // A NOTIFY commits a transaction: without durability asked for, it does
-                        // not wait for a WAL flush (the note means nothing after a crash).
-                        // Notifications arriving meanwhile are kept by sqlx for `try_recv`.
-                        let note = sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
-                            .bind(sync_channel.as_str())
-                            .bind(n.to_string());
-                        match tokio::time::timeout(NOTE_TIMEOUT, note.execute(&mut listener)).await {
-                            Ok(done) => done.map(drop)?,
-                            Err(_) => return Err(sqlx::Error::Io(std::io::ErrorKind::TimedOut.into())),
-                        }
+                        send_note(&mut listener, sync_channel, n).await?;
                         sent = n;
                     }
                     continue;
