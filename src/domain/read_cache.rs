@@ -104,10 +104,15 @@ impl ChangeSink for ReadCache {
     fn changed_all(&self) {
         let mut inner = self.lock();
         inner.epoch += 1;
-        // Dropped outside the lock: thousands of processes take a while to free.
+        // Freed outside the lock and off the caller's thread: a full cache is some hundreds of
+        // thousands of allocations, and the caller (a read's catch-up check on SQLite) holds the
+        // feed's lock meanwhile.
         let gone = std::mem::take(&mut inner.entries);
         drop(inner);
-        drop(gone);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if !gone.is_empty() => drop(runtime.spawn_blocking(move || drop(gone))),
+            _ => drop(gone),
+        }
     }
 }
 

@@ -9,9 +9,9 @@
 //! `data_version`), which moves when any other connection commits; any move forgets every copy
 //! (SQLite serves one replica, and its reads are what a cache spares).
 //!
-//! Catching up is shared: a read waits for the next check that starts after it asked, and one
-//! check answers every read waiting for it, so under load a check costs far less than a round
-//! trip per read.
+//! Catching up on PostgreSQL is shared: a read waits for the next check that starts after it asked,
+//! and one check answers every read waiting for it, so under load a check costs far less than a
+//! round trip per read. On SQLite each read checks for itself: a few microseconds on its own thread.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,8 +35,8 @@ pub const CHANGES_CHANNEL: &str = "etc_esign_changes";
 pub const FEED_APPLICATION_NAME: &str = "etc-esign change feed";
 /// How long a read waits to catch up before it reads the database instead.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_millis(500);
-/// Checks in flight at once: on PostgreSQL a second check's note goes out as soon as the first's
-/// is answered, rather than after its reads woke and asked again; SQLite's end as they start.
+/// PostgreSQL's checks in flight at once: a second check's note goes out as soon as the first's is
+/// answered, rather than after its reads woke and asked again.
 const MAX_CHECKS: usize = 2;
 /// Pause before connecting again after the feed lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -121,15 +121,23 @@ enum Backend {
     },
     Sqlite {
         path: std::path::PathBuf,
-        /// The feed's own connection and the version it last read.
-        version: std::sync::Mutex<Option<(DataVersion, i64)>>,
+        feed: std::sync::Mutex<SqliteFeed>,
+        /// `run` runs: checks are answered (after migration, as on PostgreSQL).
+        following: AtomicBool,
     },
 }
 
 #[async_trait]
 impl ChangeFeed for StoreFeed {
     async fn caught_up(&self) -> bool {
-        self.checks.wait().await
+        match &self.backend {
+            // A check is microseconds on the calling thread: each read makes its own, rather than
+            // waking the feed's task and being woken by it.
+            Backend::Sqlite { path, feed, following } => {
+                following.load(Ordering::SeqCst) && self.sqlite_check(path, feed)
+            }
+            Backend::Postgres { .. } => self.checks.wait().await,
+        }
     }
 }
 
@@ -153,7 +161,7 @@ impl SeaStore {
                 if name == ":memory:" || name.starts_with("file:sqlx-in-memory") {
                     return None;
                 }
-                Backend::Sqlite { path: path.to_owned(), version: std::sync::Mutex::new(None) }
+                Backend::Sqlite { path: path.to_owned(), feed: Default::default(), following: AtomicBool::new(false) }
             }
             _ => return None,
         };
@@ -183,9 +191,10 @@ impl StoreFeed {
                 let check = |n: u64| Self::pg_check(listening, received, wanted, ask, n);
                 tokio::join!(self.pg_listen(pool, &stop), self.checks.serve(&stop, check));
             }
-            Backend::Sqlite { path, version } => {
-                let check = |_| std::future::ready(self.sqlite_check(path, version));
-                self.checks.serve(&stop, check).await;
+            Backend::Sqlite { following, .. } => {
+                following.store(true, Ordering::SeqCst);
+                stop.cancelled().await;
+                following.store(false, Ordering::SeqCst);
             }
         }
     }
@@ -284,33 +293,47 @@ impl StoreFeed {
     }
 
     /// Reads `data_version` on the feed's own connection; a move since the last check forgets
-    /// every copy. A new connection starts from an unknown past: it forgets every copy too. Runs on
-    /// the calling thread (`DataVersion`): microseconds, with no lock waited for.
-    fn sqlite_check(&self, path: &std::path::Path, version: &std::sync::Mutex<Option<(DataVersion, i64)>>) -> bool {
-        let mut conn = version.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if conn.is_none() {
-            match DataVersion::open(path) {
-                Ok(c) => *conn = Some((c, i64::MIN)),
-                Err(error) => {
-                    tracing::warn!(%error, "the change feed cannot open the database; reads go to it");
-                    return false;
-                }
-            }
-        }
-        let Some((c, last)) = conn.as_mut() else { return false };
-        match c.read() {
+    /// every copy (before any other check can answer: under the feed's lock). A new connection
+    /// starts from an unknown past: it forgets every copy too. Runs on the calling thread
+    /// (`DataVersion`): microseconds, with no database lock waited for.
+    fn sqlite_check(&self, path: &std::path::Path, feed: &std::sync::Mutex<SqliteFeed>) -> bool {
+        let mut feed = feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let read = match feed.conn.as_mut() {
+            Some((conn, _)) => conn.read(),
+            None => DataVersion::open(path).and_then(|mut conn| {
+                let now = conn.read()?;
+                feed.conn = Some((conn, i64::MIN));
+                Ok(now)
+            }),
+        };
+        match read {
             Ok(now) => {
-                if now != *last {
+                if let Some((_, last)) = feed.conn.as_mut()
+                    && now != *last
+                {
                     self.sink.changed_all();
                     *last = now;
+                }
+                if std::mem::take(&mut feed.failing) {
+                    tracing::info!("the change feed reads the database's version again");
                 }
                 true
             }
             Err(error) => {
-                tracing::warn!(%error, "the change feed could not read the database's version; reads go to it");
-                *conn = None;
+                // Said once, not at every read while it lasts.
+                if !std::mem::replace(&mut feed.failing, true) {
+                    tracing::warn!(%error, "the change feed cannot read the database's version; reads go to it");
+                }
+                feed.conn = None;
                 false
             }
         }
     }
+}
+
+/// The SQLite feed's own connection, the version it last read, and whether its last check failed.
+#[derive(Default)]
+struct SqliteFeed {
+    conn: Option<(DataVersion, i64)>,
+    failing: bool,
 }
