@@ -101,7 +101,6 @@ impl Checks {
 /// The feed of one replica; it catches up only while `run` runs (after migration: the trigger must
 /// exist before a copy is trusted).
 pub struct StoreFeed {
-    checks: Checks,
     sink: Arc<dyn ChangeSink>,
     backend: Backend,
 }
@@ -115,6 +114,8 @@ enum Backend {
         listening: AtomicBool,
         /// The last of this replica's catch-up notifications received back.
         received: watch::Sender<u64>,
+        /// Checks shared by reads (SQLite's reads each check for themselves).
+        checks: Checks,
         /// The newest catch-up note a check asked for, and the listener's signal to send it.
         wanted: AtomicU64,
         ask: Notify,
@@ -136,7 +137,7 @@ impl ChangeFeed for StoreFeed {
             Backend::Sqlite { path, feed, following } => {
                 following.load(Ordering::SeqCst) && self.sqlite_check(path, feed)
             }
-            Backend::Postgres { .. } => self.checks.wait().await,
+            Backend::Postgres { checks, .. } => checks.wait().await,
         }
     }
 }
@@ -151,6 +152,7 @@ impl SeaStore {
                 sync_channel: format!("etc_esign_sync_{:016x}", rand::random::<u64>()),
                 listening: AtomicBool::new(false),
                 received: watch::Sender::new(0),
+                checks: Checks::new(),
                 wanted: AtomicU64::new(0),
                 ask: Notify::new(),
             },
@@ -165,7 +167,7 @@ impl SeaStore {
             }
             _ => return None,
         };
-        Some(Arc::new(StoreFeed { checks: Checks::new(), sink, backend }))
+        Some(Arc::new(StoreFeed { sink, backend }))
     }
 }
 
@@ -187,9 +189,9 @@ impl StoreFeed {
     /// Follows the database until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         match &self.backend {
-            Backend::Postgres { pool, listening, received, wanted, ask, .. } => {
+            Backend::Postgres { pool, listening, received, checks, wanted, ask, .. } => {
                 let check = |n: u64| Self::pg_check(listening, received, wanted, ask, n);
-                tokio::join!(self.pg_listen(pool, &stop), self.checks.serve(&stop, check));
+                tokio::join!(self.pg_listen(pool, &stop), checks.serve(&stop, check));
             }
             Backend::Sqlite { following, .. } => {
                 following.store(true, Ordering::SeqCst);
