@@ -237,20 +237,22 @@ pub fn process(p: &Process, now: DateTime<Utc>) -> pb::AuthProcess {
         org_legal_name: o.legal_name.clone(),
         org_legal_id_number: mask_id(&o.legal_id_number),
     });
-    let member_info = p.handler.as_ref().map(|h| pb::MemberInfo {
-        name: h.name.as_str().to_owned(),
-        mobile: h.mobile.masked(),
-        id_number: h.id_number.masked(),
-        org_info: org_info.clone(),
-    });
-    let member_info = member_info.or_else(|| {
-        org_info.map(|o| pb::MemberInfo {
+    // The company's part moved in, not cloned: every detail answered builds it.
+    let member_info = match (p.handler.as_ref(), org_info) {
+        (Some(h), org_info) => Some(pb::MemberInfo {
+            name: h.name.as_str().to_owned(),
+            mobile: h.mobile.masked(),
+            id_number: h.id_number.masked(),
+            org_info,
+        }),
+        (None, Some(o)) => Some(pb::MemberInfo {
             name: String::new(),
             mobile: String::new(),
             id_number: String::new(),
             org_info: Some(o),
-        })
-    });
+        }),
+        (None, None) => None,
+    };
     pb::AuthProcess {
         etc_member_no: p.member_no().as_str().to_owned(),
         member_info,

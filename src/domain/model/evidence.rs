@@ -34,7 +34,10 @@ impl CertNo {
 
 impl fmt::Display for CertNo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        // On the stack: `hex::encode` collects chars into a String (each detail writes two).
+        let mut text = [0u8; 32];
+        hex::encode_to_slice(self.0, &mut text).map_err(|_| fmt::Error)?;
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

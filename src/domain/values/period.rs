@@ -1,7 +1,7 @@
 //! An identity card's validity period.
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::FieldViolation;
 
@@ -55,12 +55,32 @@ impl ValidPeriod {
 
 impl fmt::Display for ValidPeriod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-", self.start.format("%Y.%m.%d"))?;
+        write_date(f, self.start)?;
+        f.write_str("-")?;
         match self.end {
-            Some(end) => write!(f, "{}", end.format("%Y.%m.%d")),
+            Some(end) => write_date(f, end),
             None => f.write_str("长期"),
         }
     }
+}
+
+/// `yyyy.MM.dd` as chrono's `%Y.%m.%d` writes it, without parsing that pattern on every call:
+/// every detail answered writes a period (two `format` calls were 4,500 instructions a read).
+fn write_date(f: &mut fmt::Formatter<'_>, date: NaiveDate) -> fmt::Result {
+    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+        return write!(f, "{}", date.format("%Y.%m.%d"));
+    };
+    let mut text = *b"0000.00.00";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, date.month());
+    put(8, 2, date.day());
+    f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
 }
 
 #[cfg(test)]
@@ -69,6 +89,30 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+    }
+
+    #[test]
+    fn a_period_is_written_as_chrono_writes_its_dates() {
+        let days = [
+            (0, 1, 1),
+            (1, 2, 3),
+            (999, 12, 31),
+            (2019, 1, 1),
+            (2039, 10, 9),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-1, 6, 15),
+        ];
+        for (y, m, d) in days {
+            let start = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            for end in [None, Some(start)] {
+                let chrono = match end {
+                    Some(e) => format!("{}-{}", start.format("%Y.%m.%d"), e.format("%Y.%m.%d")),
+                    None => format!("{}-长期", start.format("%Y.%m.%d")),
+                };
+                assert_eq!(ValidPeriod { start, end }.to_string(), chrono);
+            }
+        }
     }
 
     #[test]
