@@ -13,6 +13,8 @@ use crate::domain::ports::StoreError;
 
 /// Key of the PostgreSQL advisory lock that serializes migrations of replicas starting together.
 pub const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
+/// How long a pooled PostgreSQL connection may idle and still be handed out without a ping.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
@@ -55,8 +57,9 @@ impl SeaStore {
             // it idled. A SQLite connection has no server to drop it, and sqlx pings every
             // connection when it goes back to the pool anyway; before every statement the ping was
             // a round trip to the connection's worker thread, two per start, each waking a thread
-            // that slept through the start's upstream calls (README "Performance").
-            .test_before_acquire(!url.starts_with("sqlite:"))
+            // that slept through the start's upstream calls (README "Performance"). PostgreSQL
+            // pings only a connection that idled a second or more (below).
+            .test_before_acquire(false)
             // WAL lets readers run beside the one writer; the busy timeout queues writers instead of
             // failing them. Set on the options so that every pooled connection gets them: PRAGMA
             // synchronous and busy_timeout hold per connection, and run once they reached only one,
@@ -72,6 +75,14 @@ impl SeaStore {
                     // instead raised RSS).
                     .pragma("cache_size", "-256")
             });
+        if url.starts_with("postgres") {
+            // A connection used within the last second was answered by a live server then; one
+            // dropped since (a restart, an idle timeout) has idled longer and is pinged first. A
+            // ping on every acquire was a round trip before each statement: two per start, each
+            // waking a backend that slept through the start's upstream calls (README
+            // "Performance").
+            opts.test_before_acquire_if_idle_for(PING_AFTER_IDLE);
+        }
         Database::connect(opts).await.map_err(db_err)
     }
 

@@ -1,13 +1,15 @@
 //! Leases across crashes and deadlines: a replica restarted after SIGKILL frees at once what its
 //! earlier life held; a killed replica's lease is taken over by another only once it expires; and a
 //! start that waits for another holder answers UNAVAILABLE with a retry hint before the caller's
-//! deadline, never DEADLINE_EXCEEDED. Runs on SQLite, and on PostgreSQL with ETC_ESIGN_TEST_PG.
+//! deadline, never DEADLINE_EXCEEDED; and a pooled PostgreSQL connection that the server ended while
+//! it idled is replaced before a start uses it. Runs on SQLite, and on PostgreSQL with ETC_ESIGN_TEST_PG.
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};
 use etc_esign::sim::{Endpoint, FaultKind, FaultTrigger};
+use etc_esign::store::changes::FEED_APPLICATION_NAME;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -217,5 +219,50 @@ async fn a_start_waiting_for_another_holder_answers_unavailable_with_retry_info_
     let again = start_within(&app.client, MEMBER, Duration::from_secs(5)).await.expect("the retry");
     assert_eq!(again.flow_id, flow.flow_id);
     assert_eq!(app.sim.flows_for_context(MEMBER).len(), 1);
+    app.finish().await;
+}
+
+/// A pooled PostgreSQL connection that the server ended while it idled (a restart, an idle timeout)
+/// is pinged before it is used and replaced: the next start succeeds at its first try. Only a
+/// connection that idled a second or more is pinged (a ping before every statement cost each
+/// start two round trips); this holds the ping of idle ones.
+#[tokio::test]
+async fn a_pooled_connection_the_server_ended_while_it_idled_is_replaced_before_a_start_uses_it() {
+    // A quiet reconciler, so that the pool's connections idle.
+    let app = spawn_app_with(|c| c.reconciler.interval = Duration::from_secs(60)).await;
+    let db = app.db.as_ref().expect("db");
+    if !db.is_postgres() {
+        eprintln!("an ended pooled connection: skipped on SQLite (no server to end it)");
+        app.finish().await;
+        return;
+    }
+    app.start_face("ETC000001031").await;
+    // One connection, excluded below as the one asking.
+    let mut options = sea_orm::ConnectOptions::new(db.url());
+    options.max_connections(1);
+    let admin = Database::connect(options).await.expect("connect");
+    // The service's pooled connections: not the change feed's listener, not this one.
+    let pooled = format!(
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND application_name <> '{FEED_APPLICATION_NAME}'"
+    );
+    let idle = format!("{pooled} AND state = 'idle' AND state_change < now() - interval '1500 milliseconds'");
+    let number = |sql: String| {
+        let admin = &admin;
+        async move {
+            let row = admin.query_one_raw(Statement::from_string(admin.get_database_backend(), sql)).await;
+            row.expect("query").expect("a row").try_get::<i64>("", "n").expect("a count")
+        }
+    };
+    // The server ends every pooled connection that has idled past the ping's threshold: the
+    // oldest idle, which the pool hands out first.
+    let ended = eventually(Duration::from_secs(20), "a pooled connection idle 1.5 s, then ended", || async {
+        Some(number(format!("SELECT count(pg_terminate_backend(pid)) AS n {idle}")).await).filter(|n| *n > 0)
+    })
+    .await;
+    let mut client = app.client.clone();
+    let started = client.start_face_auth(authed(face_request("ETC000001032"))).await;
+    assert!(started.is_ok(), "after {ended} idle connection(s) ended: {:?}", started.err());
+    let _ = admin.close().await;
     app.finish().await;
 }
