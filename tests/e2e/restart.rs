@@ -1,5 +1,5 @@
 //! Leases across crashes and deadlines: a replica restarted after SIGKILL frees at once what its
-//! earlier life held; a killed replica's lease is taken over by another only once it expires; and a
+//! earlier life held; a killed replica's lease is taken over by another only once it expires; a
 //! start that waits for another holder answers UNAVAILABLE with a retry hint before the caller's
 //! deadline, never DEADLINE_EXCEEDED; and a pooled PostgreSQL connection that the server ended while
 //! it idled is replaced before a start uses it. Runs on SQLite, and on PostgreSQL with ETC_ESIGN_TEST_PG.
