@@ -7,6 +7,24 @@ use tonic_types::StatusExt;
 
 use crate::helpers::*;
 
+/// A restart binds the same ports again; a port from the kernel's ephemeral range, freed by the
+/// stop, could meanwhile become the local port of another test's outgoing connection, and the bind
+/// would fail (EADDRINUSE, seen once in CI). The harness's ports lie below that range.
+#[tokio::test]
+async fn the_test_apps_ports_are_never_ones_the_kernel_hands_out_by_itself() {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").expect("the ephemeral range");
+    let low: u16 = range.split_whitespace().next().and_then(|p| p.parse().ok()).expect("its low end");
+    let mut app = spawn_app().await;
+    for _ in 0..2 {
+        for addr in [app.grpc_addr, app.http_addr] {
+            assert!(addr.port() < low, "{addr} is in the ephemeral range from {low}");
+        }
+        app.restart().await;
+    }
+    assert!(free_addr().port() < low, "a child process's ports too");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn health_is_serving_for_the_service_and_overall_once_migrated() {
     let app = spawn_app().await;

@@ -21,7 +21,7 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 
 use super::{
     APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, FILE_LINK_KEY, REVIEWER_ID, REVIEWER_TOKEN, SYS_ID, TOKEN, TestDb,
-    eventually, face_request, legal_person_request, start_sim,
+    eventually, face_request, free_addr, legal_person_request, start_sim,
 };
 
 /// Settings of a test app; tests tweak them before `spawn_app_with`.
@@ -118,6 +118,8 @@ pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc
     let mut config = test_config(db.url(), sim.base_url());
     let objects = tempfile::tempdir().expect("objects dir");
     config.files.object_store_url = format!("file://{}", objects.path().display());
+    // Ports a restart can bind again (`free_addr`).
+    (config.grpc_addr, config.http_addr) = (free_addr(), free_addr());
     tweak(&mut config);
     let app = app::start_with_clock(config.clone(), clock).await.expect("app starts");
     wait_serving(app.grpc_addr).await;
@@ -285,7 +287,16 @@ impl TestApp {
     /// Starts the app again on the same database and simulator.
     pub async fn restart(&mut self) {
         self.stop_app().await;
-        let app = start_and_wait(self.config.clone()).await;
+        // Another test may have probed the freed port the moment it was free (`free_addr`).
+        let app = eventually(Duration::from_secs(20), "the app bound its ports again", || async {
+            match app::start(self.config.clone()).await {
+                Ok(app) => Some(app),
+                Err(app::AppError::Bind { .. }) => None,
+                Err(e) => panic!("app starts again: {e:?}"),
+            }
+        })
+        .await;
+        wait_serving(app.grpc_addr).await;
         self.grpc_addr = app.grpc_addr;
         self.http_addr = app.http_addr;
         self.client = connect(app.grpc_addr).await;

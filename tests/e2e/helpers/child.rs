@@ -13,9 +13,20 @@ use super::{APP_ID, APP_SECRET, DATA_KEYS, EVIDENCE_KEYS, SYS_ID, TOKEN};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_etc-esign");
 
-/// An address free on loopback now (the OS may hand it out again later; tests use it at once).
+/// An address free on loopback now, on a port below the kernel's ephemeral range: a restart binds
+/// its ports again, and a freed ephemeral port can meanwhile become the local port of another
+/// test's outgoing connection, which fails the bind (EADDRINUSE). The kernel never picks these.
 pub fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(32768);
+    let floor = 20000.min(low / 2);
+    for _ in 0..1000 {
+        let port = floor + rand::random::<u16>() % (low - floor);
+        if let Ok(addr) = std::net::TcpListener::bind(("127.0.0.1", port)).and_then(|l| l.local_addr()) {
+            return addr;
+        }
+    }
+    panic!("no free port in {floor}..{low}")
 }
 
 /// The settings `serve` needs, all non-dev, pointing at `sim_base` and the test database.
