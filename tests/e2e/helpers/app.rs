@@ -118,10 +118,18 @@ pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc
     let mut config = test_config(db.url(), sim.base_url());
     let objects = tempfile::tempdir().expect("objects dir");
     config.files.object_store_url = format!("file://{}", objects.path().display());
-    // Ports a restart can bind again (`free_addr`).
-    (config.grpc_addr, config.http_addr) = (free_addr(), free_addr());
     tweak(&mut config);
-    let app = app::start_with_clock(config.clone(), clock).await.expect("app starts");
+    // Ports a restart can bind again (`free_addr`); picked anew when another test took one between
+    // its probe and this bind (or both picks drew the same port).
+    let mut attempts = 0;
+    let app = loop {
+        (config.grpc_addr, config.http_addr) = (free_addr(), free_addr());
+        match app::start_with_clock(config.clone(), clock.clone()).await {
+            Ok(app) => break app,
+            Err(app::AppError::Bind { .. }) if attempts < 20 => attempts += 1,
+            Err(e) => panic!("app starts: {e:?}"),
+        }
+    };
     wait_serving(app.grpc_addr).await;
     // A restart binds the same ports, so the notify URL given to e签宝 stays valid.
     config.grpc_addr = app.grpc_addr;
