@@ -119,8 +119,9 @@ pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc
     let objects = tempfile::tempdir().expect("objects dir");
     config.files.object_store_url = format!("file://{}", objects.path().display());
     tweak(&mut config);
-    // Ports a restart can bind again (`free_addr`); picked anew when another test took one between
-    // its probe and this bind (or both picks drew the same port).
+    // Ports a restart can bind again (`free_addr`), so the notify URL given to e签宝 stays valid;
+    // picked anew when another test took one between its probe and this bind (or both picks drew
+    // the same port). `config` keeps them for the restart.
     let mut attempts = 0;
     let app = loop {
         (config.grpc_addr, config.http_addr) = (free_addr(), free_addr());
@@ -131,9 +132,6 @@ pub async fn spawn_app_with_clock(tweak: impl FnOnce(&mut AppConfig), clock: Arc
         }
     };
     wait_serving(app.grpc_addr).await;
-    // A restart binds the same ports, so the notify URL given to e签宝 stays valid.
-    config.grpc_addr = app.grpc_addr;
-    config.http_addr = app.http_addr;
     let client = connect(app.grpc_addr).await;
     TestApp {
         grpc_addr: app.grpc_addr,
