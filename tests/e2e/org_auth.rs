@@ -474,3 +474,27 @@ async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() 
     assert_eq!(upstream.agent_flow_id, started.flow_id, "the SMS flow is the agent's passed flow");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn polling_the_payment_reads_the_process_as_reads_keep_it_and_sees_a_change_made_in_sql_at_once() {
+    let app = spawn_app().await;
+    let member = "ETC000000126";
+    paying_member(&app, member).await;
+    let first = payment(&app, member, false).await;
+    let hits = || app.app.as_ref().expect("running").service.read_cache().counts().0;
+    let before = hits();
+    for _ in 0..5 {
+        assert_eq!(payment(&app, member, false).await, first);
+    }
+    assert!(hits() >= before + 5, "each poll answers the process from memory: {before} → {}", hits());
+
+    let db = sea_orm::Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
+    let by_hand = format!("UPDATE processes SET status = 'ORG_AUTH_FAILED' WHERE member_no = '{member}'");
+    let changed = sea_orm::ConnectionTrait::execute_unprepared(&db, &by_hand).await.expect("sql").rows_affected();
+    assert_eq!(changed, 1);
+    let _ = db.close().await;
+    let seen = payment(&app, member, false).await;
+    assert_eq!(seen.status, S::OrgAuthFailed as i32, "a change made in SQL is seen by the next poll");
+    assert_eq!(seen.payment, first.payment, "the payment itself is read as stored");
+    app.finish().await;
+}
