@@ -57,7 +57,7 @@ impl Collector for ReadCacheCollector {
         let reads = ConstCounter::new(hits);
         let mut family = encoder.encode_descriptor(
             "etc_esign_read_cache_reads",
-            "GetProcessDetail reads answered from memory (hit) or from the database (miss)",
+            "reads of a process (GetProcessDetail, GetReversePayment) answered from memory (hit) or from the database (miss)",
             None,
             reads.metric_type(),
         )?;
