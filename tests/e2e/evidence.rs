@@ -6,7 +6,6 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use etc_esign::config::{DEV_EVIDENCE_KEYS, EXIT_CONFIG};
 use etc_esign::domain::EvidenceKeys;
 use etc_esign::grpc::pb::{self, AuthProcessStatus as S, CertStatus as C, EvidenceKind as K, EvidenceMethod as M};
-use sea_orm::{ConnectionTrait, Database};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
@@ -89,10 +88,7 @@ fn verify_independently(r: &pb::GetEvidenceResponse) -> String {
 }
 
 async fn sql(app: &TestApp, statement: &str) {
-    let db = Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
-    let res = db.execute_unprepared(statement).await.expect("sql");
-    assert_eq!(res.rows_affected(), 1, "{statement}");
-    let _ = db.close().await;
+    assert_eq!(app.db.as_ref().expect("db").execute(statement).await, 1, "{statement}");
 }
 
 /// A member whose handler passed by face and whose company (its legal person) passed at once.

@@ -478,17 +478,11 @@ async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() 
 /// Waits until the member's lease is free: StartReversePayment releases it just after it answered,
 /// a write of its own that makes every replica forget its copy of the process once more.
 async fn lease_released(app: &TestApp, member: &str) {
-    let db = sea_orm::Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
-    // `member` is the test's own constant: no caller input reaches this SQL.
-    let sql = format!("SELECT lease_holder FROM processes WHERE member_no = '{member}'");
-    let statement = sea_orm::Statement::from_string(sea_orm::ConnectionTrait::get_database_backend(&db), sql);
+    let db = app.db.as_ref().expect("db");
     eventually(Duration::from_secs(10), "the member's lease released", || async {
-        let rows = sea_orm::ConnectionTrait::query_all_raw(&db, statement.clone()).await.ok()?;
-        let holder: Option<String> = rows.first()?.try_get("", "lease_holder").ok()?;
-        holder.is_none().then_some(())
+        db.leases(member).await.remove(member)?.0.is_none().then_some(())
     })
     .await;
-    let _ = db.close().await;
 }
 
 #[tokio::test]
@@ -507,11 +501,8 @@ async fn polling_the_payment_reads_the_process_as_reads_keep_it_and_sees_a_chang
     // the database if its catch-up check times out on a loaded machine (before: none answered so).
     assert!(hits() >= before + 4, "the polls answer the process from memory: {before} → {}", hits());
 
-    let db = sea_orm::Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
     let by_hand = format!("UPDATE processes SET status = 'ORG_AUTH_FAILED' WHERE member_no = '{member}'");
-    let changed = sea_orm::ConnectionTrait::execute_unprepared(&db, &by_hand).await.expect("sql").rows_affected();
-    assert_eq!(changed, 1);
-    let _ = db.close().await;
+    assert_eq!(app.db.as_ref().expect("db").execute(&by_hand).await, 1);
     let seen = payment(&app, member, false).await;
     assert_eq!(seen.status, S::OrgAuthFailed as i32, "a change made in SQL is seen by the next poll");
     assert_eq!(seen.payment, first.payment, "the payment itself is read as stored");

@@ -7,22 +7,14 @@ use etc_esign::http::METRICS_PATH;
 use etc_esign::store::changes::FEED_APPLICATION_NAME;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;
 
 use crate::helpers::*;
 
-async fn sql(app: &TestApp, statement: &str) -> u64 {
-    let db = Database::connect(app.db.as_ref().expect("db").url()).await.expect("connect");
-    let affected = db.execute_unprepared(statement).await.expect("sql").rows_affected();
-    let _ = db.close().await;
-    affected
-}
-
 /// Sets the member's status by hand, as an operator's SQL would.
 async fn fail_by_hand(app: &TestApp, member: &str) {
     let statement = format!("UPDATE processes SET status = 'HANDLER_AUTH_FAILED' WHERE member_no = '{member}'");
-    assert_eq!(sql(app, &statement).await, 1);
+    assert_eq!(app.db.as_ref().expect("db").execute(&statement).await, 1);
 }
 
 fn counts(app: &TestApp) -> (u64, u64) {
@@ -147,7 +139,7 @@ async fn a_replica_whose_listener_is_cut_off_never_answers_a_stale_copy() {
          WHERE datname = current_database() AND application_name = '{FEED_APPLICATION_NAME}' \
          AND pid <> pg_backend_pid()"
     );
-    assert_eq!(sql(&app, &cut).await, 1, "one listening connection");
+    assert_eq!(app.db.as_ref().expect("db").execute(&cut).await, 1, "one listening connection");
     fail_by_hand(&app, member).await;
     assert_eq!(app.status(member).await, S::HandlerAuthFailed);
 

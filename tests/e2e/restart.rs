@@ -17,25 +17,6 @@ use tonic_types::StatusExt;
 
 use crate::helpers::*;
 
-/// The leases of the members whose number starts with `prefix`: member → (holder, until in ms).
-async fn leases(url: &str, prefix: &str) -> BTreeMap<String, (Option<String>, Option<i64>)> {
-    let db = Database::connect(url).await.expect("connect to the test database");
-    // `prefix` is the test's own constant: no caller input reaches this SQL.
-    let sql = format!("SELECT member_no, lease_holder, lease_until FROM processes WHERE member_no LIKE '{prefix}%'");
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("read leases");
-    let out = rows
-        .into_iter()
-        .map(|r| {
-            let member: String = r.try_get("", "member_no").expect("member_no");
-            let holder: Option<String> = r.try_get("", "lease_holder").expect("lease_holder");
-            let until: Option<i64> = r.try_get("", "lease_until").expect("lease_until");
-            (member, (holder, until))
-        })
-        .collect();
-    let _ = db.close().await;
-    out
-}
-
 /// StartFaceAuth for `member` with the caller's deadline `timeout`.
 async fn start_within(
     client: &AuthServiceClient<Channel>,
@@ -94,7 +75,7 @@ async fn a_replica_restarted_after_sigkill_answers_every_retried_start_at_once_w
         (sim.calls().face >= faces_before + IN_FLIGHT as u64).then_some(())
     })
     .await;
-    let held = leases(db.url(), "RESTART-FLY").await;
+    let held = db.leases("RESTART-FLY").await;
     assert_eq!(held.len(), IN_FLIGHT, "{held:?}");
     let held_until = held.values().filter_map(|(_, until)| *until).min().expect("leases held");
     assert!(
@@ -160,7 +141,7 @@ async fn a_survivor_takes_over_a_killed_replicas_member_lease_after_its_expiry_a
     sim.inject_fault(Endpoint::Account, FaultKind::Delay(Duration::from_secs(30)), FaultTrigger::Times(1));
     let call = tokio::spawn(async move { start_within(&client_a, MEMBER, Duration::from_secs(30)).await });
     let until = eventually(Duration::from_secs(10), "replica a to hold the lease", || async {
-        match leases(db.url(), MEMBER).await.remove(MEMBER) {
+        match db.leases(MEMBER).await.remove(MEMBER) {
             Some((Some(holder), Some(until))) if holder.starts_with("replica-a/") => Some(until),
             _ => None,
         }

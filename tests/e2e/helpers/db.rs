@@ -1,6 +1,8 @@
 //! `TestDb`: a database of the test's own, a SQLite file in a temp dir, or a new PostgreSQL database
 //! when `ETC_ESIGN_TEST_PG` names a server (`.ci/run`'s second pass).
-use sea_orm::{ConnectionTrait, Database};
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, Database, Statement};
 
 pub enum TestDb {
     Sqlite { _dir: tempfile::TempDir, url: String },
@@ -37,6 +39,34 @@ impl TestDb {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self, TestDb::Postgres { .. })
+    }
+
+    /// Runs `statement` on the test's database, as an operator's SQL would; answers the rows it changed.
+    pub async fn execute(&self, statement: &str) -> u64 {
+        let db = Database::connect(self.url()).await.expect("connect to the test database");
+        let changed = db.execute_unprepared(statement).await.expect("sql").rows_affected();
+        let _ = db.close().await;
+        changed
+    }
+
+    /// The leases of the members whose number starts with `prefix`: member → (holder, until in ms).
+    pub async fn leases(&self, prefix: &str) -> BTreeMap<String, (Option<String>, Option<i64>)> {
+        let db = Database::connect(self.url()).await.expect("connect to the test database");
+        // `prefix` is the test's own constant: no caller input reaches this SQL.
+        let sql =
+            format!("SELECT member_no, lease_holder, lease_until FROM processes WHERE member_no LIKE '{prefix}%'");
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("read leases");
+        let out = rows
+            .into_iter()
+            .map(|r| {
+                let member: String = r.try_get("", "member_no").expect("member_no");
+                let holder: Option<String> = r.try_get("", "lease_holder").expect("lease_holder");
+                let until: Option<i64> = r.try_get("", "lease_until").expect("lease_until");
+                (member, (holder, until))
+            })
+            .collect();
+        let _ = db.close().await;
+        out
     }
 
     pub async fn drop_db(self) {

@@ -5,7 +5,7 @@
 //! | file | what |
 //! |---|---|
 //! | `app.rs` | `spawn_app()`: the service in-process on port 0, its calls, health, `authed` |
-//! | `db.rs` | `TestDb`: a fresh SQLite file, or PostgreSQL database, per test |
+//! | `db.rs` | `TestDb`: a fresh SQLite file, or PostgreSQL database, per test; SQL on it by hand (`execute`, `leases`) |
 //! | `sim.rs` | `start_sim()`: an e签宝 simulator of the test's own |
 //! | `requests.rs` | valid requests, for tests to change field by field |
 //! | `callbacks.rs` | callbacks posted as e签宝 posts them |
