@@ -863,12 +863,24 @@ async fn upstream_start(client: &EsignClient, member: &MemberNo) -> (AccountId, 
 /// called from here with the service's own e签宝 client: the delay plus the simulator's work.
 async fn upstream_p50(sim: &SimHandle) -> f64 {
     let client = upstream_client(sim.base_url());
-    let mut times = Vec::new();
-    for i in 0..FACE_WARMUP_CALLS + FACE_CALLS {
-        let member = MemberNo::parse(&format!("UP{i:09}")).expect("member");
+    let member = |i: usize| MemberNo::parse(&format!("UP{i:09}")).expect("member");
+    p50_of(FACE_WARMUP_CALLS, FACE_CALLS, Duration::ZERO, async |i| {
+        upstream_start(&client, &member(i)).await;
+    })
+    .await
+}
+
+/// p50, in ms, of `calls` runs of `op` (given its run's number) after `warmup` runs not counted,
+/// one at a time, each timed alone after `gap` of idling.
+async fn p50_of(warmup: usize, calls: usize, gap: Duration, mut op: impl AsyncFnMut(usize)) -> f64 {
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..warmup + calls {
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
         let start = Instant::now();
-        upstream_start(&client, &member).await;
-        if i >= FACE_WARMUP_CALLS {
+        op(i).await;
+        if i >= warmup {
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
     }
@@ -878,24 +890,19 @@ async fn upstream_p50(sim: &SimHandle) -> f64 {
 /// p50 of StartFaceAuth through the service, one call at a time, each for a member never seen.
 async fn face_p50(addr: SocketAddr, tag: &str) -> f64 {
     let mut client = AuthServiceClient::new(channel(addr).await);
-    let mut times = Vec::new();
-    for i in 0..FACE_WARMUP_CALLS + FACE_CALLS {
-        let req = pb::StartFaceAuthRequest {
-            etc_member_no: format!("F{tag}{i:09}"),
-            name: "张三".into(),
-            id_number: ID_NUMBER.into(),
-            mobile: MOBILE.into(),
-            valid_period: "2019.01.01-2039.01.01".into(),
-            redirect_url: "https://etc.example.com/face/done".into(),
-            face_auth_mode: 0,
-        };
-        let start = Instant::now();
-        client.start_face_auth(authed(req)).await.expect("StartFaceAuth");
-        if i >= FACE_WARMUP_CALLS {
-            times.push(start.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
-    median(&sorted_ms(times))
+    let request = |i: usize| pb::StartFaceAuthRequest {
+        etc_member_no: format!("F{tag}{i:09}"),
+        name: "张三".into(),
+        id_number: ID_NUMBER.into(),
+        mobile: MOBILE.into(),
+        valid_period: "2019.01.01-2039.01.01".into(),
+        redirect_url: "https://etc.example.com/face/done".into(),
+        face_auth_mode: 0,
+    };
+    p50_of(FACE_WARMUP_CALLS, FACE_CALLS, Duration::ZERO, async |i| {
+        client.start_face_auth(authed(request(i))).await.expect("StartFaceAuth");
+    })
+    .await
 }
 
 /// p50s of two statements alone on a database, each after its connection idled as long as a start's
@@ -920,22 +927,16 @@ async fn round_trips(url: &str) -> RoundTrips {
         .expect("round-trip table");
     let upsert = "INSERT INTO bench_round_trip (k, v) VALUES (1, 0) \
                   ON CONFLICT (k) DO UPDATE SET v = bench_round_trip.v + 1";
-    let mut p50 = [0.0; 2];
-    for (slot, sql) in p50.iter_mut().zip(["SELECT 1", upsert]) {
-        let mut times = Vec::new();
-        for i in 0..ROUND_TRIP_WARMUP + ROUND_TRIPS {
-            tokio::time::sleep(2 * UPSTREAM_DELAY).await;
-            let start = Instant::now();
+    let p50 = async |sql: &str| {
+        p50_of(ROUND_TRIP_WARMUP, ROUND_TRIPS, 2 * UPSTREAM_DELAY, async |_| {
             db.execute_unprepared(sql).await.expect("round trip");
-            if i >= ROUND_TRIP_WARMUP {
-                times.push(start.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        *slot = median(&sorted_ms(times));
-    }
+        })
+        .await
+    };
+    let trips = RoundTrips { select: p50("SELECT 1").await, upsert: p50(upsert).await };
     db.execute_unprepared("DROP TABLE bench_round_trip").await.expect("drop the round-trip table");
     let _ = db.close().await;
-    RoundTrips { select: p50[0], upsert: p50[1] }
+    trips
 }
 
 /// The mean time each StartFaceAuth so far spent in the service apart from its upstream calls, in
