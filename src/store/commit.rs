@@ -291,12 +291,19 @@ impl SeaStore {
         Ok((script, Values(values)))
     }
 
-    /// Runs [`Self::one_script`]'s script on one pooled connection in one hand-off to its worker.
-    /// A script that failed part-way may have left its transaction open: it is rolled back before
-    /// the connection goes back to the pool, or the connection is closed. The script runs in a task
-    /// of its own, so that a caller that stops waiting (a timeout) cannot stop it half-way: sqlx's
+    /// Runs [`Self::one_script`]'s script on the direct connection (`sqlite_direct`), or, for an
+    /// in-memory database, on one pooled connection in one hand-off to its worker. There a script
+    /// that failed part-way may have left its transaction open: it is rolled back before the
+    /// connection goes back to the pool, or the connection is closed. The script runs in a task of
+    /// its own, so that a caller that stops waiting (a timeout) cannot stop it half-way: sqlx's
     /// worker stops a script whose caller went away, and would leave the write lock held.
     async fn run_script(&self, (script, values): (String, Values)) -> Result<(), StoreError> {
+        if let Some(direct) = &self.direct {
+            // On the calling thread, to its end whatever the caller does (it cannot be stopped
+            // half-way); a failed statement rolls the script back.
+            let moved = direct.run(script, values.0).await?;
+            return if moved.len() == 1 { Ok(()) } else { Err(StoreError::Conflict) };
+        }
         let pool = self.db.get_sqlite_connection_pool().clone();
         let run = tokio::spawn(async move {
             let mut conn = pool.acquire().await.map_err(sqlx_err)?;

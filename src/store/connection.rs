@@ -9,18 +9,30 @@ use super::SeaStore;
 use super::cipher::Cipher;
 use super::columns::{db_err, sqlx_err};
 use super::migration::Migrator;
+use super::sqlite_direct::Direct;
 use crate::domain::ports::StoreError;
 
 /// Key of the PostgreSQL advisory lock that serializes migrations of replicas starting together.
 pub const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
 /// How long a pooled PostgreSQL connection may idle and still be handed out without a ping.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+/// How long a SQLite writer waits for another's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
     pub async fn connect(url: &str, max_connections: u32, cipher: Cipher) -> Result<Self, StoreError> {
         let db = Self::open(url, max_connections).await?;
-        Ok(Self { db, cipher })
+        let direct = match db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let path = db.get_sqlite_connection_pool().connect_options().get_filename().to_owned();
+                let name = path.to_string_lossy();
+                let in_memory = name == ":memory:" || name.starts_with("file:sqlx-in-memory");
+                if in_memory { None } else { Some(Direct::open(&path, BUSY_TIMEOUT)?) }
+            }
+            _ => None,
+        };
+        Ok(Self { db, cipher, direct })
     }
 
     /// Applies migrations to the database at `url` (no data is read, so no key is needed).
@@ -67,7 +79,7 @@ impl SeaStore {
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(BUSY_TIMEOUT)
                     // 256 KiB of page cache per connection instead of 2 MiB: each pooled connection
                     // keeps its own copy of hot pages, which cost RSS under load; the OS caches the
                     // file for all of them, and GetProcessDetail is answered from the read cache, so

@@ -14,6 +14,7 @@ mod member_lease;
 pub mod migration;
 mod queries;
 mod seal_queries;
+mod sqlite_direct;
 
 pub use connection::MIGRATION_LOCK_KEY;
 
@@ -25,6 +26,9 @@ use cipher::Cipher;
 pub struct SeaStore {
     db: DatabaseConnection,
     cipher: Cipher,
+    /// SQLite's connection for a start's lease and commit, on the calling thread (none for an
+    /// in-memory database, which no second connection can share).
+    direct: Option<std::sync::Arc<sqlite_direct::Direct>>,
 }
 
 impl std::fmt::Debug for SeaStore {

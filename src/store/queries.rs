@@ -212,6 +212,15 @@ impl Store for SeaStore {
         // (about 30,000 instructions of `memcpy` a statement).
         let backend = self.db.get_database_backend();
         let (sql, values) = member_lease::statement(backend, &fresh, now)?;
+        if let Some(direct) = &self.direct {
+            let rows = direct.run(sql, values.0).await?;
+            return rows
+                .first()
+                .map(proc_e::Model::from_returned)
+                .transpose()?
+                .map(|m| m.open(&self.cipher))
+                .transpose();
+        }
         let (sql, values) = (sqlx::AssertSqlSafe(sql), SqlxValues(values));
         let row = if backend == DbBackend::Postgres {
             let pool = self.db.get_postgres_connection_pool();

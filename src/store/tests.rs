@@ -203,6 +203,34 @@ async fn a_commit_that_fails_part_way_writes_nothing_and_leaves_no_transaction_o
     assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1);
 }
 
+/// A file's start writes go to the direct connection; an in-memory database, which no second
+/// connection can share, takes the same lease and commits the same script through its pool.
+#[tokio::test]
+async fn a_start_s_lease_and_commit_run_on_a_file_and_in_memory_alike() {
+    use crate::domain::model::{Process, ProcessStatus, Source};
+
+    let dir = tempfile::tempdir().unwrap();
+    let on_file = store(&dir).await;
+    let in_memory = SeaStore::connect("sqlite::memory:", 1, test_cipher()).await.unwrap();
+    in_memory.migrate().await.unwrap();
+    assert!(on_file.direct.is_some() && in_memory.direct.is_none());
+    for store in [on_file, in_memory] {
+        let member = MemberNo::parse("ETC000000011").unwrap();
+        let now = Utc::now();
+        assert!(store.try_lease_member(&member, &lease("a", now), now).await.unwrap());
+        assert!(!store.try_lease_member(&member, &lease("b", now), now).await.unwrap(), "taken");
+        let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, 1);
+        assert!(process.cancel(now));
+        let source = Some(Source::Rpc { method: "CancelProcess".into(), caller: "E02".into() });
+        let changes = ChangeSet { process: Some(process), source, ..Default::default() };
+        store.commit(changes.clone()).await.unwrap();
+        let conflict = store.commit(changes).await;
+        assert!(matches!(conflict, Err(crate::domain::ports::StoreError::Conflict)), "{conflict:?}");
+        assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(2));
+        assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1, "the stale commit wrote nothing");
+    }
+}
+
 #[tokio::test]
 async fn a_process_row_read_by_position_is_the_row_seaorm_reads_by_name() {
     use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel, QueryOrder, QueryTrait};

@@ -93,6 +93,68 @@ impl Leased for Entity {
 
 const TABLE: &str = "processes";
 
+/// The model's fields from a row of every column in the entity's order, each read with the row's
+/// `try_get` by position: one listing for sqlx's rows and the direct connection's. Struct fields
+/// are initialised in the order written, so each takes the next column (a test holds this reading
+/// equal to SeaORM's by name).
+macro_rules! by_position {
+    ($row:ident) => {{
+        let mut i = 0;
+        let mut next = || {
+            i += 1;
+            i - 1
+        };
+        Self {
+            member_no: $row.try_get(next())?,
+            status: $row.try_get(next())?,
+            version: $row.try_get(next())?,
+            handler_name: $row.try_get(next())?,
+            handler_id_number: $row.try_get(next())?,
+            handler_mobile: $row.try_get(next())?,
+            handler_valid_period: $row.try_get(next())?,
+            org_name: $row.try_get(next())?,
+            org_id_number: $row.try_get(next())?,
+            org_id_type: $row.try_get(next())?,
+            org_legal_name: $row.try_get(next())?,
+            org_legal_id_number: $row.try_get(next())?,
+            esign_account_id: $row.try_get(next())?,
+            needs_pub_payment: $row.try_get(next())?,
+            fail_reason: $row.try_get(next())?,
+            origin_sign_file_url: $row.try_get(next())?,
+            signed_file_url: $row.try_get(next())?,
+            signed_file_url_expires_at: $row.try_get(next())?,
+            updated_at: $row.try_get(next())?,
+            account_generation: $row.try_get(next())?,
+            lease_holder: $row.try_get(next())?,
+            lease_until: $row.try_get(next())?,
+            handler_flow_id: $row.try_get(next())?,
+            org_account_id: $row.try_get(next())?,
+            org_profile: $row.try_get(next())?,
+            id_card_front: $row.try_get(next())?,
+            id_card_front_thumb: $row.try_get(next())?,
+            id_card_back: $row.try_get(next())?,
+            id_card_back_thumb: $row.try_get(next())?,
+            licence_picture: $row.try_get(next())?,
+            licence_thumb: $row.try_get(next())?,
+            licence_credit_code: $row.try_get(next())?,
+            licence_address: $row.try_get(next())?,
+            licence_valid_period: $row.try_get(next())?,
+            cert_no: $row.try_get(next())?,
+            cert_created_at: $row.try_get(next())?,
+            org_cert_no: $row.try_get(next())?,
+            org_cert_created_at: $row.try_get(next())?,
+            cert_confirmed_by: $row.try_get(next())?,
+            cert_confirmed_at: $row.try_get(next())?,
+            seal_id: $row.try_get(next())?,
+            seal_alias: $row.try_get(next())?,
+            seal_file_key: $row.try_get(next())?,
+            seal_url: $row.try_get(next())?,
+            seal_url_expires_at: $row.try_get(next())?,
+            seal_created_at: $row.try_get(next())?,
+        }
+    }};
+}
+
 impl Model {
     /// The row of a statement that answers every column in the entity's order (`RETURNING` them
     /// listed), read by position from sqlx's row of either backend. SeaORM reads a row by name
@@ -107,65 +169,13 @@ impl Model {
         for<'r> i32: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
         for<'r> bool: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
     {
-        // The fields in their declared order, which is the order of `Column::iter()` (a test holds
-        // this reading equal to SeaORM's by name). Struct fields are initialised in the order
-        // written: each takes the next column.
-        let mut i = 0;
-        let mut next = || {
-            i += 1;
-            i - 1
-        };
-        let mut read = || -> Result<Self, sea_orm::sqlx::Error> {
-            Ok(Self {
-                member_no: row.try_get(next())?,
-                status: row.try_get(next())?,
-                version: row.try_get(next())?,
-                handler_name: row.try_get(next())?,
-                handler_id_number: row.try_get(next())?,
-                handler_mobile: row.try_get(next())?,
-                handler_valid_period: row.try_get(next())?,
-                org_name: row.try_get(next())?,
-                org_id_number: row.try_get(next())?,
-                org_id_type: row.try_get(next())?,
-                org_legal_name: row.try_get(next())?,
-                org_legal_id_number: row.try_get(next())?,
-                esign_account_id: row.try_get(next())?,
-                needs_pub_payment: row.try_get(next())?,
-                fail_reason: row.try_get(next())?,
-                origin_sign_file_url: row.try_get(next())?,
-                signed_file_url: row.try_get(next())?,
-                signed_file_url_expires_at: row.try_get(next())?,
-                updated_at: row.try_get(next())?,
-                account_generation: row.try_get(next())?,
-                lease_holder: row.try_get(next())?,
-                lease_until: row.try_get(next())?,
-                handler_flow_id: row.try_get(next())?,
-                org_account_id: row.try_get(next())?,
-                org_profile: row.try_get(next())?,
-                id_card_front: row.try_get(next())?,
-                id_card_front_thumb: row.try_get(next())?,
-                id_card_back: row.try_get(next())?,
-                id_card_back_thumb: row.try_get(next())?,
-                licence_picture: row.try_get(next())?,
-                licence_thumb: row.try_get(next())?,
-                licence_credit_code: row.try_get(next())?,
-                licence_address: row.try_get(next())?,
-                licence_valid_period: row.try_get(next())?,
-                cert_no: row.try_get(next())?,
-                cert_created_at: row.try_get(next())?,
-                org_cert_no: row.try_get(next())?,
-                org_cert_created_at: row.try_get(next())?,
-                cert_confirmed_by: row.try_get(next())?,
-                cert_confirmed_at: row.try_get(next())?,
-                seal_id: row.try_get(next())?,
-                seal_alias: row.try_get(next())?,
-                seal_file_key: row.try_get(next())?,
-                seal_url: row.try_get(next())?,
-                seal_url_expires_at: row.try_get(next())?,
-                seal_created_at: row.try_get(next())?,
-            })
-        };
+        let read = || -> Result<Self, sea_orm::sqlx::Error> { Ok(by_position!(row)) };
         read().map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    /// The same reading of a row returned on SQLite's direct connection (`sqlite_direct`).
+    pub(in crate::store) fn from_returned(row: &crate::store::sqlite_direct::Row) -> Result<Self, StoreError> {
+        Ok(by_position!(row))
     }
 }
 

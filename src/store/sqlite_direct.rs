@@ -1,0 +1,479 @@
+//! SQLite's writes on a start's path — the member's lease and the commit's script — on a connection
+//! of their own, run on the calling thread. sqlx runs every SQLite connection on a worker thread of
+//! its own: each statement woke that thread, then the runtime's, and a start found both asleep
+//! after its upstream calls (README "Performance"). Here a statement costs what SQLite itself
+//! does: the statements are prepared once and kept, values bound in place, the rows read where
+//! they are. Only a write lock held elsewhere is waited for off the runtime's threads.
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::path::Path;
+use std::ptr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use libsqlite3_sys as ffi;
+use sea_orm::sea_query::{OptionEnum, Value};
+
+use crate::domain::ports::StoreError;
+
+/// Scripts kept prepared; a few shapes of change set recur, so this bound is only a guard.
+const KEPT_SCRIPTS: usize = 64;
+
+/// The connection, shared by the store's clones; one writer at a time, as SQLite allows anyway.
+pub(super) struct Direct {
+    conn: Mutex<Conn>,
+    /// How long a script waits for another connection's write lock, off the runtime's threads.
+    busy_ms: c_int,
+}
+
+impl Direct {
+    /// Opens the database file at `path` (the pool made it) with the pool's settings: WAL,
+    /// `synchronous=NORMAL`, the busy timeout.
+    pub(super) fn open(path: &Path, busy: Duration) -> Result<Arc<Self>, StoreError> {
+        let name = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| StoreError::Database("a NUL in the database's path".into()))?;
+        let mut db = ptr::null_mut();
+        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX;
+        // SAFETY: `name` is NUL-terminated and outlives the call; SQLite writes a handle to `db`
+        // (even on failure, when it must still be closed: `Conn`'s drop does).
+        let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, ptr::null()) };
+        let conn = Conn { db, scripts: HashMap::new(), busy_ms: -1 };
+        if rc != ffi::SQLITE_OK {
+            return Err(conn.error(rc));
+        }
+        // Checkpoints (an fsync of the database and its WAL) are left to the pool's connections,
+        // on their own threads; a start's lease is released through the pool, so they keep
+        // coming.
+        conn.execute(
+            c"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256; \
+              PRAGMA wal_autocheckpoint = 0",
+        )?;
+        let busy_ms = c_int::try_from(busy.as_millis()).unwrap_or(c_int::MAX);
+        Ok(Arc::new(Self { conn: Mutex::new(conn), busy_ms }))
+    }
+
+    /// Runs `sql` (one statement or several separated by `;`), binding `values` to its `?` marks in
+    /// order across the statements, and answers the rows the statements returned. A statement that
+    /// fails rolls back a transaction the script left open, so the connection is always clean.
+    ///
+    /// First on the calling thread, waiting for no lock: SQLite's own work is tens of
+    /// microseconds, as any computation between two awaits. Only when another connection holds the
+    /// database's write lock (or another task this one) does it wait, on a thread of its own, for
+    /// up to the busy timeout. A script refused as busy wrote nothing (it stopped at its `BEGIN`,
+    /// or was rolled back), so running it again is safe.
+    pub(super) async fn run(self: &Arc<Self>, sql: String, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        if let Ok(mut conn) = self.conn.try_lock() {
+            match conn.run(&sql, &values, 0) {
+                Err(Failure::Busy(_)) => {}
+                done => return done.map_err(StoreError::from),
+            }
+        }
+        let this = Arc::clone(self);
+        let wait = move || {
+            let mut conn = this.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.run(&sql, &values, this.busy_ms).map_err(StoreError::from)
+        };
+        tokio::task::spawn_blocking(wait)
+            .await
+            .map_err(|e| StoreError::Database(format!("the statement's thread failed: {e}")))?
+    }
+}
+
+/// Why a script did not run: the database was busy (nothing was written), or anything else.
+enum Failure {
+    Busy(StoreError),
+    Other(StoreError),
+}
+
+impl From<Failure> for StoreError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Busy(e) | Failure::Other(e) => e,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// One connection and the statements prepared on it, by their script's text.
+struct Conn {
+    db: *mut ffi::sqlite3,
+    scripts: HashMap<String, Vec<Statement>>,
+    /// The busy timeout set on the connection.
+    busy_ms: c_int,
+}
+
+// SAFETY: the connection is opened without SQLite's own mutex (`SQLITE_OPEN_NOMUTEX`), which is
+// sound when one thread uses it at a time: it is only reached through `Direct`'s mutex.
+unsafe impl Send for Conn {}
+
+impl Conn {
+    fn run(&mut self, sql: &str, values: &[Value], busy_ms: c_int) -> Result<Vec<Row>, Failure> {
+        if self.busy_ms != busy_ms {
+            // SAFETY: `db` is an open connection.
+            unsafe { ffi::sqlite3_busy_timeout(self.db, busy_ms) };
+            self.busy_ms = busy_ms;
+        }
+        if !self.scripts.contains_key(sql) {
+            let prepared = self.prepare(sql)?;
+            if self.scripts.len() >= KEPT_SCRIPTS {
+                self.scripts.clear();
+            }
+            self.scripts.insert(sql.to_owned(), prepared);
+        }
+        let db = self.db;
+        let statements = self.scripts.get(sql).map(Vec::as_slice).unwrap_or_default();
+        // SAFETY (every call below): the statements were prepared on `db`, which is open, and are
+        // used by this thread alone (`&mut self`).
+        let marks: usize = statements.iter().map(|s| unsafe { ffi::sqlite3_bind_parameter_count(s.0) } as usize).sum();
+        if marks != values.len() {
+            return Err(StoreError::Database(format!("{} values for {marks} marks", values.len())).into());
+        }
+        let mut values = values.iter();
+        let mut rows = Vec::new();
+        for s in statements {
+            let ran = run_one(s.0, &mut values, &mut rows);
+            unsafe {
+                ffi::sqlite3_reset(s.0);
+                ffi::sqlite3_clear_bindings(s.0);
+            }
+            if let Err(rc) = ran {
+                let error = error(db, rc);
+                // A script that stopped inside its transaction: undone, as if it never ran.
+                if unsafe { ffi::sqlite3_get_autocommit(db) } == 0 {
+                    let _ = self.execute(c"ROLLBACK");
+                }
+                let busy = rc & 0xff == ffi::SQLITE_BUSY || rc & 0xff == ffi::SQLITE_LOCKED;
+                return Err(if busy { Failure::Busy(error) } else { Failure::Other(error) });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Prepares each statement of `sql`, kept for reuse (`SQLITE_PREPARE_PERSISTENT`).
+    fn prepare(&self, sql: &str) -> Result<Vec<Statement>, StoreError> {
+        let mut prepared = Vec::new();
+        let mut rest = sql.as_bytes();
+        while !rest.is_empty() {
+            let mut stmt = ptr::null_mut();
+            let mut tail: *const c_char = ptr::null();
+            let len = c_int::try_from(rest.len()).map_err(|_| StoreError::Database("a script too long".into()))?;
+            // SAFETY: `rest` is valid for `len` bytes; SQLite writes the statement (or null for
+            // a blank remainder) and where it stopped reading, inside `rest`.
+            let rc = unsafe {
+                ffi::sqlite3_prepare_v3(
+                    self.db,
+                    rest.as_ptr().cast(),
+                    len,
+                    ffi::SQLITE_PREPARE_PERSISTENT,
+                    &mut stmt,
+                    &mut tail,
+                )
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(self.error(rc));
+            }
+            if !stmt.is_null() {
+                prepared.push(Statement(stmt));
+            }
+            // SAFETY: `tail` points into `rest` (at its end at most).
+            let read = unsafe { tail.cast::<u8>().offset_from(rest.as_ptr()) };
+            let read = usize::try_from(read).unwrap_or(rest.len()).clamp(1, rest.len());
+            rest = &rest[read..];
+        }
+        Ok(prepared)
+    }
+
+    /// Runs statements that take no values and answer no rows.
+    fn execute(&self, sql: &CStr) -> Result<(), StoreError> {
+        // SAFETY: `db` is open and `sql` NUL-terminated.
+        let rc = unsafe { ffi::sqlite3_exec(self.db, sql.as_ptr(), None, ptr::null_mut(), ptr::null_mut()) };
+        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(self.error(rc)) }
+    }
+
+    fn error(&self, rc: c_int) -> StoreError {
+        error(self.db, rc)
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The statements before their connection.
+        self.scripts.clear();
+        // SAFETY: SQLite's own handle (or null, which it accepts), closed once.
+        unsafe { ffi::sqlite3_close(self.db) };
+    }
+}
+
+/// A prepared statement, finalized when dropped.
+struct Statement(*mut ffi::sqlite3_stmt);
+
+impl Drop for Statement {
+    fn drop(&mut self) {
+        // SAFETY: SQLite's own statement, finalized once.
+        unsafe { ffi::sqlite3_finalize(self.0) };
+    }
+}
+
+/// Binds the statement's marks from `values`, steps it to its end, and keeps the rows it returns.
+fn run_one(
+    stmt: *mut ffi::sqlite3_stmt,
+    values: &mut std::slice::Iter<'_, Value>,
+    rows: &mut Vec<Row>,
+) -> Result<(), c_int> {
+    // SAFETY (every call below): `stmt` is prepared on `db` and used by this thread alone; text
+    // and blobs are copied by SQLite (`SQLITE_TRANSIENT`) before the binding call returns.
+    let marks = unsafe { ffi::sqlite3_bind_parameter_count(stmt) };
+    for i in 1..=marks {
+        let rc = match values.next() {
+            Some(v) => bind(stmt, i, v),
+            None => ffi::SQLITE_RANGE,
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(rc);
+        }
+    }
+    loop {
+        match unsafe { ffi::sqlite3_step(stmt) } {
+            ffi::SQLITE_DONE => return Ok(()),
+            ffi::SQLITE_ROW => {
+                let n = unsafe { ffi::sqlite3_column_count(stmt) };
+                let row = (0..n).map(|i| unsafe { cell(stmt, i) }).collect();
+                rows.push(Row(row));
+            }
+            rc => return Err(rc),
+        }
+    }
+}
+
+/// Binds one value as sqlx binds it on SQLite: booleans and integers as integers, text and blobs
+/// as themselves. Values no table of this service holds are refused.
+fn bind(stmt: *mut ffi::sqlite3_stmt, i: c_int, value: &Value) -> c_int {
+    let int = |v: Option<i64>| match v {
+        // SAFETY: as `run_one`'s.
+        Some(v) => unsafe { ffi::sqlite3_bind_int64(stmt, i, v) },
+        None => unsafe { ffi::sqlite3_bind_null(stmt, i) },
+    };
+    let text = |v: Option<&str>| match v {
+        // SAFETY: as `run_one`'s; the length is the text's own.
+        Some(t) => unsafe {
+            ffi::sqlite3_bind_text64(
+                stmt,
+                i,
+                t.as_ptr().cast(),
+                t.len() as u64,
+                ffi::SQLITE_TRANSIENT(),
+                ffi::SQLITE_UTF8 as u8,
+            )
+        },
+        None => unsafe { ffi::sqlite3_bind_null(stmt, i) },
+    };
+    match value {
+        Value::Bool(v) => int(v.map(i64::from)),
+        Value::TinyInt(v) => int(v.map(i64::from)),
+        Value::SmallInt(v) => int(v.map(i64::from)),
+        Value::Int(v) => int(v.map(i64::from)),
+        Value::BigInt(v) => int(*v),
+        Value::TinyUnsigned(v) => int(v.map(i64::from)),
+        Value::SmallUnsigned(v) => int(v.map(i64::from)),
+        Value::Unsigned(v) => int(v.map(i64::from)),
+        Value::BigUnsigned(Some(v)) => match i64::try_from(*v) {
+            Ok(v) => int(Some(v)),
+            Err(_) => ffi::SQLITE_RANGE,
+        },
+        Value::BigUnsigned(None) => int(None),
+        Value::String(v) => text(v.as_deref()),
+        Value::Enum(OptionEnum::Some(v)) => text(Some(&v.value)),
+        Value::Enum(OptionEnum::None(_)) => text(None),
+        Value::Char(v) => text(v.map(String::from).as_deref()),
+        Value::Bytes(Some(b)) => unsafe {
+            // SAFETY: as `run_one`'s; the length is the blob's own.
+            ffi::sqlite3_bind_blob64(stmt, i, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_TRANSIENT())
+        },
+        Value::Bytes(None) => int(None),
+        _ => ffi::SQLITE_MISMATCH,
+    }
+}
+
+/// Column `i` of the statement's current row, copied out.
+///
+/// # Safety
+/// `stmt` has just stepped to a row and `i` is one of its columns.
+unsafe fn cell(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Cell {
+    // SAFETY: as the function's contract; text and blob pointers are read before the next step,
+    // for the length SQLite gives (asked after the pointer, as SQLite documents).
+    unsafe {
+        match ffi::sqlite3_column_type(stmt, i) {
+            ffi::SQLITE_INTEGER => Cell::Int(ffi::sqlite3_column_int64(stmt, i)),
+            ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(stmt, i)),
+            ffi::SQLITE_TEXT => {
+                let p = ffi::sqlite3_column_text(stmt, i);
+                let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+                let bytes = if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p, n) };
+                Cell::Text(String::from_utf8_lossy(bytes).into_owned())
+            }
+            ffi::SQLITE_BLOB => {
+                let p = ffi::sqlite3_column_blob(stmt, i).cast::<u8>();
+                let n = ffi::sqlite3_column_bytes(stmt, i) as usize;
+                Cell::Blob(if p.is_null() { Vec::new() } else { std::slice::from_raw_parts(p, n).to_vec() })
+            }
+            _ => Cell::Null,
+        }
+    }
+}
+
+/// SQLite's message for the connection's last error (names of tables and columns at most, never
+/// a value), with its code.
+fn error(db: *mut ffi::sqlite3, rc: c_int) -> StoreError {
+    // SAFETY: `sqlite3_errmsg` answers a NUL-terminated string owned by the connection (or a
+    // static one for a null handle), copied here at once.
+    let text = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) };
+    StoreError::Database(format!("{} (SQLite {rc})", text.to_string_lossy()))
+}
+
+/// A value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A row a statement returned, its columns in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Row(pub(super) Vec<Cell>);
+
+impl Row {
+    /// Column `i` as `T`: the same reading as sqlx's of SQLite's values.
+    pub(super) fn try_get<T: FromCell>(&self, i: usize) -> Result<T, StoreError> {
+        let cell = self.0.get(i).unwrap_or(&Cell::Null);
+        T::from_cell(cell).ok_or_else(|| StoreError::Corrupt(format!("column {i} of a returned row")))
+    }
+}
+
+/// A Rust value read from a cell; `None` when the cell holds another type.
+pub(super) trait FromCell: Sized {
+    fn from_cell(cell: &Cell) -> Option<Self>;
+}
+
+impl FromCell for i64 {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl FromCell for i32 {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        i64::from_cell(cell).and_then(|v| i32::try_from(v).ok())
+    }
+}
+
+impl FromCell for bool {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        i64::from_cell(cell).map(|v| v != 0)
+    }
+}
+
+impl FromCell for String {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromCell> FromCell for Option<T> {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Null => Some(None),
+            other => T::from_cell(other).map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn opened() -> (tempfile::TempDir, Arc<Direct>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.db");
+        std::fs::File::create(&path).expect("the file, as the pool makes it");
+        let direct = Direct::open(&path, Duration::from_secs(1)).expect("open");
+        let ddl = "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL, b INTEGER, x BLOB)".to_owned();
+        direct.run(ddl, vec![]).await.expect("create");
+        (dir, direct)
+    }
+
+    fn row(k: &str, n: i64) -> Vec<Value> {
+        vec![Value::from(k), Value::from(n), Value::from(true), Value::Bytes(None)]
+    }
+
+    #[tokio::test]
+    async fn a_script_binds_its_values_in_order_across_statements_and_answers_the_returned_rows() {
+        let (_dir, direct) = opened().await;
+        let script = "BEGIN IMMEDIATE; INSERT INTO t VALUES (?, ?, ?, ?); INSERT INTO t VALUES (?, ?, ?, ?) \
+                      RETURNING k, n, b, x; COMMIT";
+        let values = [row("a", 1), row("b", 2)].concat();
+        let rows = direct.run(script.to_owned(), values.clone()).await.expect("ran");
+        assert_eq!(rows, vec![Row(vec![Cell::Text("b".into()), Cell::Int(2), Cell::Int(1), Cell::Null])]);
+        let (k, n, b, x): (String, i64, bool, Option<String>) = (
+            rows[0].try_get(0).unwrap(),
+            rows[0].try_get(1).unwrap(),
+            rows[0].try_get(2).unwrap(),
+            rows[0].try_get(3).unwrap(),
+        );
+        assert_eq!((k.as_str(), n, b, x), ("b", 2, true, None));
+        // Kept prepared, the same script runs again with other values.
+        let again = [row("c", 3), row("d", 4)].concat();
+        assert_eq!(direct.run(script.to_owned(), again).await.expect("ran again").len(), 1);
+        let all = direct.run("SELECT k FROM t ORDER BY k".to_owned(), vec![]).await.expect("read");
+        let keys: Vec<String> = all.iter().map(|r| r.try_get(0).unwrap()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_that_fails_inside_the_script_undoes_the_whole_script() {
+        let (_dir, direct) = opened().await;
+        direct.run("INSERT INTO t VALUES (?, ?, ?, ?)".to_owned(), row("a", 1)).await.expect("first");
+        let script = "BEGIN IMMEDIATE; INSERT INTO t VALUES (?, ?, ?, ?); INSERT INTO t VALUES (?, ?, ?, ?); COMMIT";
+        let failed = direct.run(script.to_owned(), [row("b", 2), row("a", 3)].concat()).await;
+        assert!(matches!(&failed, Err(StoreError::Database(m)) if m.contains("UNIQUE")), "{failed:?}");
+        let all = direct.run("SELECT k FROM t ORDER BY k".to_owned(), vec![]).await.expect("read");
+        assert_eq!(all.len(), 1, "the script's first insert was rolled back");
+        // And the connection is usable: no transaction was left open.
+        direct.run(script.to_owned(), [row("b", 2), row("c", 3)].concat()).await.expect("a later script");
+    }
+
+    #[tokio::test]
+    async fn too_few_or_too_many_values_run_nothing() {
+        let (_dir, direct) = opened().await;
+        let insert = "INSERT INTO t VALUES (?, ?, ?, ?)";
+        let mut short = row("a", 1);
+        short.pop();
+        assert!(direct.run(insert.to_owned(), short).await.is_err());
+        let mut long = row("a", 1);
+        long.push(Value::from(1i64));
+        assert!(direct.run(insert.to_owned(), long).await.is_err());
+        assert!(direct.run("SELECT k FROM t".to_owned(), vec![]).await.expect("read").is_empty());
+    }
+
+    #[test]
+    fn a_cell_of_another_type_is_corrupt_not_a_default() {
+        let r = Row(vec![Cell::Text("x".into()), Cell::Null, Cell::Int(i64::MAX)]);
+        assert!(r.try_get::<i64>(0).is_err());
+        assert!(r.try_get::<String>(1).is_err());
+        assert_eq!(r.try_get::<Option<String>>(1).unwrap(), None);
+        assert!(r.try_get::<i32>(2).is_err());
+    }
+}
