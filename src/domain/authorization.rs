@@ -88,7 +88,7 @@ impl Service {
         }
         check_may_authorize(&process)?;
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, deadline, |_| async {
+        self.with_member_lease(&member, deadline, |_, _| async {
             if let Some(existing) = self.existing_authorization(&cmd, &fingerprint).await? {
                 return Ok(existing);
             }

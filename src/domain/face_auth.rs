@@ -9,6 +9,7 @@ use super::ports::{
     ChangeSet, FaceAuthMode, FaceAuthRequest, OutlineStatus, PersonAccountRequest, Refusal, SmsAuthRequest, StoreError,
     UpstreamError,
 };
+use super::service::HeldLease;
 use super::values::{AccountId, AccountKey, MemberNo};
 use super::{Applied, FACE_LINK_TTL, Service, chrono_dur};
 
@@ -85,10 +86,10 @@ impl Service {
         deadline: Option<Instant>,
     ) -> Result<FaceAuthOutcome, DomainError> {
         let method = start.method();
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, lease| async move {
             match self.answer_from(process, handler, method).await? {
                 Found::Answer(answer) => Ok(answer),
-                Found::Start(process) => self.start_new_flow(process, handler, &start, by).await,
+                Found::Start(process) => self.start_new_flow(process, handler, &start, by, &lease).await,
             }
         })
         .await
@@ -130,13 +131,15 @@ impl Service {
         Ok(Found::Answer(FaceAuthOutcome::Link { flow, process }))
     }
 
-    /// Starts the flow for `read`, the process as read under the member's lease.
+    /// Starts the flow for `read`, the process as read under the member's lease; the commit that
+    /// records the flow frees the lease.
     async fn start_new_flow(
         &self,
         read: Process,
         handler: &Handler,
         start: &FlowStart<'_>,
         by: &Source,
+        lease: &HeldLease,
     ) -> Result<FaceAuthOutcome, DomainError> {
         let member = &read.member_no().clone();
         // The person account of this life of the process (a cancel starts accounts anew).
@@ -213,9 +216,11 @@ impl Service {
                             process: Some(process.clone()),
                             face_flows: vec![flow_ref.clone()],
                             source: Some(by.clone()),
+                            release_lease: Some(lease.holder()),
                             ..Default::default()
                         })
                         .await?;
+                    lease.freed();
                     Ok(process)
                 }
             })

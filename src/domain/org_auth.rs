@@ -56,7 +56,7 @@ impl Service {
             return Ok(answer);
         }
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, deadline, |_| async {
+        self.with_member_lease(&member, deadline, |_, _| async {
             // Whoever held the lease before us may have started the flow: look again.
             if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
                 return Ok(answer);

@@ -47,7 +47,7 @@ impl Service {
         if let Some(account) = view.flow.receiving.clone() {
             return Ok((account, view));
         }
-        self.with_member_lease(member, deadline, |_| async {
+        self.with_member_lease(member, deadline, |_, _| async {
             let view = self.payment_view(member).await?;
             if let Some(account) = view.flow.receiving.clone() {
                 return Ok((account, view));

@@ -44,7 +44,7 @@ impl Service {
             return Ok(saved);
         }
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, deadline, |_| async {
+        self.with_member_lease(&member, deadline, |_, _| async {
             if let Some(saved) = self.seal_answer_without_upstream(&cmd).await? {
                 return Ok(saved);
             }
@@ -228,7 +228,7 @@ impl Service {
     /// Re-lists the company's seals under the member's lease (one query: a reader that waited
     /// finds the URL fresh and asks nothing) and keeps the seal's new URL.
     async fn refresh_seal_url(&self, member: &MemberNo, deadline: Option<Instant>) -> Result<(), DomainError> {
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, _| async move {
             let (Some(seal), Some(org_id)) = (process.seal.clone(), process.org_account_id.clone()) else {
                 return Ok(());
             };

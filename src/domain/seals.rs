@@ -181,7 +181,7 @@ impl Service {
         template: &SealTemplate,
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, _| async move {
             let org_id = own_company(&process)?;
             if template.htext.is_some() || template.qtext.is_some() {
                 let name_chars = process.org.as_ref().map_or(0, |o| o.name.chars().count());
@@ -206,7 +206,7 @@ impl Service {
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
         let member = &cmd.member_no;
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, _| async move {
             let org_id = own_company(&process)?;
             self.check_alias_free(&process, &org_id, &cmd.seal.alias).await?;
             let made = self.esign.create_image_seal(&org_id, &cmd.seal).await?;
@@ -252,7 +252,7 @@ impl Service {
         seal_id: &str,
         deadline: Option<Instant>,
     ) -> Result<ManagedSeal, DomainError> {
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, _| async move {
             let (process, org_id, mut seal, record) = self.company_seal(process, seal_id).await?;
             if record.status != SealReviewStatus::Approved {
                 return Err(DomainError::FailedPrecondition {
@@ -303,7 +303,7 @@ impl Service {
         seal_id: &str,
         deadline: Option<Instant>,
     ) -> Result<(), DomainError> {
-        self.with_member_lease(member, deadline, |process| async move {
+        self.with_member_lease(member, deadline, |process, _| async move {
             let (process, org_id, seal, _) = self.company_seal(process, seal_id).await?;
             let is_saved = process.seal.as_ref().is_some_and(|s| s.seal_id == seal_id);
             if seal.default || is_saved {

@@ -47,7 +47,13 @@ impl SeaStore {
                 if !insert_new(proc_e::ActiveModel::seal(p, 1, &self.cipher)?, &txn).await? {
                     return Err(StoreError::Conflict);
                 }
-            } else if txn.query_all(&self.process_moved(p)?).await.map_err(db_err)?.len() != 1 {
+            } else if txn
+                .query_all(&self.process_moved(p, changes.release_lease.as_deref())?)
+                .await
+                .map_err(db_err)?
+                .len()
+                != 1
+            {
                 return Err(StoreError::Conflict);
             }
             if let Some(source) = &changes.source
@@ -109,9 +115,10 @@ impl SeaStore {
         }
     }
 
-    /// The process's conditional update, answering the member when the row moved.
-    fn process_moved(&self, p: &Process) -> Result<UpdateStatement, StoreError> {
-        Ok(moved_update(self.moved_row(p)?, p))
+    /// The process's conditional update, answering the member when the row moved; freeing the
+    /// member's lease if `release` holds it.
+    fn process_moved(&self, p: &Process, release: Option<&str>) -> Result<UpdateStatement, StoreError> {
+        Ok(moved_update(self.moved_row(p)?, p, release))
     }
 
     /// The process's row as its conditional update writes it.
@@ -173,7 +180,10 @@ impl SeaStore {
     fn one_statement(&self, p: &Process, changes: &ChangeSet) -> Result<(String, Values), StoreError> {
         let moved = Alias::new("moved");
         let mut with = WithClause::new();
-        with.cte(CommonTableExpression::new().query(self.process_moved(p)?).table_name(moved.clone()).to_owned());
+        let release = changes.release_lease.as_deref();
+        with.cte(
+            CommonTableExpression::new().query(self.process_moved(p, release)?).table_name(moved.clone()).to_owned(),
+        );
         if let Some(source) = &changes.source {
             // Each entry is selected from the one before, so the entries take their ids (their
             // order) in the order of the moves: PostgreSQL runs independent CTEs in no set order.
@@ -208,7 +218,8 @@ impl SeaStore {
         sql.push_str("WITH ");
         quoted(&mut sql, moved);
         sql.push_str(" AS (");
-        process_moved(&mut sql, &mut values, &self.moved_row(p)?, p, Marks::Numbered);
+        let release = changes.release_lease.as_deref();
+        process_moved(&mut sql, &mut values, &self.moved_row(p)?, p, release, Marks::Numbered);
         sql.push(')');
         // The CTEs of `one_statement`, in its order and with its names.
         let cte = |sql: &mut String, name: &str| {
@@ -286,7 +297,8 @@ impl SeaStore {
             sql_text::on_conflict_update(&mut script, auth_e::Column::AuthId, &auth_e::UPSERTED);
             script.push_str(";\n");
         }
-        sql_text::process_moved(&mut script, &mut values, &self.moved_row(p)?, p, sql_text::Marks::Question);
+        let (row, release) = (self.moved_row(p)?, changes.release_lease.as_deref());
+        sql_text::process_moved(&mut script, &mut values, &row, p, release, sql_text::Marks::Question);
         script.push_str(";\nCOMMIT");
         Ok((script, Values(values)))
     }
@@ -334,9 +346,15 @@ fn expected_process(p: &Process) -> SelectStatement {
 }
 
 /// The process's conditional update of `row`, answering the member when the row moved.
-fn moved_update(row: proc_e::ActiveModel, p: &Process) -> UpdateStatement {
-    let mut update = proc_e::Entity::update_many()
-        .set(row)
+fn moved_update(row: proc_e::ActiveModel, p: &Process, release: Option<&str>) -> UpdateStatement {
+    let mut update = proc_e::Entity::update_many().set(row);
+    if let Some(holder) = release {
+        for c in [proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil] {
+            let freed = Expr::case(proc_e::Column::LeaseHolder.eq(holder), Expr::cust("NULL")).finally(Expr::col(c));
+            update = update.col_expr(c, freed.into());
+        }
+    }
+    let mut update = update
         .filter(proc_e::Column::MemberNo.eq(p.member_no().as_str()))
         .filter(proc_e::Column::Version.eq(p.version()))
         .into_query();
@@ -423,6 +441,7 @@ mod sql_text {
         values: &mut Vec<Value>,
         row: &proc_e::ActiveModel,
         p: &Process,
+        release: Option<&str>,
         marks: Marks,
     ) {
         script.push_str("UPDATE ");
@@ -433,6 +452,24 @@ mod sql_text {
             ActiveValue::Set(v) => Some(v),
             _ => None,
         });
+        if let Some(holder) = release {
+            for c in [proc_e::Column::LeaseHolder, proc_e::Column::LeaseUntil] {
+                script.push_str(", ");
+                quoted(script, c.as_str());
+                // Freed if `holder` holds it (both lease columns to NULL, as a release does),
+                // anyone else's left alone.
+                script.push_str(" = (CASE WHEN (");
+                quoted(script, proc_e::Entity.table_name());
+                script.push('.');
+                quoted(script, proc_e::Column::LeaseHolder.as_str());
+                script.push_str(" = ");
+                values.push(holder.into());
+                mark(script, marks, values.len());
+                script.push_str(") THEN NULL ELSE ");
+                quoted(script, c.as_str());
+                script.push_str(" END)");
+            }
+        }
         expected(script, values, p, marks);
         script.push_str(" RETURNING ");
         quoted(script, proc_e::Column::MemberNo.as_str());
@@ -589,12 +626,18 @@ mod tests {
         let cipher = test_cipher();
         let (p, flow, source) = started();
 
-        let row = proc_e::ActiveModel::seal(&p, p.version() + 1, &cipher).expect("sealed");
-        let (mut ours, mut values) = (String::new(), Vec::new());
-        sql_text::process_moved(&mut ours, &mut values, &row, &p, sql_text::Marks::Question);
-        let (theirs, Values(their_values)) = moved_update(row, &p).build(SqliteQueryBuilder);
-        assert_eq!(ours, theirs);
-        assert_eq!(values, their_values);
+        // The process's update, and the same freeing the start's lease.
+        for release in [None, Some("r1/0123")] {
+            let row = proc_e::ActiveModel::seal(&p, p.version() + 1, &cipher).expect("sealed");
+            let (mut ours, mut values) = (String::new(), Vec::new());
+            sql_text::process_moved(&mut ours, &mut values, &row, &p, release, sql_text::Marks::Question);
+            let (theirs, Values(their_values)) = moved_update(row, &p, release).build(SqliteQueryBuilder);
+            assert_eq!(ours, theirs);
+            assert_eq!(values, their_values);
+            let freed =
+                r#""lease_until" = (CASE WHEN ("processes"."lease_holder" = ?) THEN NULL ELSE "lease_until" END)"#;
+            assert_eq!(ours.contains(freed), release.is_some(), "{ours}");
+        }
 
         assert!(!p.moves().is_empty());
         for m in p.moves() {
@@ -648,6 +691,7 @@ mod tests {
             face_flows: vec![flow.clone(), flow],
             authorizations: vec![authorization],
             source: Some(source),
+            release_lease: Some("r1/0123".into()),
             ..Default::default()
         };
         let (ours, Values(values)) = store.one_statement_text(&p, &changes).expect("written").expect("no company flow");

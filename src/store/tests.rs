@@ -204,7 +204,8 @@ async fn a_commit_that_fails_part_way_writes_nothing_and_leaves_no_transaction_o
 }
 
 /// A file's start writes go to the direct connection; an in-memory database, which no second
-/// connection can share, takes the same lease and commits the same script through its pool.
+/// connection can share, takes the same lease and commits the same script through its pool. A
+/// commit frees the member's lease it names only while that holder holds it.
 #[tokio::test]
 async fn a_start_s_lease_and_commit_run_on_a_file_and_in_memory_alike() {
     use crate::domain::model::{Process, ProcessStatus, Source};
@@ -219,15 +220,21 @@ async fn a_start_s_lease_and_commit_run_on_a_file_and_in_memory_alike() {
         let now = Utc::now();
         assert!(store.try_lease_member(&member, &lease("a", now), now).await.unwrap());
         assert!(!store.try_lease_member(&member, &lease("b", now), now).await.unwrap(), "taken");
-        let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, 1);
-        assert!(process.cancel(now));
         let source = Some(Source::Rpc { method: "CancelProcess".into(), caller: "E02".into() });
-        let changes = ChangeSet { process: Some(process), source, ..Default::default() };
-        store.commit(changes.clone()).await.unwrap();
-        let conflict = store.commit(changes).await;
+        let moved = |version, release: &str| {
+            let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, version);
+            assert!(process.cancel(now));
+            let release_lease = Some(release.to_owned());
+            ChangeSet { process: Some(process), source: source.clone(), release_lease, ..Default::default() }
+        };
+        store.commit(moved(1, "someone else")).await.unwrap();
+        assert!(!store.try_lease_member(&member, &lease("b", now), now).await.unwrap(), "still a's");
+        store.commit(moved(2, "a")).await.unwrap();
+        let conflict = store.commit(moved(2, "a")).await;
         assert!(matches!(conflict, Err(crate::domain::ports::StoreError::Conflict)), "{conflict:?}");
-        assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(2));
-        assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1, "the stale commit wrote nothing");
+        assert_eq!(store.process(&member).await.unwrap().map(|p| p.version()), Some(3));
+        assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 2, "the stale commit wrote nothing");
+        assert_eq!(store.member_lease_until(&member).await.unwrap(), None, "a's commit freed a's lease");
     }
 }
 

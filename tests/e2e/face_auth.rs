@@ -79,6 +79,18 @@ async fn start_face_auth_returns_the_running_link_when_called_twice() {
     app.finish().await;
 }
 
+/// The commit that records a new flow frees the member's lease with it: the answer comes with the
+/// lease free already, no write of its own left to follow it.
+#[tokio::test]
+async fn a_start_answers_with_its_member_lease_freed() {
+    let app = spawn_app().await;
+    let member = "ETC000000190";
+    app.start_face(member).await;
+    let db = app.db.as_ref().expect("db");
+    assert_eq!(db.leases(member).await.remove(member), Some((None, None)));
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn fifty_concurrent_starts_for_one_member_create_one_upstream_flow() {
     let app = spawn_app().await;

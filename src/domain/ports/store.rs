@@ -47,6 +47,10 @@ pub struct ChangeSet {
     /// What made the change: each of the process's moves is written to its history with it. A
     /// change that moves the process without a source is refused (`StoreError::Unsourced`).
     pub source: Option<Source>,
+    /// The member's start lease, freed with the process's update if this holder still holds it
+    /// (anyone else's is left alone): a start's last write frees the lease it ran under, sparing
+    /// a write of its own after the answer. Ignored without a process.
+    pub release_lease: Option<String>,
 }
 
 /// Whether an inbox insert was new.
