@@ -204,8 +204,7 @@ impl Service {
         let process = loop {
             let now = self.now();
             let lease = Lease { holder: holder.clone(), until: now + chrono_dur(self.settings.start_lease) };
-            let got = self.store.lease_member(member, &lease, now).await?;
-            if let Some(process) = got {
+            if let Some(process) = self.store.lease_member(member, &lease, now).await? {
                 break process;
             }
             let left = give_up.saturating_duration_since(Instant::now());
