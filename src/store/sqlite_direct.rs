@@ -5,9 +5,10 @@
 //! does: the statements are prepared once and kept, values bound in place, the rows read where
 //! they are. Only a write lock held elsewhere is waited for off the runtime's threads.
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_char, c_int};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -18,12 +19,16 @@ use crate::domain::ports::StoreError;
 
 /// Scripts kept prepared; a few shapes of change set recur, so this bound is only a guard.
 const KEPT_SCRIPTS: usize = 64;
+/// WAL pages past which a commit asks for a checkpoint: SQLite's own default threshold.
+const CHECKPOINT_PAGES: c_int = 1000;
 
 /// The connection, shared by the store's clones; one writer at a time, as SQLite allows anyway.
 pub(super) struct Direct {
     conn: Mutex<Conn>,
     /// How long a script waits for another connection's write lock, off the runtime's threads.
     busy_ms: c_int,
+    /// Set when a commit left the WAL past [`CHECKPOINT_PAGES`].
+    checkpoint: Arc<AtomicBool>,
 }
 
 impl Direct {
@@ -37,19 +42,20 @@ impl Direct {
         // SAFETY: `name` is NUL-terminated and outlives the call; SQLite writes a handle to `db`
         // (even on failure, when it must still be closed: `Conn`'s drop does).
         let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, ptr::null()) };
-        let conn = Conn { db, scripts: HashMap::new(), busy_ms: -1 };
+        let checkpoint = Arc::new(AtomicBool::new(false));
+        let conn = Conn { db, scripts: HashMap::new(), busy_ms: -1, _checkpoint: checkpoint.clone() };
         if rc != ffi::SQLITE_OK {
             return Err(conn.error(rc));
         }
-        // Checkpoints (an fsync of the database and its WAL) are left to the pool's connections,
-        // on their own threads; a start's lease is released through the pool, so they keep
-        // coming.
-        conn.execute(
-            c"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256; \
-              PRAGMA wal_autocheckpoint = 0",
-        )?;
+        // This connection never checkpoints (an fsync of the database and its WAL) on the thread
+        // that runs a start: registering a WAL hook replaces SQLite's automatic checkpoints, and
+        // the hook only says that one is due (`take_checkpoint_due`), for the pool to run.
+        // SAFETY: `db` is open; the flag is the Arc's, which `conn` keeps until the connection is
+        // closed (`Conn`'s drop closes it before dropping its fields).
+        unsafe { ffi::sqlite3_wal_hook(db, Some(wal_grew), Arc::as_ptr(&checkpoint).cast_mut().cast()) };
+        conn.execute(c"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256")?;
         let busy_ms = c_int::try_from(busy.as_millis()).unwrap_or(c_int::MAX);
-        Ok(Arc::new(Self { conn: Mutex::new(conn), busy_ms }))
+        Ok(Arc::new(Self { conn: Mutex::new(conn), busy_ms, checkpoint }))
     }
 
     /// Runs `sql` (one statement or several separated by `;`), binding `values` to its `?` marks in
@@ -79,6 +85,37 @@ impl Direct {
     }
 }
 
+impl Direct {
+    /// Whether this connection's commits grew the WAL past SQLite's checkpoint threshold since
+    /// the last call: the caller then checkpoints on a pooled connection ([`checkpoint_if_due`]).
+    pub(super) fn take_checkpoint_due(&self) -> bool {
+        self.checkpoint.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// Checkpoints the WAL on a connection of `pool` (on its own thread, the answer not waiting for
+/// it) when [`Direct::take_checkpoint_due`] says so.
+pub(super) fn checkpoint_if_due(direct: &Direct, pool: &sea_orm::sqlx::SqlitePool) {
+    if direct.take_checkpoint_due() {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            if let Err(error) = sea_orm::sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::warn!(%error, "could not checkpoint the database's WAL; the next commit asks again");
+            }
+        });
+    }
+}
+
+/// SQLite's WAL hook: after each commit of the connection, the WAL's size in pages.
+unsafe extern "C" fn wal_grew(due: *mut c_void, _db: *mut ffi::sqlite3, _name: *const c_char, pages: c_int) -> c_int {
+    if pages >= CHECKPOINT_PAGES {
+        // SAFETY: `due` is the connection's flag, registered in `Direct::open` and alive while the
+        // connection is open.
+        unsafe { (*due.cast::<AtomicBool>()).store(true, Ordering::Relaxed) };
+    }
+    ffi::SQLITE_OK
+}
+
 /// Why a script did not run: the database was busy (nothing was written), or anything else.
 enum Failure {
     Busy(StoreError),
@@ -105,6 +142,8 @@ struct Conn {
     scripts: HashMap<String, Vec<Statement>>,
     /// The busy timeout set on the connection.
     busy_ms: c_int,
+    /// The WAL hook's flag, kept alive as long as the connection.
+    _checkpoint: Arc<AtomicBool>,
 }
 
 // SAFETY: the connection is opened without SQLite's own mutex (`SQLITE_OPEN_NOMUTEX`), which is
@@ -466,6 +505,24 @@ mod tests {
         long.push(Value::from(1i64));
         assert!(direct.run(insert.to_owned(), long).await.is_err());
         assert!(direct.run("SELECT k FROM t".to_owned(), vec![]).await.expect("read").is_empty());
+    }
+
+    #[tokio::test]
+    async fn commits_that_grow_the_wal_past_the_threshold_ask_for_a_checkpoint_once() {
+        let (_dir, direct) = opened().await;
+        assert!(!direct.take_checkpoint_due());
+        let insert = "INSERT INTO t VALUES (?, ?, ?, ?)";
+        let mut commits = 0;
+        // Each row a page of its own: the WAL grows by at least a page a commit.
+        while !direct.take_checkpoint_due() {
+            commits += 1;
+            assert!(commits <= 2 * CHECKPOINT_PAGES, "no checkpoint asked for after {commits} commits");
+            let mut values = row(&format!("k{commits}"), commits.into());
+            values[3] = Value::Bytes(Some(vec![7; 4000]));
+            direct.run(insert.to_owned(), values).await.expect("insert");
+        }
+        assert!(commits > 100, "the threshold is SQLite's, not every commit: {commits}");
+        assert!(!direct.take_checkpoint_due(), "taken once");
     }
 
     #[test]
