@@ -26,6 +26,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::SeaStore;
+use super::connection::sqlite_file;
 use super::data_version::DataVersion;
 use crate::domain::ports::{ChangeFeed, ChangeSink};
 
@@ -157,13 +158,8 @@ impl SeaStore {
                 ask: Notify::new(),
             },
             DbBackend::Sqlite => {
-                let options = self.db.get_sqlite_connection_pool().connect_options();
-                let path = options.get_filename();
-                let name = path.to_string_lossy();
-                if name == ":memory:" || name.starts_with("file:sqlx-in-memory") {
-                    return None;
-                }
-                Backend::Sqlite { path: path.to_owned(), feed: Default::default(), following: AtomicBool::new(false) }
+                let path = sqlite_file(&self.db)?;
+                Backend::Sqlite { path, feed: Default::default(), following: AtomicBool::new(false) }
             }
             _ => return None,
         };

@@ -20,7 +20,6 @@ use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
 };
-use super::sqlite_direct::checkpoint_if_due;
 use crate::domain::model::{OrgFlow, OrgFlowStatus, Process};
 use crate::domain::ports::{ChangeSet, StoreError};
 
@@ -315,7 +314,6 @@ impl SeaStore {
             // On the calling thread, to its end whatever the caller does (it cannot be stopped
             // half-way); a failed statement rolls the script back.
             let moved = direct.run(script, values.0).await?;
-            checkpoint_if_due(direct, self.db.get_sqlite_connection_pool());
             return if moved.len() == 1 { Ok(()) } else { Err(StoreError::Conflict) };
         }
         let pool = self.db.get_sqlite_connection_pool().clone();

@@ -23,14 +23,9 @@ impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
     pub async fn connect(url: &str, max_connections: u32, cipher: Cipher) -> Result<Self, StoreError> {
         let db = Self::open(url, max_connections).await?;
-        let direct = match db.get_database_backend() {
-            DbBackend::Sqlite => {
-                let path = db.get_sqlite_connection_pool().connect_options().get_filename().to_owned();
-                let name = path.to_string_lossy();
-                let in_memory = name == ":memory:" || name.starts_with("file:sqlx-in-memory");
-                if in_memory { None } else { Some(Direct::open(&path, BUSY_TIMEOUT)?) }
-            }
-            _ => None,
+        let direct = match sqlite_file(&db) {
+            Some(path) => Some(Direct::open(&path, BUSY_TIMEOUT, db.get_sqlite_connection_pool().clone())?),
+            None => None,
         };
         Ok(Self { db, cipher, direct })
     }
@@ -140,3 +135,16 @@ async fn sqlx_query(
 // SeaORM re-exports the sqlx it was built with; naming it here keeps one sqlx in the tree.
 use sea_orm::sqlx as sqlx_pg;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+
+/// The file of a SQLite database, or `None` for PostgreSQL and for an in-memory SQLite database
+/// (which no second connection sees).
+pub(super) fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    let in_memory = name == ":memory:" || name.starts_with("file:sqlx-in-memory");
+    (!in_memory).then(|| path.to_owned())
+}

@@ -16,7 +16,6 @@ use super::entities::{
     authorization as auth_e, evidence as ev_e, face_flow as flow_e, history as hist_e, inbox_event as inbox_e,
     org_flow as org_e, process as proc_e,
 };
-use super::sqlite_direct::checkpoint_if_due;
 use super::{lease, member_lease};
 use crate::domain::model::{
     Authorization, CertNo, Evidence, FaceFlow, HistoryEntry, InboxEvent, OrgFlow, Process, StoredEvent,
@@ -215,7 +214,6 @@ impl Store for SeaStore {
         let (sql, values) = member_lease::statement(backend, &fresh, now)?;
         if let Some(direct) = &self.direct {
             let rows = direct.run(sql, values.0).await?;
-            checkpoint_if_due(direct, self.db.get_sqlite_connection_pool());
             return rows
                 .first()
                 .map(proc_e::Model::from_returned)

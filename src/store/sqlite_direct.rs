@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use libsqlite3_sys as ffi;
 use sea_orm::sea_query::{OptionEnum, Value};
+use sea_orm::sqlx::SqlitePool;
 
 use crate::domain::ports::StoreError;
 
@@ -29,12 +30,17 @@ pub(super) struct Direct {
     busy_ms: c_int,
     /// Set when a commit left the WAL past [`CHECKPOINT_PAGES`].
     checkpoint: Arc<AtomicBool>,
+    /// The store's pool, whose connections run the checkpoints this connection does not.
+    pool: SqlitePool,
+    /// Checkpoints run to their end, for tests.
+    #[cfg(test)]
+    checkpoints: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Direct {
     /// Opens the database file at `path` (the pool made it) with the pool's settings: WAL,
-    /// `synchronous=NORMAL`, the busy timeout.
-    pub(super) fn open(path: &Path, busy: Duration) -> Result<Arc<Self>, StoreError> {
+    /// `synchronous=NORMAL`, the busy timeout. `pool` is the store's, on the same file.
+    pub(super) fn open(path: &Path, busy: Duration, pool: SqlitePool) -> Result<Arc<Self>, StoreError> {
         let name = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| StoreError::Database("a NUL in the database's path".into()))?;
         let mut db = ptr::null_mut();
@@ -49,13 +55,20 @@ impl Direct {
         }
         // This connection never checkpoints (an fsync of the database and its WAL) on the thread
         // that runs a start: registering a WAL hook replaces SQLite's automatic checkpoints, and
-        // the hook only says that one is due (`take_checkpoint_due`), for the pool to run.
+        // the hook only says that one is due, for the pool to run (`checkpoint_if_due`).
         // SAFETY: `db` is open; the flag is the Arc's, which `conn` keeps until the connection is
         // closed (`Conn`'s drop closes it before dropping its fields).
         unsafe { ffi::sqlite3_wal_hook(db, Some(wal_grew), Arc::as_ptr(&checkpoint).cast_mut().cast()) };
         conn.execute(c"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256")?;
         let busy_ms = c_int::try_from(busy.as_millis()).unwrap_or(c_int::MAX);
-        Ok(Arc::new(Self { conn: Mutex::new(conn), busy_ms, checkpoint }))
+        Ok(Arc::new(Self {
+            conn: Mutex::new(conn),
+            busy_ms,
+            checkpoint,
+            pool,
+            #[cfg(test)]
+            checkpoints: Default::default(),
+        }))
     }
 
     /// Runs `sql` (one statement or several separated by `;`), binding `values` to its `?` marks in
@@ -71,7 +84,11 @@ impl Direct {
         if let Ok(mut conn) = self.conn.try_lock() {
             match conn.run(&sql, &values, 0) {
                 Err(Failure::Busy(_)) => {}
-                done => return done.map_err(StoreError::from),
+                done => {
+                    drop(conn);
+                    self.checkpoint_if_due();
+                    return done.map_err(StoreError::from);
+                }
             }
         }
         let this = Arc::clone(self);
@@ -79,28 +96,31 @@ impl Direct {
             let mut conn = this.conn.lock().unwrap_or_else(PoisonError::into_inner);
             conn.run(&sql, &values, this.busy_ms).map_err(StoreError::from)
         };
-        tokio::task::spawn_blocking(wait)
+        let done = tokio::task::spawn_blocking(wait)
             .await
-            .map_err(|e| StoreError::Database(format!("the statement's thread failed: {e}")))?
+            .map_err(|e| StoreError::Database(format!("the statement's thread failed: {e}")))?;
+        self.checkpoint_if_due();
+        done
     }
-}
 
-impl Direct {
-    /// Whether this connection's commits grew the WAL past SQLite's checkpoint threshold since
-    /// the last call: the caller then checkpoints on a pooled connection ([`checkpoint_if_due`]).
-    pub(super) fn take_checkpoint_due(&self) -> bool {
-        self.checkpoint.swap(false, Ordering::Relaxed)
-    }
-}
-
-/// Checkpoints the WAL on a connection of `pool` (on its own thread, the answer not waiting for
-/// it) when [`Direct::take_checkpoint_due`] says so.
-pub(super) fn checkpoint_if_due(direct: &Direct, pool: &sea_orm::sqlx::SqlitePool) {
-    if direct.take_checkpoint_due() {
-        let pool = pool.clone();
+    /// Checkpoints the WAL on a pooled connection, on a task of its own (no answer waits for
+    /// it), when this connection's commits grew it past SQLite's threshold since the last one.
+    fn checkpoint_if_due(&self) {
+        if !self.checkpoint.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let pool = self.pool.clone();
+        #[cfg(test)]
+        let checkpoints = self.checkpoints.clone();
         tokio::spawn(async move {
-            if let Err(error) = sea_orm::sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                tracing::warn!(%error, "could not checkpoint the database's WAL; the next commit asks again");
+            match sea_orm::sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                Ok(_) => {
+                    #[cfg(test)]
+                    checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not checkpoint the database's WAL; the next commit asks again")
+                }
             }
         });
     }
@@ -445,10 +465,13 @@ mod tests {
     use super::*;
 
     async fn opened() -> (tempfile::TempDir, Arc<Direct>) {
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("d.db");
-        std::fs::File::create(&path).expect("the file, as the pool makes it");
-        let direct = Direct::open(&path, Duration::from_secs(1)).expect("open");
+        let options =
+            SqliteConnectOptions::new().filename(&path).create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePool::connect_with(options).await.expect("the pool, which makes the file");
+        let direct = Direct::open(&path, Duration::from_secs(1), pool).expect("open");
         let ddl = "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL, b INTEGER, x BLOB)".to_owned();
         direct.run(ddl, vec![]).await.expect("create");
         (dir, direct)
@@ -508,21 +531,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn commits_that_grow_the_wal_past_the_threshold_ask_for_a_checkpoint_once() {
-        let (_dir, direct) = opened().await;
-        assert!(!direct.take_checkpoint_due());
+    async fn commits_that_grow_the_wal_past_the_threshold_have_the_pool_checkpoint_it_once() {
+        let (dir, direct) = opened().await;
+        let wal = dir.path().join("d.db-wal");
+        let wal_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         let insert = "INSERT INTO t VALUES (?, ?, ?, ?)";
-        let mut commits = 0;
-        // Each row a page of its own: the WAL grows by at least a page a commit.
-        while !direct.take_checkpoint_due() {
+        let mut commits: i64 = 0;
+        let mut commit = async || {
             commits += 1;
-            assert!(commits <= 2 * CHECKPOINT_PAGES, "no checkpoint asked for after {commits} commits");
-            let mut values = row(&format!("k{commits}"), commits.into());
+            // Each row a page of its own: the WAL grows by at least a page a commit.
+            let mut values = row(&format!("k{commits}"), commits);
             values[3] = Value::Bytes(Some(vec![7; 4000]));
             direct.run(insert.to_owned(), values).await.expect("insert");
+            commits
+        };
+        // Past the threshold the commit that crossed it asked the pool for a checkpoint.
+        // (A WAL frame is a 4 KiB page and its 24-byte header, after the file's 32-byte header.)
+        let past = 32 + u64::try_from(CHECKPOINT_PAGES).unwrap() * (4096 + 24);
+        let mut n = 0;
+        while wal_bytes() < past {
+            n = commit().await;
+            assert!(n <= 2 * i64::from(CHECKPOINT_PAGES), "the WAL did not grow: {} bytes", wal_bytes());
         }
-        assert!(commits > 100, "the threshold is SQLite's, not every commit: {commits}");
-        assert!(!direct.take_checkpoint_due(), "taken once");
+        assert!(n > 100, "the threshold is SQLite's, not every commit: {n}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while direct.checkpoints.load(Ordering::Relaxed) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint ran");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Checkpointed whole, the WAL is written again from its start: it grows no more.
+        let size = wal_bytes();
+        for _ in 0..100 {
+            commit().await;
+        }
+        assert_eq!(wal_bytes(), size, "the WAL was reused");
+        assert_eq!(direct.checkpoints.load(Ordering::Relaxed), 1, "one checkpoint");
+        assert!(!direct.checkpoint.load(Ordering::Relaxed), "and none due");
     }
 
     #[test]
