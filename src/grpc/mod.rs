@@ -4,6 +4,7 @@ pub mod convert;
 pub mod convert_org;
 pub mod convert_seal;
 pub mod convert_seals;
+pub mod detached;
 pub mod documents;
 pub mod evidence;
 pub mod history;

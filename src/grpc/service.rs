@@ -1,35 +1,15 @@
 //! Thin handlers: decode, validate, call the domain, map the result.
-use std::future::Future;
-
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use super::auth::Caller;
+use super::detached::detached;
 use super::limits::CallDeadline;
 use super::pb::{self, auth_service_server::AuthService};
 use super::{convert, convert_org, convert_seal, convert_seals, documents, evidence, history, status::to_status};
 use crate::files::LinkSigner;
 // The `rpc` span (opened by `observe::Observe`) names the member once the request is parsed.
 use crate::domain::model::Source;
-use crate::domain::{DomainError, Service, record_member};
-
-/// Runs a state-changing use case to its end even when the caller disconnects or its deadline
-/// passes: an e签宝 call made but not yet recorded would otherwise be made again by the retry.
-/// The use case's future (every step's state: tens of KiB) is boxed and spawned before this
-/// returns, so that neither the task nor the handler's own future holds it by value: tokio copied
-/// it whole into its task (84,000 instructions per StartFaceAuth) and the handler's future carried
-/// it too (README "Performance").
-fn detached<T: Send + 'static>(
-    work: impl Future<Output = Result<T, DomainError>> + Send + 'static,
-) -> impl Future<Output = Result<T, Status>> {
-    let task = tokio::spawn(Box::pin(work).instrument(tracing::Span::current()));
-    async move {
-        match task.await {
-            Ok(result) => result.map_err(to_status),
-            Err(_) => Err(Status::internal("the call failed inside the service")),
-        }
-    }
-}
+use crate::domain::{Service, record_member};
 
 /// When the call answers DEADLINE_EXCEEDED (`limits` sets it; absent only when a test serves the
 /// handlers without it): use cases that wait for another holder stop in time to answer before it.
