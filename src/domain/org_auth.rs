@@ -8,8 +8,11 @@ use super::model::{
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
 use super::values::{AccountId, AccountKey, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
+use std::sync::{Mutex, PoisonError};
+
 use tokio::time::Instant;
 
+use super::service::HeldLease;
 use super::{Applied, Service, chrono_dur};
 
 /// What StartOrgAuth asks for, already parsed.
@@ -52,24 +55,28 @@ impl Service {
         by: &Source,
         deadline: Option<Instant>,
     ) -> Result<OrgAuthOutcome, DomainError> {
-        if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
+        if let Some(answer) = self.org_answer_without_upstream(&cmd, self.process(&cmd.member_no).await?).await? {
             return Ok(answer);
         }
         let member = cmd.member_no.clone();
-        self.with_member_lease(&member, deadline, |_, _| async {
-            // Whoever held the lease before us may have started the flow: look again.
-            if let Some(answer) = self.org_answer_without_upstream(&cmd).await? {
+        self.with_member_lease(&member, deadline, |process, lease| async move {
+            // Whoever held the lease before us may have started the flow: look again, at the
+            // process as the lease's statement read it (no read of its own).
+            if let Some(answer) = self.org_answer_without_upstream(&cmd, process.clone()).await? {
                 return Ok(answer);
             }
-            self.start_new_org_flow(&cmd, by).await
+            self.start_new_org_flow(&cmd, process, &lease, by).await
         })
         .await
     }
 
     /// The answer when no upstream call is needed (the company verified, or its flow running), or
-    /// the refusal of a step out of order.
-    async fn org_answer_without_upstream(&self, cmd: &StartOrgAuth) -> Result<Option<OrgAuthOutcome>, DomainError> {
-        let process = self.process(&cmd.member_no).await?;
+    /// the refusal of a step out of order; `process` is the member's as just read.
+    async fn org_answer_without_upstream(
+        &self,
+        cmd: &StartOrgAuth,
+        process: Process,
+    ) -> Result<Option<OrgAuthOutcome>, DomainError> {
         if process.org_verified() {
             let flow = self.store.latest_org_flow(&cmd.member_no).await?;
             let org_id = process.org_account_id.clone().ok_or_else(|| precondition(&process, "no company account"))?;
@@ -98,8 +105,18 @@ impl Service {
         Ok(Some(OrgAuthOutcome { org_id: flow.org_id.clone(), flow: Some(flow), process }))
     }
 
-    async fn start_new_org_flow(&self, cmd: &StartOrgAuth, by: &Source) -> Result<OrgAuthOutcome, DomainError> {
-        let process = self.process(&cmd.member_no).await?;
+    /// Makes the company's account and flow and records them, freeing `lease` with the commit.
+    /// `read` is the process as the lease read it: the commits start from it and read the process
+    /// again only when a write (a callback) came between and their commit conflicted.
+    async fn start_new_org_flow(
+        &self,
+        cmd: &StartOrgAuth,
+        read: Process,
+        lease: &HeldLease,
+        by: &Source,
+    ) -> Result<OrgAuthOutcome, DomainError> {
+        let process = read.clone();
+        let first = Mutex::new(Some(read));
         let (Some(agent), Some(agent_flow), Some(handler)) =
             (process.esign_account_id.clone(), process.handler_flow_id.clone(), process.handler.clone())
         else {
@@ -141,15 +158,21 @@ impl Service {
                     _ => None,
                 };
                 self.retry_on_conflict(|| async {
-                    let mut process = self.process(&cmd.member_no).await?;
+                    let mut process = self.process_read_once(&first, &cmd.member_no).await?;
                     let now = self.now();
                     process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
                     if reason.is_some() {
                         process.org_failed(reason.clone(), now)?;
                     }
                     self.store
-                        .commit(ChangeSet { process: Some(process), source: Some(by.clone()), ..Default::default() })
+                        .commit(ChangeSet {
+                            process: Some(process),
+                            source: Some(by.clone()),
+                            release_lease: Some(lease.holder()),
+                            ..Default::default()
+                        })
                         .await?;
+                    lease.freed();
                     Ok(())
                 })
                 .await?;
@@ -191,7 +214,7 @@ impl Service {
         };
         let process = self
             .retry_on_conflict(|| async {
-                let mut process = self.process(&cmd.member_no).await?;
+                let mut process = self.process_read_once(&first, &cmd.member_no).await?;
                 process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
                 process.org_flow_started(needs_payment, now)?;
                 let mut evidence = Vec::new();
@@ -211,14 +234,30 @@ impl Service {
                         org_flows: vec![flow.clone()],
                         evidence,
                         source: Some(by.clone()),
+                        release_lease: Some(lease.holder()),
                         ..Default::default()
                     })
                     .await?;
+                lease.freed();
                 Ok(process)
             })
             .await?;
         tracing::info!(member = %cmd.member_no, flow_id = %flow.flow_id, needs_payment, "company flow started");
         Ok(OrgAuthOutcome { org_id, flow: Some(flow), process })
+    }
+
+    /// The process a commit moves: on the first attempt the one read under the lease, after a
+    /// conflict the one stored now.
+    async fn process_read_once(
+        &self,
+        first: &Mutex<Option<Process>>,
+        member: &MemberNo,
+    ) -> Result<Process, DomainError> {
+        let kept = first.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match kept {
+            Some(process) => Ok(process),
+            None => self.process(member).await,
+        }
     }
 
     /// Applies a company flow's end exactly once; `inbox_id` is marked applied in the same commit.

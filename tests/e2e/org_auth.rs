@@ -273,6 +273,23 @@ async fn a_company_mismatch_fails_the_step_and_a_new_start_succeeds() {
     app.finish().await;
 }
 
+/// The commit that records the company's step frees the member's lease, refused or started: no
+/// release follows the answer.
+#[tokio::test]
+async fn a_company_start_answers_with_its_member_lease_freed_whether_refused_or_started() {
+    let app = spawn_app().await;
+    let member = "ETC000000191";
+    app.authenticated_member(member).await;
+    let db = app.db.as_ref().expect("db");
+    app.sim.set_company_mismatch(CREDIT_CODE, true);
+    start_org(&app, legal_person_request(member)).await.expect_err("mismatch");
+    assert_eq!(db.leases(member).await.remove(member), Some((None, None)), "refused");
+    app.sim.set_company_mismatch(CREDIT_CODE, false);
+    start_org(&app, paying_request(member)).await.expect("started");
+    assert_eq!(db.leases(member).await.remove(member), Some((None, None)), "started");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn fifty_concurrent_org_starts_for_one_member_make_one_company_flow() {
     let app = spawn_app().await;
