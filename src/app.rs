@@ -64,6 +64,7 @@ pub struct RunningApp {
     tasks: JoinSet<()>,
     health: HealthReporter,
     grace: Duration,
+    store: SeaStore,
 }
 
 impl RunningApp {
@@ -87,6 +88,9 @@ impl RunningApp {
         if drained.is_err() {
             tracing::warn!("grace period over; aborting what is left");
             self.tasks.abort_all();
+        }
+        if let Err(error) = self.store.flush_at_stop().await {
+            tracing::warn!(%error, "the database's WAL was left beside its file; the next start replays it");
         }
     }
 }
@@ -288,5 +292,15 @@ pub async fn start_with_clock(cfg: AppConfig, clock: Arc<dyn Clock>) -> Result<R
     });
 
     tracing::info!(%grpc_addr, %http_addr, backend = store.backend_name(), "etc-esign started");
-    Ok(RunningApp { grpc_addr, http_addr, notify_url, service, shutdown, tasks, health, grace: cfg.shutdown_grace })
+    Ok(RunningApp {
+        grpc_addr,
+        http_addr,
+        notify_url,
+        service,
+        shutdown,
+        tasks,
+        health,
+        grace: cfg.shutdown_grace,
+        store: store.clone(),
+    })
 }

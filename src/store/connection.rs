@@ -110,6 +110,21 @@ impl SeaStore {
     pub async fn close(self) {
         let _ = self.db.close().await;
     }
+
+    /// At a stop, once no call is left: SQLite's WAL written back into the database file and
+    /// emptied, so that the file alone holds every commit (a copy of it taken after the stop, as a
+    /// backup is, misses nothing). Otherwise the WAL stays beside the file until the next open
+    /// replays it: the process exits with the direct connection still open, so no connection is
+    /// the last to close, which is when SQLite would do this itself. Nothing to do on PostgreSQL.
+    pub async fn flush_at_stop(&self) -> Result<(), StoreError> {
+        let Some(direct) = &self.direct else { return Ok(()) };
+        let rows = direct.run("PRAGMA wal_checkpoint(TRUNCATE)".to_owned(), Vec::new()).await?;
+        // One row: whether a reader kept it from finishing, the WAL's frames, those written back.
+        match rows.first().map(|r| r.try_get::<i64>(0)).transpose()? {
+            Some(0) => Ok(()),
+            _ => Err(StoreError::Database("the WAL could not be emptied: a reader held it".into())),
+        }
+    }
 }
 
 async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {

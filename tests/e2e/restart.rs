@@ -247,3 +247,33 @@ async fn a_pooled_connection_the_server_ended_while_it_idled_is_replaced_before_
     let _ = admin.close().await;
     app.finish().await;
 }
+
+/// A SQLite database copied after the service stopped — a backup of its file — holds every commit:
+/// the WAL was written back into the file and emptied at the stop, not left for the next open.
+#[tokio::test]
+async fn a_stopped_service_leaves_every_commit_in_its_sqlite_file() {
+    let mut app = spawn_app().await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p).to_owned()) else {
+        return app.finish().await; // PostgreSQL keeps its own files.
+    };
+    let started = app.start_face("ETC000000193").await;
+    app.stop_app().await;
+
+    let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL was emptied at the stop");
+    let copy = tempfile::tempdir().expect("temp dir");
+    let copied = copy.path().join("backup.db");
+    std::fs::copy(&path, &copied).expect("the file alone, copied");
+    let backup = Database::connect(format!("sqlite://{}?mode=ro", copied.display())).await.expect("open the copy");
+    let sql = "SELECT flow_id FROM face_flows WHERE member_no = 'ETC000000193'";
+    let row = backup
+        .query_one_raw(Statement::from_string(backup.get_database_backend(), sql))
+        .await
+        .expect("read the copy")
+        .expect("the member's flow is in the copy");
+    let flow: String = row.try_get("", "flow_id").expect("flow_id");
+    assert_eq!(flow, started.flow_id);
+    let _ = backup.close().await;
+    app.finish().await;
+}
