@@ -1,6 +1,8 @@
 //! Nodes ORG_AUTH and PUB_PAYMENT_AUTH: the company's verification by its legal person (e签宝's
 //! 4-factor flow with `frAuthEnable`, esign.md §7) and its result however it arrives (a callback in
 //! any form, the flow outline, the payment progress). The payment calls are in `org_payment`.
+use std::sync::{Mutex, PoisonError};
+
 use super::error::DomainError;
 use super::model::{
     IdentityResult, OrgFlow, OrgFlowStatus, OrgInfo, OrgProfile, PaymentProcess, PaymentProgress, Process,
@@ -8,8 +10,6 @@ use super::model::{
 };
 use super::ports::{ChangeSet, FourFactorsRequest, OrgAccountRequest, OutlineStatus, Refusal, UpstreamError};
 use super::values::{AccountId, AccountKey, MemberNo, OrgIdNumber, OrgName, PersonName, ResidentId};
-use std::sync::{Mutex, PoisonError};
-
 use tokio::time::Instant;
 
 use super::service::HeldLease;

@@ -18,6 +18,9 @@ pub const MIGRATION_LOCK_KEY: i64 = 0x6574_635f_6573_6967; // "etc_esig"
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// How long a SQLite writer waits for another's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often, and how far apart, a stop tries to empty SQLite's WAL ([`SeaStore::flush_at_stop`]).
+const FLUSH_TRIES: usize = 5;
+const FLUSH_PAUSE: Duration = Duration::from_millis(20);
 
 impl SeaStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); a SQLite file is created if missing.
@@ -118,12 +121,17 @@ impl SeaStore {
     /// the last to close, which is when SQLite would do this itself. Nothing to do on PostgreSQL.
     pub async fn flush_at_stop(&self) -> Result<(), StoreError> {
         let Some(direct) = &self.direct else { return Ok(()) };
-        let rows = direct.run("PRAGMA wal_checkpoint(TRUNCATE)".to_owned(), Vec::new()).await?;
-        // One row: whether a reader kept it from finishing, the WAL's frames, those written back.
-        match rows.first().map(|r| r.try_get::<i64>(0)).transpose()? {
-            Some(0) => Ok(()),
-            _ => Err(StoreError::Database("the WAL could not be emptied: a reader held it".into())),
+        // A reader (the change feed's check, a read finishing) holds the WAL for microseconds: a
+        // few tries, a moment apart, and the stop goes on regardless.
+        for _ in 0..FLUSH_TRIES {
+            let rows = direct.run("PRAGMA wal_checkpoint(TRUNCATE)".to_owned(), Vec::new()).await?;
+            // One row: whether a reader kept it from finishing, the WAL's frames, those written back.
+            if rows.first().map(|r| r.try_get::<i64>(0)).transpose()? == Some(0) {
+                return Ok(());
+            }
+            tokio::time::sleep(FLUSH_PAUSE).await;
         }
+        Err(StoreError::Database("the WAL could not be emptied: a reader held it".into()))
     }
 }
 

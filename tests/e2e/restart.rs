@@ -10,7 +10,7 @@ use chrono::Utc;
 use etc_esign::grpc::pb::{self, auth_service_client::AuthServiceClient};
 use etc_esign::sim::{Endpoint, FaultKind, FaultTrigger};
 use etc_esign::store::changes::FEED_APPLICATION_NAME;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -275,5 +275,31 @@ async fn a_stopped_service_leaves_every_commit_in_its_sqlite_file() {
     let flow: String = row.try_get("", "flow_id").expect("flow_id");
     assert_eq!(flow, started.flow_id);
     let _ = backup.close().await;
+    app.finish().await;
+}
+
+/// A reader that keeps the WAL pinned (an operator's open read, say) does not hold up a stop: the
+/// stop gives up emptying the WAL after a few tries and leaves it for the next open to replay.
+#[tokio::test]
+async fn a_stop_goes_on_when_a_reader_pins_the_sqlite_wal() {
+    let mut app = spawn_app().await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    if !url.starts_with("sqlite:") {
+        return app.finish().await;
+    }
+    app.start_face("ETC000000194").await;
+    let reader = Database::connect(&url).await.expect("a reader of its own");
+    let read = reader.begin().await.expect("a read transaction");
+    let count = Statement::from_string(reader.get_database_backend(), "SELECT count(*) AS n FROM face_flows");
+    read.query_one_raw(count).await.expect("read").expect("a row");
+
+    let began = Instant::now();
+    app.stop_app().await;
+    assert!(began.elapsed() < Duration::from_secs(5), "stopped in {:?}", began.elapsed());
+    let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().to_owned();
+    let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
+    assert!(wal > 0, "the pinned WAL is left for the next open");
+    read.rollback().await.expect("the read ends");
+    let _ = reader.close().await;
     app.finish().await;
 }
