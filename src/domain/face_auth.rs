@@ -206,21 +206,15 @@ impl Service {
             .retry_on_conflict(|| {
                 let first = first.take();
                 async move {
-                    let mut process = match first {
-                        Some(process) => process,
-                        None => self.process(member).await?,
-                    };
+                    let mut process = self.kept_or_stored(first, member).await?;
                     process.handler_flow_started(handler.clone(), account_id.clone(), now)?;
-                    self.store
-                        .commit(ChangeSet {
-                            process: Some(process.clone()),
-                            face_flows: vec![flow_ref.clone()],
-                            source: Some(by.clone()),
-                            release_lease: Some(lease.holder()),
-                            ..Default::default()
-                        })
-                        .await?;
-                    lease.freed();
+                    let changes = ChangeSet {
+                        process: Some(process.clone()),
+                        face_flows: vec![flow_ref.clone()],
+                        source: Some(by.clone()),
+                        ..Default::default()
+                    };
+                    self.commit_freeing(changes, lease).await?;
                     Ok(process)
                 }
             })

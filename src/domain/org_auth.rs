@@ -1,8 +1,6 @@
 //! Nodes ORG_AUTH and PUB_PAYMENT_AUTH: the company's verification by its legal person (e签宝's
 //! 4-factor flow with `frAuthEnable`, esign.md §7) and its result however it arrives (a callback in
 //! any form, the flow outline, the payment progress). The payment calls are in `org_payment`.
-use std::sync::{Mutex, PoisonError};
-
 use super::error::DomainError;
 use super::model::{
     IdentityResult, OrgFlow, OrgFlowStatus, OrgInfo, OrgProfile, PaymentProcess, PaymentProgress, Process,
@@ -116,7 +114,7 @@ impl Service {
         by: &Source,
     ) -> Result<OrgAuthOutcome, DomainError> {
         let process = read.clone();
-        let first = Mutex::new(Some(read));
+        let mut first = Some(read);
         let (Some(agent), Some(agent_flow), Some(handler)) =
             (process.esign_account_id.clone(), process.handler_flow_id.clone(), process.handler.clone())
         else {
@@ -157,23 +155,20 @@ impl Service {
                     UpstreamError::Refused { reason: Refusal::InfoMismatch, message, .. } => Some(message.clone()),
                     _ => None,
                 };
-                self.retry_on_conflict(|| async {
-                    let mut process = self.process_read_once(&first, &cmd.member_no).await?;
-                    let now = self.now();
-                    process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
-                    if reason.is_some() {
-                        process.org_failed(reason.clone(), now)?;
+                let (info, org_id, reason) = (&info, &org_id, &reason);
+                self.retry_on_conflict(|| {
+                    let first = first.take();
+                    async move {
+                        let mut process = self.kept_or_stored(first, &cmd.member_no).await?;
+                        let now = self.now();
+                        process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
+                        if reason.is_some() {
+                            process.org_failed(reason.clone(), now)?;
+                        }
+                        let changes =
+                            ChangeSet { process: Some(process), source: Some(by.clone()), ..Default::default() };
+                        self.commit_freeing(changes, lease).await
                     }
-                    self.store
-                        .commit(ChangeSet {
-                            process: Some(process),
-                            source: Some(by.clone()),
-                            release_lease: Some(lease.holder()),
-                            ..Default::default()
-                        })
-                        .await?;
-                    lease.freed();
-                    Ok(())
                 })
                 .await?;
                 return Err(error.into());
@@ -212,52 +207,39 @@ impl Service {
             next_poll_at: self.next_poll_at(0),
             poll_attempts: 0,
         };
+        let (info, flow_ref, fail_reason) = (&info, &flow, &fail_reason);
         let process = self
-            .retry_on_conflict(|| async {
-                let mut process = self.process_read_once(&first, &cmd.member_no).await?;
-                process.org_account_created(info.clone(), cmd.profile.clone(), org_id.clone(), now)?;
-                process.org_flow_started(needs_payment, now)?;
-                let mut evidence = Vec::new();
-                match status {
-                    OrgFlowStatus::Succeeded => {
-                        process.org_passed(now)?;
-                        let record = self.org_evidence(&process, &flow, now).await?;
-                        process.evidence_written(&record)?;
-                        evidence.push(record);
+            .retry_on_conflict(|| {
+                let first = first.take();
+                async move {
+                    let mut process = self.kept_or_stored(first, &cmd.member_no).await?;
+                    process.org_account_created(info.clone(), cmd.profile.clone(), flow_ref.org_id.clone(), now)?;
+                    process.org_flow_started(needs_payment, now)?;
+                    let mut evidence = Vec::new();
+                    match status {
+                        OrgFlowStatus::Succeeded => {
+                            process.org_passed(now)?;
+                            let record = self.org_evidence(&process, flow_ref, now).await?;
+                            process.evidence_written(&record)?;
+                            evidence.push(record);
+                        }
+                        OrgFlowStatus::Failed => process.org_failed(fail_reason.clone(), now)?,
+                        _ => {}
                     }
-                    OrgFlowStatus::Failed => process.org_failed(fail_reason.clone(), now)?,
-                    _ => {}
-                }
-                self.store
-                    .commit(ChangeSet {
+                    let changes = ChangeSet {
                         process: Some(process.clone()),
-                        org_flows: vec![flow.clone()],
+                        org_flows: vec![flow_ref.clone()],
                         evidence,
                         source: Some(by.clone()),
-                        release_lease: Some(lease.holder()),
                         ..Default::default()
-                    })
-                    .await?;
-                lease.freed();
-                Ok(process)
+                    };
+                    self.commit_freeing(changes, lease).await?;
+                    Ok(process)
+                }
             })
             .await?;
         tracing::info!(member = %cmd.member_no, flow_id = %flow.flow_id, needs_payment, "company flow started");
         Ok(OrgAuthOutcome { org_id, flow: Some(flow), process })
-    }
-
-    /// The process a commit moves: on the first attempt the one read under the lease, after a
-    /// conflict the one stored now.
-    async fn process_read_once(
-        &self,
-        first: &Mutex<Option<Process>>,
-        member: &MemberNo,
-    ) -> Result<Process, DomainError> {
-        let kept = first.lock().unwrap_or_else(PoisonError::into_inner).take();
-        match kept {
-            Some(process) => Ok(process),
-            None => self.process(member).await,
-        }
     }
 
     /// Applies a company flow's end exactly once; `inbox_id` is marked applied in the same commit.

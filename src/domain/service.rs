@@ -326,15 +326,27 @@ pub(crate) struct HeldLease {
     freed: AtomicBool,
 }
 
-impl HeldLease {
-    /// Who holds it: what a commit that frees it names (`ChangeSet::release_lease`).
-    pub(crate) fn holder(&self) -> String {
-        self.holder.clone()
+impl Service {
+    /// Commits `changes` and frees `lease` with them (`ChangeSet::release_lease`: the process's
+    /// update frees it if this holder still holds it); no release follows the body then.
+    pub(crate) async fn commit_freeing(&self, mut changes: ChangeSet, lease: &HeldLease) -> Result<(), DomainError> {
+        changes.release_lease = Some(lease.holder.clone());
+        self.store.commit(changes).await?;
+        lease.freed.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// Says that a commit freeing the lease succeeded: no release follows the body.
-    pub(crate) fn freed(&self) {
-        self.freed.store(true, Ordering::Relaxed);
+    /// The process a read-modify-write under the member's lease starts from: `kept`, as the
+    /// lease read it, on its first attempt; the stored one after its commit conflicted.
+    pub(crate) async fn kept_or_stored(
+        &self,
+        kept: Option<Process>,
+        member: &MemberNo,
+    ) -> Result<Process, DomainError> {
+        match kept {
+            Some(process) => Ok(process),
+            None => self.process(member).await,
+        }
     }
 }
 
