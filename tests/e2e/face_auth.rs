@@ -87,7 +87,7 @@ async fn a_start_answers_with_its_member_lease_freed() {
     let member = "ETC000000190";
     app.start_face(member).await;
     let db = app.db.as_ref().expect("db");
-    assert_eq!(db.leases(member).await.remove(member), Some((None, None)));
+    assert_eq!(db.lease(member).await, Some((None, None)));
     app.finish().await;
 }
 

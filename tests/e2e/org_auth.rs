@@ -283,10 +283,10 @@ async fn a_company_start_answers_with_its_member_lease_freed_whether_refused_or_
     let db = app.db.as_ref().expect("db");
     app.sim.set_company_mismatch(CREDIT_CODE, true);
     start_org(&app, legal_person_request(member)).await.expect_err("mismatch");
-    assert_eq!(db.leases(member).await.remove(member), Some((None, None)), "refused");
+    assert_eq!(db.lease(member).await, Some((None, None)), "refused");
     app.sim.set_company_mismatch(CREDIT_CODE, false);
     start_org(&app, paying_request(member)).await.expect("started");
-    assert_eq!(db.leases(member).await.remove(member), Some((None, None)), "started");
+    assert_eq!(db.lease(member).await, Some((None, None)), "started");
     app.finish().await;
 }
 
@@ -497,7 +497,7 @@ async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() 
 async fn lease_released(app: &TestApp, member: &str) {
     let db = app.db.as_ref().expect("db");
     eventually(Duration::from_secs(10), "the member's lease released", || async {
-        db.leases(member).await.remove(member)?.0.is_none().then_some(())
+        db.lease(member).await?.0.is_none().then_some(())
     })
     .await;
 }

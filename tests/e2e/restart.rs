@@ -141,7 +141,7 @@ async fn a_survivor_takes_over_a_killed_replicas_member_lease_after_its_expiry_a
     sim.inject_fault(Endpoint::Account, FaultKind::Delay(Duration::from_secs(30)), FaultTrigger::Times(1));
     let call = tokio::spawn(async move { start_within(&client_a, MEMBER, Duration::from_secs(30)).await });
     let until = eventually(Duration::from_secs(10), "replica a to hold the lease", || async {
-        match db.leases(MEMBER).await.remove(MEMBER) {
+        match db.lease(MEMBER).await {
             Some((Some(holder), Some(until))) if holder.starts_with("replica-a/") => Some(until),
             _ => None,
         }
@@ -248,20 +248,23 @@ async fn a_pooled_connection_the_server_ended_while_it_idled_is_replaced_before_
     app.finish().await;
 }
 
+/// The size of the WAL beside the SQLite database file `path` (none: 0).
+fn wal_bytes(path: &str) -> u64 {
+    std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len())
+}
+
 /// A SQLite database copied after the service stopped — a backup of its file — holds every commit:
 /// the WAL was written back into the file and emptied at the stop, not left for the next open.
 #[tokio::test]
 async fn a_stopped_service_leaves_every_commit_in_its_sqlite_file() {
     let mut app = spawn_app().await;
-    let url = app.db.as_ref().expect("db").url().to_owned();
-    let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p).to_owned()) else {
+    let Some(path) = app.db.as_ref().expect("db").sqlite_file() else {
         return app.finish().await; // PostgreSQL keeps its own files.
     };
     let started = app.start_face("ETC000000193").await;
     app.stop_app().await;
 
-    let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal, 0, "the WAL was emptied at the stop");
+    assert_eq!(wal_bytes(&path), 0, "the WAL was emptied at the stop");
     let copy = tempfile::tempdir().expect("temp dir");
     let copied = copy.path().join("backup.db");
     std::fs::copy(&path, &copied).expect("the file alone, copied");
@@ -283,10 +286,10 @@ async fn a_stopped_service_leaves_every_commit_in_its_sqlite_file() {
 #[tokio::test]
 async fn a_stop_goes_on_when_a_reader_pins_the_sqlite_wal() {
     let mut app = spawn_app().await;
-    let url = app.db.as_ref().expect("db").url().to_owned();
-    if !url.starts_with("sqlite:") {
+    let db = app.db.as_ref().expect("db");
+    let (Some(path), url) = (db.sqlite_file(), db.url().to_owned()) else {
         return app.finish().await;
-    }
+    };
     app.start_face("ETC000000194").await;
     let reader = Database::connect(&url).await.expect("a reader of its own");
     let read = reader.begin().await.expect("a read transaction");
@@ -296,9 +299,7 @@ async fn a_stop_goes_on_when_a_reader_pins_the_sqlite_wal() {
     let began = Instant::now();
     app.stop_app().await;
     assert!(began.elapsed() < Duration::from_secs(5), "stopped in {:?}", began.elapsed());
-    let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().to_owned();
-    let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
-    assert!(wal > 0, "the pinned WAL is left for the next open");
+    assert!(wal_bytes(&path) > 0, "the pinned WAL is left for the next open");
     read.rollback().await.expect("the read ends");
     let _ = reader.close().await;
     app.finish().await;

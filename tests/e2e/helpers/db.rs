@@ -49,6 +49,17 @@ impl TestDb {
         changed
     }
 
+    /// The lease of `member` (holder, until in ms), or `None` when it has no process row.
+    pub async fn lease(&self, member: &str) -> Option<(Option<String>, Option<i64>)> {
+        self.leases(member).await.remove(member)
+    }
+
+    /// The file of a SQLite database, or `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<String> {
+        let path = self.url().strip_prefix("sqlite://")?;
+        Some(path.split('?').next().unwrap_or(path).to_owned())
+    }
+
     /// The leases of the members whose number starts with `prefix`: member → (holder, until in ms).
     pub async fn leases(&self, prefix: &str) -> BTreeMap<String, (Option<String>, Option<i64>)> {
         let db = Database::connect(self.url()).await.expect("connect to the test database");
