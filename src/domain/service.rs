@@ -187,7 +187,7 @@ impl Service {
     /// never past `deadline` (the caller's) less a margin to answer in: then `Busy`, with the time
     /// until the other holder's lease ends. `body` gets the process as stored when the lease was
     /// taken (read by the statement that took it), and the lease: a commit of its own may free it
-    /// ([`HeldLease`]), and then no release follows.
+    /// ([`Service::commit_freeing`]), and then no release follows.
     pub(crate) async fn with_member_lease<T, F, Fut>(
         &self,
         member: &MemberNo,
