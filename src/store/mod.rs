@@ -29,6 +29,9 @@ pub struct SeaStore {
     /// SQLite's connection for a start's lease and commit, on the calling thread (none for an
     /// in-memory database, which no second connection can share).
     direct: Option<std::sync::Arc<sqlite_direct::Direct>>,
+    /// SQLite's connections for the detail's reads that miss the read cache, on the calling
+    /// thread (none on PostgreSQL or an in-memory database).
+    readers: std::sync::Arc<[std::sync::Arc<sqlite_direct::Direct>]>,
 }
 
 impl std::fmt::Debug for SeaStore {

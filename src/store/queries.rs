@@ -24,6 +24,30 @@ use crate::domain::model::{ProcessStatus, SealRecord, SealReview, SealReviewStat
 use crate::domain::ports::{ChangeSet, InboxInsert, Lease, Store, StoreError};
 use crate::domain::values::{AuthId, FlowId, MemberNo};
 
+/// A member's process and its evidence records, oldest first.
+type ProcessWithEvidence = (Process, Vec<Evidence>);
+
+/// The process row and the member's records, read in one transaction on one of SQLite's reader
+/// connections: the process's columns and the records' each in their entity's order. A detail's
+/// read that misses the read cache — every member's first after a start, and on SQLite every
+/// member's after any write, which empties the cache — went through sqlx's worker thread and
+/// SeaORM's mapping of the joined rows by name; on the calling thread it costs what SQLite does
+/// (README "Performance").
+static DETAIL_SCRIPT: std::sync::LazyLock<(String, usize, usize)> = std::sync::LazyLock::new(|| {
+    use sea_orm::{EntityName, IdenStatic, Iterable};
+    let list = |names: Vec<String>| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let process: Vec<String> = proc_e::Column::iter().map(|c| c.as_str().to_owned()).collect();
+    let evidence: Vec<String> = ev_e::Column::iter().map(|c| c.as_str().to_owned()).collect();
+    let script = format!(
+        "BEGIN; SELECT {} FROM \"{}\" WHERE \"member_no\" = ?; SELECT {} FROM \"{}\" WHERE \"member_no\" = ? ORDER BY \"position\"; COMMIT",
+        list(process.clone()),
+        proc_e::Entity.table_name(),
+        list(evidence.clone()),
+        ev_e::Entity.table_name(),
+    );
+    (script, process.len(), evidence.len())
+});
+
 /// The row of a primary-key lookup. Lookups use `all()`, not `one()`: `one()` adds `LIMIT ?` with a
 /// bound value, and SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter on
 /// every rebind, so each call re-parsed its SQL: 44% of the instructions of GetProcessDetail
@@ -146,6 +170,9 @@ impl Store for SeaStore {
     }
 
     async fn process_with_evidence(&self, member: &MemberNo) -> Result<Option<(Process, Vec<Evidence>)>, StoreError> {
+        if let Some(read) = self.process_with_evidence_here(member) {
+            return read;
+        }
         // One statement: the process row LEFT JOINed with the member's records, one row per record.
         let rows = proc_e::Entity::find_by_id(member.as_str().to_owned())
             .find_also_related(ev_e::Entity)
@@ -413,5 +440,36 @@ impl Store for SeaStore {
 
     async fn seals_to_review(&self, offset: u64, limit: u64) -> Result<(Vec<SealRecord>, u64), StoreError> {
         self.pending_seal_records(offset, limit).await
+    }
+}
+
+impl SeaStore {
+    /// [`Store::process_with_evidence`] on SQLite, on the calling thread: the first of the reader
+    /// connections that is free runs [`DETAIL_SCRIPT`]. `None` when there are none (PostgreSQL, an
+    /// in-memory database) or all are busy; the read then goes through the pool.
+    pub(super) fn process_with_evidence_here(
+        &self,
+        member: &MemberNo,
+    ) -> Option<Result<Option<ProcessWithEvidence>, StoreError>> {
+        let (script, process_columns, evidence_columns) = &*DETAIL_SCRIPT;
+        let values = [sea_orm::Value::from(member.as_str()), sea_orm::Value::from(member.as_str())];
+        let rows = self.readers.iter().find_map(|reader| reader.try_run(script, &values))?;
+        Some(rows.and_then(|rows| {
+            let mut process = None;
+            let mut chain = Vec::new();
+            for row in &rows {
+                if row.0.len() == *process_columns && process.is_none() {
+                    process = Some(proc_e::Model::from_returned(row)?);
+                } else if row.0.len() == *evidence_columns
+                    && let Ok(record) = Evidence::try_from(ev_e::Model::from_returned(row)?)
+                {
+                    // As the pool's read: a record that no longer reads is left out.
+                    chain.push(record);
+                }
+            }
+            let Some(process) = process else { return Ok(None) };
+            chain.sort_by_key(|e| e.position);
+            Ok(Some((process.open(&self.cipher)?, chain)))
+        }))
     }
 }

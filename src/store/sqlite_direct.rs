@@ -1,9 +1,11 @@
 //! SQLite's writes on a start's path — the member's lease and the commit's script — on a connection
-//! of their own, run on the calling thread. sqlx runs every SQLite connection on a worker thread of
-//! its own: each statement woke that thread, then the runtime's, and a start found both asleep
-//! after its upstream calls (README "Performance"). Here a statement costs what SQLite itself
-//! does: the statements are prepared once and kept, values bound in place, the rows read where
-//! they are. Only a write lock held elsewhere is waited for off the runtime's threads.
+//! of their own, run on the calling thread; and the detail's reads that miss the read cache, on
+//! reader connections of their own that a read uses only when one is free (`try_run`). sqlx runs
+//! every SQLite connection on a worker thread of its own: each statement woke that thread, then
+//! the runtime's, and a start found both asleep after its upstream calls (README "Performance").
+//! Here a statement costs what SQLite itself does: the statements are prepared once and kept,
+//! values bound in place, the rows read where they are. Only a write lock held elsewhere is waited
+//! for off the runtime's threads.
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
@@ -101,6 +103,22 @@ impl Direct {
             .map_err(|e| StoreError::Database(format!("the statement's thread failed: {e}")))?;
         self.checkpoint_if_due();
         done
+    }
+
+    /// Runs `sql` as [`Self::run`] does, but only if the connection is free and the database's
+    /// locks are too: `None` when it would have to wait (the caller reads elsewhere instead).
+    pub(super) fn try_run(&self, sql: &str, values: &[Value]) -> Option<Result<Vec<Row>, StoreError>> {
+        let mut conn = self.conn.try_lock().ok()?;
+        match conn.run(sql, values, 0) {
+            Err(Failure::Busy(_)) => None,
+            done => Some(done.map_err(StoreError::from)),
+        }
+    }
+
+    /// Holds the connection as a script running on it would, until the guard is dropped.
+    #[cfg(test)]
+    pub(super) fn occupied(&self) -> impl Sized + '_ {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Checkpoints the WAL on a pooled connection, on a task of its own (no answer waits for

@@ -1,6 +1,7 @@
 //! The store on a real SQLite file: the leases every leased table shares (freeing an earlier
 //! life's among them), the backlog counting exactly the rows the claims take, and each move
-//! written with its history entry; a process row read by position as SeaORM reads it by name.
+//! written with its history entry; a process row read by position as SeaORM reads it by name, and
+//! the detail's read on a reader connection as the pool's.
 use chrono::{DateTime, Duration, Utc};
 
 use super::SeaStore;
@@ -355,4 +356,61 @@ async fn a_process_row_read_by_position_is_the_row_seaorm_reads_by_name() {
     let by_name: Vec<_> = rows.iter().map(|r| proc_e::Model::from_query_result(r, "").unwrap()).collect();
     assert_eq!(by_position, vec![full, bare]);
     assert_eq!(by_position, by_name);
+}
+
+#[tokio::test]
+async fn the_detail_s_read_on_a_reader_connection_is_the_pool_s_which_answers_when_every_reader_is_busy() {
+    use sea_orm::EntityTrait;
+
+    use super::entities::{evidence as ev_e, process as proc_e};
+    use crate::domain::model::{CertNo, Evidence, EvidenceKind, EvidenceMethod, Process};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let member = MemberNo::parse("ETC000000041").unwrap();
+    let fresh = proc_e::ActiveModel::seal(&Process::not_started(member.clone()), 1, &store.cipher).unwrap();
+    proc_e::Entity::insert(fresh).exec(&store.db).await.unwrap();
+    let record = |member: &str, position: i64, cert: &str| Evidence {
+        cert_no: CertNo::parse("c", cert).unwrap(),
+        member_no: MemberNo::parse(member).unwrap(),
+        position,
+        kind: if position == 0 { EvidenceKind::Handler } else { EvidenceKind::Org },
+        masked_name: "张*".into(),
+        id_digest: "d".repeat(64),
+        account_id: format!("acc{position}"),
+        flow_id: format!("flow{position}"),
+        method: EvidenceMethod::Face,
+        at: DateTime::from_timestamp_millis(1_700_000_000_000 + position).unwrap(),
+        prev_digest: String::new(),
+        key_id: "k1".into(),
+        signature: vec![position as u8; 64],
+    };
+    // Written out of order, and another member's record beside them.
+    for r in [
+        record("ETC000000041", 1, "00000000000000000000000000000001"),
+        record("ETC000000042", 0, "00000000000000000000000000000002"),
+        record("ETC000000041", 0, "00000000000000000000000000000003"),
+    ] {
+        ev_e::Entity::insert(ev_e::ActiveModel::from(&r)).exec(&store.db).await.unwrap();
+    }
+
+    let here = store.process_with_evidence_here(&member).expect("a reader is free").unwrap();
+    let (process, chain) = here.clone().expect("the process");
+    assert_eq!(process.member_no(), &member);
+    let read: Vec<_> = chain.iter().map(|r| (r.position, r.cert_no.to_string())).collect();
+    assert_eq!(
+        read,
+        [(0, "00000000000000000000000000000003".to_owned()), (1, "00000000000000000000000000000001".to_owned())]
+    );
+    assert_eq!(chain[1], record("ETC000000041", 1, "00000000000000000000000000000001"));
+
+    let held: Vec<_> = store.readers.iter().map(|r| r.occupied()).collect();
+    assert!(store.process_with_evidence_here(&member).is_none(), "every reader busy: none waits");
+    let pooled = store.process_with_evidence(&member).await.unwrap();
+    drop(held);
+    assert_eq!(pooled, here, "the pool's read answers the same");
+
+    let nobody = MemberNo::parse("ETC000000043").unwrap();
+    assert_eq!(store.process_with_evidence_here(&nobody).expect("a reader is free").unwrap(), None);
+    assert_eq!(store.process_with_evidence(&nobody).await.unwrap(), None);
 }

@@ -69,6 +69,28 @@ impl From<&Evidence> for ActiveModel {
     }
 }
 
+impl Model {
+    /// A row read on SQLite's direct connection (`sqlite_direct`), its columns in the entity's
+    /// order ([`Column::iter`]), read by position.
+    pub(in crate::store) fn from_returned(row: &crate::store::sqlite_direct::Row) -> Result<Self, StoreError> {
+        Ok(Self {
+            cert_no: row.try_get(0)?,
+            member_no: row.try_get(1)?,
+            position: row.try_get(2)?,
+            kind: row.try_get(3)?,
+            masked_name: row.try_get(4)?,
+            id_digest: row.try_get(5)?,
+            account_id: row.try_get(6)?,
+            flow_id: row.try_get(7)?,
+            method: row.try_get(8)?,
+            at: row.try_get(9)?,
+            prev_digest: row.try_get(10)?,
+            key_id: row.try_get(11)?,
+            signature: row.try_get(12)?,
+        })
+    }
+}
+
 impl TryFrom<Model> for Evidence {
     type Error = StoreError;
 
