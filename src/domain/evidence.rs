@@ -1,12 +1,14 @@
 //! Evidence (存证, process.md §3): the service's evidence keys (Ed25519, rotated like the data
 //! keys), the writing of a record when the handler or the company passes, ConfirmEvidence
 //! (CERT_UNCONFIRMED → CERT_CONFIRMED), GetEvidence, and the certificate statuses of the detail.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
 
 use super::Service;
 use super::error::DomainError;
@@ -22,6 +24,51 @@ use super::values::MemberNo;
 pub struct EvidenceKeys {
     current: (String, SigningKey),
     verifying: HashMap<String, VerifyingKey>,
+    /// Signatures that verified, shared by the clones (the keys are the same).
+    verified: Arc<VerifiedRecords>,
+}
+
+/// Records whose signature verified, each as the SHA-256 of what was verified: the key's id, the
+/// signed bytes and the signature. Every read of the database checks the detail's records (two
+/// Ed25519 verifications, about half of such a read's instructions by callgrind), and a record,
+/// once written, never changes: a record that verified verifies again. A record changed
+/// in any byte (or a signature, or its key id) hashes to another entry and is verified in full, so
+/// a tampered row is caught as before; only verifications that passed are kept.
+#[derive(Default)]
+struct VerifiedRecords {
+    seen: Mutex<HashSet<[u8; 32]>>,
+}
+
+/// How many verified records are kept (32 bytes each, about 4 MiB when full); full, all are
+/// forgotten and verified again as they are read.
+const VERIFIED_KEPT: usize = 100_000;
+
+impl VerifiedRecords {
+    fn entry(key_id: &str, signed: &[u8], signature: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        // Lengths first: no two different triples hash the same bytes.
+        for part in [key_id.as_bytes(), signed, signature] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn contains(&self, entry: &[u8; 32]) -> bool {
+        self.lock().contains(entry)
+    }
+
+    fn keep(&self, entry: [u8; 32], limit: usize) {
+        let mut seen = self.lock();
+        if seen.len() >= limit {
+            seen.clear();
+        }
+        seen.insert(entry);
+    }
 }
 
 impl fmt::Debug for EvidenceKeys {
@@ -57,7 +104,7 @@ impl EvidenceKeys {
         }
         let verifying = keys.iter().map(|(id, k)| (id.clone(), k.verifying_key())).collect();
         let current = keys.into_iter().next().ok_or("EVIDENCE_KEYS lists no key")?;
-        Ok(Self { current, verifying })
+        Ok(Self { current, verifying, verified: Default::default() })
     }
 
     /// The dev keys (`dev` and tests that name none).
@@ -84,9 +131,23 @@ impl EvidenceKeys {
 
     /// Whether `record`'s signature verifies with the key it names (false for a key no longer listed).
     pub fn verifies(&self, record: &Evidence) -> bool {
+        self.verifies_keeping(record, VERIFIED_KEPT)
+    }
+
+    /// [`Self::verifies`], keeping at most `limit` verified records.
+    fn verifies_keeping(&self, record: &Evidence, limit: usize) -> bool {
         let Some(key) = self.verifying.get(&record.key_id) else { return false };
+        let signed = record.signed_bytes();
+        let entry = VerifiedRecords::entry(&record.key_id, &signed, &record.signature);
+        if self.verified.contains(&entry) {
+            return true;
+        }
         let Ok(sig) = Signature::from_slice(&record.signature) else { return false };
-        key.verify_strict(&record.signed_bytes(), &sig).is_ok()
+        let valid = key.verify_strict(&signed, &sig).is_ok();
+        if valid {
+            self.verified.keep(entry, limit);
+        }
+        valid
     }
 }
 
@@ -291,7 +352,6 @@ mod tests {
         assert!(keys.verifies(&r));
     }
 
-    use sha2::Digest as _;
     const EXPECTED_BYTES_SHA256: &str = "da4aad4d513fd6e8125c7504ef42807395e8f8f801682c5d019dbb368c5a2b2f";
     const EXPECTED_SIGNATURE: &str = "936b694905d51970548812277ef9604c622ee0556ed05d4992498b3644603c24affbb7ef0956033bf3a337c290f285bfe73d2758e43cb49c283f175c5985660d";
 
@@ -317,6 +377,43 @@ mod tests {
         changed.at += chrono::Duration::milliseconds(1);
         assert!(!old.verifies(&changed));
         assert_ne!(changed.digest(), r.digest());
+    }
+
+    #[test]
+    fn a_record_verified_before_still_fails_in_any_changed_byte() {
+        let keys = EvidenceKeys::parse("k1=KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap();
+        let mut r = record();
+        keys.sign(&mut r);
+        assert!(keys.verifies(&r));
+        assert!(keys.clone().verifies(&r), "verified once, it verifies again (and clones share that)");
+        let mut changed = r.clone();
+        changed.flow_id = "flow2".into();
+        assert!(!keys.verifies(&changed), "a changed field is verified in full");
+        let mut changed = r.clone();
+        changed.signature[63] ^= 0x80;
+        assert!(!keys.verifies(&changed), "a changed signature is verified in full");
+        let mut changed = r.clone();
+        changed.key_id = "k2".into();
+        assert!(!keys.verifies(&changed), "a key not listed verifies nothing");
+        assert!(keys.verifies(&r));
+        assert_eq!(keys.verified.lock().len(), 1, "only what verified is kept");
+    }
+
+    #[test]
+    fn verified_records_are_forgotten_when_their_limit_is_reached() {
+        let keys = EvidenceKeys::dev();
+        let records: Vec<Evidence> = (1..=3)
+            .map(|position| {
+                let mut r = Evidence { position, ..record() };
+                keys.sign(&mut r);
+                r
+            })
+            .collect();
+        for r in &records {
+            assert!(keys.verifies_keeping(r, 2));
+        }
+        assert_eq!(keys.verified.lock().len(), 1, "the third emptied the two kept before it");
+        assert!(records.iter().all(|r| keys.verifies_keeping(r, 2)), "forgotten ones verify in full again");
     }
 
     #[test]
