@@ -48,27 +48,6 @@ static DETAIL_SCRIPT: std::sync::LazyLock<(String, usize, usize)> = std::sync::L
     (script, process.len(), evidence.len())
 });
 
-/// The pool's read of the same, one statement: the process row LEFT JOINed with the member's
-/// records, one row per record, the process's columns first and the record's after them, each in
-/// their entity's order; PostgreSQL's text, then SQLite's. Read by position on sqlx: SeaORM's
-/// select of two models read every column by its aliased name and formatted an error for each
-/// NULL it then dropped (README "Performance").
-static DETAIL_JOIN: std::sync::LazyLock<([String; 2], usize)> = std::sync::LazyLock::new(|| {
-    use sea_orm::{EntityName, IdenStatic, Iterable};
-    let process: Vec<String> = proc_e::Column::iter().map(|c| format!("p.\"{}\"", c.as_str())).collect();
-    let evidence: Vec<String> = ev_e::Column::iter().map(|c| format!("e.\"{}\"", c.as_str())).collect();
-    let sql = |mark: &str| {
-        format!(
-            "SELECT {}, {} FROM \"{}\" AS p LEFT JOIN \"{}\" AS e ON e.\"member_no\" = p.\"member_no\" WHERE p.\"member_no\" = {mark}",
-            process.join(", "),
-            evidence.join(", "),
-            proc_e::Entity.table_name(),
-            ev_e::Entity.table_name(),
-        )
-    };
-    ([sql("$1"), sql("?")], process.len())
-});
-
 /// The row of a primary-key lookup. Lookups use `all()`, not `one()`: `one()` adds `LIMIT ?` with a
 /// bound value, and SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter on
 /// every rebind, so each call re-parsed its SQL: 44% of the instructions of GetProcessDetail
@@ -194,25 +173,18 @@ impl Store for SeaStore {
         if let Some(read) = self.process_with_evidence_here(member) {
             return read;
         }
-        let ([postgres, sqlite], process_columns) = &*DETAIL_JOIN;
-        match self.db.get_database_backend() {
-            DbBackend::Postgres => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(postgres.as_str()))
-                    .bind(member.as_str())
-                    .fetch_all(self.db.get_postgres_connection_pool())
-                    .await
-                    .map_err(sqlx_err)?;
-                self.joined(&rows, *process_columns)
-            }
-            _ => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sqlite.as_str()))
-                    .bind(member.as_str())
-                    .fetch_all(self.db.get_sqlite_connection_pool())
-                    .await
-                    .map_err(sqlx_err)?;
-                self.joined(&rows, *process_columns)
-            }
-        }
+        // One statement: the process row LEFT JOINed with the member's records, one row per record.
+        let rows = proc_e::Entity::find_by_id(member.as_str().to_owned())
+            .find_also_related(ev_e::Entity)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut rows = rows.into_iter();
+        let Some((process, first)) = rows.next() else { return Ok(None) };
+        let mut chain: Vec<Evidence> =
+            first.into_iter().chain(rows.filter_map(|(_, e)| e)).filter_map(|m| Evidence::try_from(m).ok()).collect();
+        chain.sort_by_key(|e| e.position);
+        Ok(Some((process.open(&self.cipher)?, chain)))
     }
 
     async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError> {
@@ -472,31 +444,6 @@ impl Store for SeaStore {
 }
 
 impl SeaStore {
-    /// The process and its records from [`DETAIL_JOIN`]'s rows, read by position.
-    fn joined<R>(&self, rows: &[R], process_columns: usize) -> Result<Option<ProcessWithEvidence>, StoreError>
-    where
-        R: sqlx::Row,
-        usize: sqlx::ColumnIndex<R>,
-        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
-        let Some(first) = rows.first() else { return Ok(None) };
-        let process = proc_e::Model::by_position(first)?;
-        let mut chain = Vec::new();
-        for row in rows {
-            // A record that no longer reads is left out (its successor then fails its chain).
-            if let Some(model) = ev_e::Model::by_position_from(row, process_columns)?
-                && let Ok(record) = Evidence::try_from(model)
-            {
-                chain.push(record);
-            }
-        }
-        chain.sort_by_key(|e| e.position);
-        Ok(Some((process.open(&self.cipher)?, chain)))
-    }
-
     /// [`Store::process_with_evidence`] on SQLite, on the calling thread: the first of the reader
     /// connections that is free runs [`DETAIL_SCRIPT`]. `None` when there are none (PostgreSQL, an
     /// in-memory database) or all are busy; the read then goes through the pool.

@@ -69,48 +69,25 @@ impl From<&Evidence> for ActiveModel {
     }
 }
 
-/// A `Model` from `$row`'s columns from `$at` on, in the entity's order ([`Column::iter`]), read
-/// by position: the same for sqlx's rows and the direct connection's.
-macro_rules! by_position {
-    ($row:ident, $at:expr, $cert_no:expr) => {
-        Model {
-            cert_no: $cert_no,
-            member_no: $row.try_get($at + 1)?,
-            position: $row.try_get($at + 2)?,
-            kind: $row.try_get($at + 3)?,
-            masked_name: $row.try_get($at + 4)?,
-            id_digest: $row.try_get($at + 5)?,
-            account_id: $row.try_get($at + 6)?,
-            flow_id: $row.try_get($at + 7)?,
-            method: $row.try_get($at + 8)?,
-            at: $row.try_get($at + 9)?,
-            prev_digest: $row.try_get($at + 10)?,
-            key_id: $row.try_get($at + 11)?,
-            signature: $row.try_get($at + 12)?,
-        }
-    };
-}
-
 impl Model {
-    /// The record in a sqlx row's columns from `at` on; `None` when its `cert_no` is NULL (a LEFT
-    /// JOIN found no record).
-    pub(in crate::store) fn by_position_from<R>(row: &R, at: usize) -> Result<Option<Self>, StoreError>
-    where
-        R: sea_orm::sqlx::Row,
-        usize: sea_orm::sqlx::ColumnIndex<R>,
-        for<'r> String: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
-        for<'r> i64: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
-    {
-        let read = || -> Result<Option<Self>, sea_orm::sqlx::Error> {
-            let Some(cert_no) = row.try_get::<Option<String>, _>(at)? else { return Ok(None) };
-            Ok(Some(by_position!(row, at, cert_no)))
-        };
-        read().map_err(|e| StoreError::Database(e.to_string()))
-    }
-
-    /// A row read on SQLite's direct connection (`sqlite_direct`), its columns in the entity's order.
+    /// A row read on SQLite's direct connection (`sqlite_direct`), its columns in the entity's
+    /// order ([`Column::iter`]), read by position.
     pub(in crate::store) fn from_returned(row: &crate::store::sqlite_direct::Row) -> Result<Self, StoreError> {
-        Ok(by_position!(row, 0, row.try_get(0)?))
+        Ok(Self {
+            cert_no: row.try_get(0)?,
+            member_no: row.try_get(1)?,
+            position: row.try_get(2)?,
+            kind: row.try_get(3)?,
+            masked_name: row.try_get(4)?,
+            id_digest: row.try_get(5)?,
+            account_id: row.try_get(6)?,
+            flow_id: row.try_get(7)?,
+            method: row.try_get(8)?,
+            at: row.try_get(9)?,
+            prev_digest: row.try_get(10)?,
+            key_id: row.try_get(11)?,
+            signature: row.try_get(12)?,
+        })
     }
 }
 
