@@ -35,14 +35,14 @@ type ProcessWithEvidence = (Process, Vec<Evidence>);
 /// (README "Performance").
 static DETAIL_SCRIPT: std::sync::LazyLock<(String, usize, usize)> = std::sync::LazyLock::new(|| {
     use sea_orm::{EntityName, IdenStatic, Iterable};
-    let list = |names: Vec<String>| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-    let process: Vec<String> = proc_e::Column::iter().map(|c| c.as_str().to_owned()).collect();
-    let evidence: Vec<String> = ev_e::Column::iter().map(|c| c.as_str().to_owned()).collect();
+    let list = |names: &[&str]| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let process: Vec<&str> = proc_e::Column::iter().map(|c| c.as_str()).collect();
+    let evidence: Vec<&str> = ev_e::Column::iter().map(|c| c.as_str()).collect();
     let script = format!(
         "BEGIN; SELECT {} FROM \"{}\" WHERE \"member_no\" = ?; SELECT {} FROM \"{}\" WHERE \"member_no\" = ? ORDER BY \"position\"; COMMIT",
-        list(process.clone()),
+        list(&process),
         proc_e::Entity.table_name(),
-        list(evidence.clone()),
+        list(&evidence),
         ev_e::Entity.table_name(),
     );
     (script, process.len(), evidence.len())
@@ -181,10 +181,7 @@ impl Store for SeaStore {
             .map_err(db_err)?;
         let mut rows = rows.into_iter();
         let Some((process, first)) = rows.next() else { return Ok(None) };
-        let mut chain: Vec<Evidence> =
-            first.into_iter().chain(rows.filter_map(|(_, e)| e)).filter_map(|m| Evidence::try_from(m).ok()).collect();
-        chain.sort_by_key(|e| e.position);
-        Ok(Some((process.open(&self.cipher)?, chain)))
+        self.detail_read(process, first.into_iter().chain(rows.filter_map(|(_, e)| e))).map(Some)
     }
 
     async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError> {
@@ -455,21 +452,29 @@ impl SeaStore {
         let values = [sea_orm::Value::from(member.as_str()), sea_orm::Value::from(member.as_str())];
         let rows = self.readers.iter().find_map(|reader| reader.try_run(script, &values))?;
         Some(rows.and_then(|rows| {
-            let mut process = None;
-            let mut chain = Vec::new();
+            // The process's row and the records' tell apart by their columns (the entities').
+            let (mut process, mut records) = (None, Vec::new());
             for row in &rows {
-                if row.0.len() == *process_columns && process.is_none() {
+                if row.0.len() == *process_columns {
                     process = Some(proc_e::Model::from_returned(row)?);
-                } else if row.0.len() == *evidence_columns
-                    && let Ok(record) = Evidence::try_from(ev_e::Model::from_returned(row)?)
-                {
-                    // As the pool's read: a record that no longer reads is left out.
-                    chain.push(record);
+                } else if row.0.len() == *evidence_columns {
+                    records.push(ev_e::Model::from_returned(row)?);
                 }
             }
-            let Some(process) = process else { return Ok(None) };
-            chain.sort_by_key(|e| e.position);
-            Ok(Some((process.open(&self.cipher)?, chain)))
+            process.map(|process| self.detail_read(process, records)).transpose()
         }))
+    }
+
+    /// The detail's read from its rows, whichever connection read them: the process opened, and
+    /// the member's records oldest first — a record altered past reading left out (the record
+    /// after it then fails its chain).
+    fn detail_read(
+        &self,
+        process: proc_e::Model,
+        records: impl IntoIterator<Item = ev_e::Model>,
+    ) -> Result<ProcessWithEvidence, StoreError> {
+        let mut chain: Vec<Evidence> = records.into_iter().filter_map(|m| Evidence::try_from(m).ok()).collect();
+        chain.sort_by_key(|e| e.position);
+        Ok((process.open(&self.cipher)?, chain))
     }
 }
