@@ -95,11 +95,19 @@ fn main() {
             std::future::pending::<()>().await
         });
     } else if args.get(1).map(String::as_str) == Some("--starts") {
-        // `--starts ADDR TAG`: the bench's StartFaceAuth run against a server started by hand
-        // (TAG names its fresh members: a new one for each run on one database).
-        let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--starts ADDR TAG");
-        let tag = args.get(3).expect("--starts ADDR TAG");
-        println!("StartFaceAuth p50 {:.2} ms", runtime.block_on(face_p50(addr, tag)));
+        // `--starts ADDR TAG SIM_URL`: the bench's StartFaceAuth run against a server started by
+        // hand (TAG names its fresh members: a new one for each run on one database), alternated
+        // with the upstream alone on the simulator the server calls.
+        let usage = "--starts ADDR TAG SIM_URL";
+        let addr = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
+        let (tag, sim_url) = (args.get(3).expect(usage), args.get(4).expect(usage));
+        let starts = runtime.block_on(start_p50s(addr, tag, sim_url));
+        println!(
+            "StartFaceAuth p50 {:.2} ms, upstream alone p50 {:.2} ms: added {:.2} ms",
+            starts.service,
+            starts.upstream,
+            starts.service - starts.upstream
+        );
     } else if args.get(1).map(String::as_str) == Some("--load") {
         // For profiling a server started by hand: `--load ADDR SECONDS` drives GetProcessDetail alone.
         let addr = args.get(2).and_then(|a| a.parse().ok()).expect("--load ADDR SECONDS");
@@ -859,17 +867,6 @@ async fn upstream_start(client: &EsignClient, member: &MemberNo) -> (AccountId, 
     (account, started)
 }
 
-/// p50 of the upstream's own time for what StartFaceAuth asks of it (account, then face start),
-/// called from here with the service's own e签宝 client: the delay plus the simulator's work.
-async fn upstream_p50(sim: &SimHandle) -> f64 {
-    let client = upstream_client(sim.base_url());
-    let member = |i: usize| MemberNo::parse(&format!("UP{i:09}")).expect("member");
-    p50_of(FACE_WARMUP_CALLS, FACE_CALLS, Duration::ZERO, async |i| {
-        upstream_start(&client, &member(i)).await;
-    })
-    .await
-}
-
 /// p50, in ms, of `calls` runs of `op` (given its run's number) after `warmup` runs not counted,
 /// one at a time, each timed alone after `gap` of idling.
 async fn p50_of(warmup: usize, calls: usize, gap: Duration, mut op: impl AsyncFnMut(usize)) -> f64 {
@@ -887,9 +884,20 @@ async fn p50_of(warmup: usize, calls: usize, gap: Duration, mut op: impl AsyncFn
     median(&sorted_ms(times))
 }
 
-/// p50 of StartFaceAuth through the service, one call at a time, each for a member never seen.
-async fn face_p50(addr: SocketAddr, tag: &str) -> f64 {
+/// The p50s, in ms, of a StartFaceAuth through a server and of the upstream alone.
+struct Starts {
+    service: f64,
+    upstream: f64,
+}
+
+/// StartFaceAuth through the server at `addr`, one call at a time, each for a member never seen,
+/// alternated call by call with the upstream alone: what StartFaceAuth asks of e签宝 (account, then
+/// face start) made straight to the simulator at `sim_url` with the service's own e签宝 client.
+/// Alternated, whatever drifts over the run (the machine's other work, the database's) moves both
+/// alike, and "added" is the difference of the two p50s.
+async fn start_p50s(addr: SocketAddr, tag: &str, sim_url: &str) -> Starts {
     let mut client = AuthServiceClient::new(channel(addr).await);
+    let upstream = upstream_client(sim_url);
     let request = |i: usize| pb::StartFaceAuthRequest {
         etc_member_no: format!("F{tag}{i:09}"),
         name: "张三".into(),
@@ -899,10 +907,20 @@ async fn face_p50(addr: SocketAddr, tag: &str) -> f64 {
         redirect_url: "https://etc.example.com/face/done".into(),
         face_auth_mode: 0,
     };
-    p50_of(FACE_WARMUP_CALLS, FACE_CALLS, Duration::ZERO, async |i| {
+    let (mut service, mut alone) = (Vec::with_capacity(FACE_CALLS), Vec::with_capacity(FACE_CALLS));
+    for i in 0..FACE_WARMUP_CALLS + FACE_CALLS {
+        let started = Instant::now();
         client.start_face_auth(authed(request(i))).await.expect("StartFaceAuth");
-    })
-    .await
+        let through = started.elapsed();
+        let member = MemberNo::parse(&format!("U{tag}{i:09}")).expect("member");
+        let started = Instant::now();
+        upstream_start(&upstream, &member).await;
+        if i >= FACE_WARMUP_CALLS {
+            service.push(through.as_secs_f64() * 1000.0);
+            alone.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Starts { service: median(&sorted_ms(service)), upstream: median(&sorted_ms(alone)) }
 }
 
 /// p50s of two statements alone on a database, each after its connection idled as long as a start's
@@ -973,7 +991,7 @@ struct Row {
     load: Load,
     flood: Load,
     peak_mib: f64,
-    face_p50: f64,
+    starts: Starts,
     /// The mean time a start spent in the service less its upstream calls, from its `/metrics`.
     face_in_service: Option<f64>,
     /// The other reads (etc-esign only), each with its own load.
@@ -989,7 +1007,7 @@ const READ_MEASURE: Duration = Duration::from_secs(5);
 
 /// `server`'s row; `database`: the URL of an etc-esign server's database, whose other reads and
 /// idle round trips are measured too.
-async fn measure(mut server: Server, face_tag: &str, database: Option<&str>) -> Row {
+async fn measure(mut server: Server, face_tag: &str, sim: &SimHandle, database: Option<&str>) -> Row {
     let start_ms = server.wait_serving().await;
     tokio::time::sleep(RSS_SETTLE).await;
     let (idle_mib, _) = server.rss();
@@ -1005,7 +1023,8 @@ async fn measure(mut server: Server, face_tag: &str, database: Option<&str>) -> 
             reads.push((read, drive_read(read, server.addr, CONNECTIONS, IN_FLIGHT, READ_WARMUP, READ_MEASURE).await));
         }
     }
-    let face_p50 = face_p50(server.addr, face_tag).await;
+    let starts = start_p50s(server.addr, face_tag, sim.base_url()).await;
+    eprintln!("{}: StartFaceAuth p50 {:.2} ms, upstream alone {:.2} ms", server.name, starts.service, starts.upstream);
     let face_in_service = match server.http {
         Some(http) => Some(start_in_service_ms(http).await),
         None => None,
@@ -1017,7 +1036,7 @@ async fn measure(mut server: Server, face_tag: &str, database: Option<&str>) -> 
         Some(url) => Some(round_trips(url).await),
         None => None,
     };
-    Row { name, start_ms, idle_mib, load, flood, peak_mib, face_p50, face_in_service, reads, round_trips }
+    Row { name, start_ms, idle_mib, load, flood, peak_mib, starts, face_in_service, reads, round_trips }
 }
 
 async fn run() {
@@ -1025,33 +1044,30 @@ async fn run() {
     let binary = build_service();
     let dir = tempfile::tempdir().expect("temp dir");
     let sim = start_sim(UPSTREAM_DELAY).await;
-    let upstream = upstream_p50(&sim).await;
-    eprintln!("upstream alone (account + face start, {UPSTREAM_DELAY:?} each): p50 {upstream:.2} ms");
-
-    let mut rows = vec![measure(spawn_baseline(dir.path(), &sim), "B", None).await];
+    let mut rows = vec![measure(spawn_baseline(dir.path(), &sim), "B", &sim, None).await];
 
     let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
     eprintln!("seeding SQLite with {MEMBERS} members …");
     seed(&sqlite_url).await;
     let sqlite = spawn_service("etc-esign SQLite", &binary, &sqlite_url, &sim, dir.path());
-    rows.push(measure(sqlite, "S", Some(&sqlite_url)).await);
+    rows.push(measure(sqlite, "S", &sim, Some(&sqlite_url)).await);
 
     if let Some(pg) = create_pg().await {
         eprintln!("seeding PostgreSQL with {MEMBERS} members …");
         seed(&pg.url).await;
         let server = spawn_service("etc-esign PostgreSQL", &binary, &pg.url, &sim, dir.path());
-        rows.push(measure(server, "P", Some(&pg.url)).await);
+        rows.push(measure(server, "P", &sim, Some(&pg.url)).await);
         drop_pg(pg).await;
     }
     sim.shutdown().await;
-    print_table(&rows, upstream);
+    print_table(&rows);
 }
 
 fn pass(ok: bool) -> &'static str {
     if ok { "PASS" } else { "MISS" }
 }
 
-fn print_table(rows: &[Row], upstream: f64) {
+fn print_table(rows: &[Row]) {
     let base = &rows[0];
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!();
@@ -1105,26 +1121,26 @@ fn print_table(rows: &[Row], upstream: f64) {
     println!();
     println!(
         "StartFaceAuth: one call at a time, {FACE_CALLS} fresh members, simulator delay {UPSTREAM_DELAY:?} on each of \
-         its 2 upstream calls; upstream alone p50 {upstream:.2} ms"
+         its 2 upstream calls, alternated call by call with the upstream alone"
     );
     println!(
-        "| server | p50 ms | added over upstream ms | added over the bare delays ms | added over the baseline's ms \
-         | in the service, mean ms | its database alone, idle: SELECT 1 / upsert ms |"
+        "| server | p50 ms | upstream alone p50 ms | added over upstream ms | added over the bare delays ms \
+         | added over the baseline's ms | in the service, mean ms | its database alone, idle: SELECT 1 / upsert ms |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let delays = 2.0 * UPSTREAM_DELAY.as_secs_f64() * 1000.0;
     for r in rows {
-        let p50 = r.face_p50;
+        let (p50, upstream) = (r.starts.service, r.starts.upstream);
         let (over_base, inside, alone) = match (r.face_in_service, &r.round_trips) {
             (Some(inside), Some(rt)) => (
-                format!("{:.2}", p50 - base.face_p50),
+                format!("{:.2}", p50 - base.starts.service),
                 format!("{inside:.2}"),
                 format!("{:.2} / {:.2}", rt.select, rt.upsert),
             ),
             _ => ("–".into(), "–".into(), "–".into()),
         };
         println!(
-            "| {} | {p50:.2} | {:.2} | {:.2} | {over_base} | {inside} | {alone} |",
+            "| {} | {p50:.2} | {upstream:.2} | {:.2} | {:.2} | {over_base} | {inside} | {alone} |",
             r.name,
             p50 - upstream,
             p50 - delays
@@ -1139,7 +1155,7 @@ fn print_table(rows: &[Row], upstream: f64) {
         println!("| req/s ≥ {want}× base ({db}) | {ratio:.2}× | {} |", pass(ratio >= want));
         let p99 = r.load.pct_ms(0.99) / base.load.pct_ms(0.99);
         println!("| p99 ≤ 2× base ({db}) | {p99:.2}× | {} |", pass(p99 <= 2.0));
-        let added = r.face_p50 - upstream;
+        let added = r.starts.service - r.starts.upstream;
         println!("| StartFaceAuth adds ≤ 1 ms at p50 ({db}) | {added:.2} ms | {} |", pass(added <= 1.0));
         println!("| RSS idle ≤ 25 MiB ({db}) | {:.1} MiB | {} |", r.idle_mib, pass(r.idle_mib <= 25.0));
         println!("| RSS peak ≤ 80 MiB, 1,000 streams ({db}) | {:.1} MiB | {} |", r.peak_mib, pass(r.peak_mib <= 80.0));

@@ -3,6 +3,7 @@
 //! actually received (never from what the client claims): a body altered after signing fails the
 //! Content-MD5 check, a header or path altered after signing fails the signature check.
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -147,7 +148,7 @@ impl Shared {
             FaultKind::Delay(delay) => {
                 tokio::select! {
                     () = self.cancel.cancelled() => {}
-                    () = tokio::time::sleep(delay) => {}
+                    () = sleep_precisely(delay) => {}
                 }
                 Ok(())
             }
@@ -164,6 +165,27 @@ impl Shared {
                 .into_response()),
             FaultKind::Business { code, message } => Err(refuse(code, message)),
         }
+    }
+}
+
+/// The part of an injected delay left to a thread's own sleep rather than tokio's timer.
+const FINE_SLEEP: Duration = Duration::from_millis(2);
+
+/// Waits `delay`, to within the kernel's timer slack (tens of µs). tokio's timer ends a sleep on
+/// the first whole millisecond after its deadline, so a chain of injected delays would end on the
+/// same millisecond ticks whatever the caller did between them: work under a millisecond would
+/// vanish from a timing through the simulator and work just over it count as a whole one. The last
+/// `FINE_SLEEP` is slept on a blocking thread instead, which wakes when asked.
+async fn sleep_precisely(delay: Duration) {
+    let deadline = std::time::Instant::now() + delay;
+    if let Some(coarse) = delay.checked_sub(FINE_SLEEP) {
+        tokio::time::sleep(coarse).await;
+    }
+    let rest = deadline.saturating_duration_since(std::time::Instant::now());
+    if !rest.is_zero() {
+        // A blocking pool that cannot take the sleep (runtime shutting down) ends the delay early:
+        // a simulator stopping has no one left to delay.
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
     }
 }
 
