@@ -38,17 +38,24 @@ impl Service {
     }
 
     /// StartReversePayment: the account the company pays into, asked of e签宝 once per flow.
+    ///
+    /// A repeated call answers the recorded account from the process as GetProcessDetail reads it
+    /// (usually in memory) and the member's newest company flow, without the lease. A first call
+    /// takes the member's lease, looks again beside the process the lease's statement read, asks
+    /// e签宝, and records the account in a commit that frees the lease: the company flow's upsert
+    /// beside that process's conditional update (one statement on PostgreSQL, one script on SQLite).
     pub async fn start_reverse_payment(
         &self,
         member: &MemberNo,
         deadline: Option<Instant>,
     ) -> Result<(ReceivingAccount, PaymentView), DomainError> {
-        let view = self.payment_view(member).await?;
+        let view = self.payment_view_of(member, self.process_detail(member).await?).await?;
         if let Some(account) = view.flow.receiving.clone() {
             return Ok((account, view));
         }
-        self.with_member_lease(member, deadline, |_, _| async {
-            let view = self.payment_view(member).await?;
+        self.with_member_lease(member, deadline, |process, lease| async move {
+            // Whoever held the lease before us may have asked already.
+            let view = self.payment_view_of(member, Arc::new(process)).await?;
             if let Some(account) = view.flow.receiving.clone() {
                 return Ok((account, view));
             }
@@ -68,9 +75,28 @@ impl Service {
             let mut flow = view.flow.clone();
             flow.receiving = Some(account.clone());
             flow.payment_process = PaymentProcess::Created;
-            self.store.commit(ChangeSet { org_flows: vec![flow.clone()], ..Default::default() }).await?;
+            // The process is not moved, only rewritten at its version, so that the flow's row and the
+            // lease's release go in one call; a callback that moved it meanwhile makes the commit
+            // conflict, and it is made again from the stored process.
+            let mut first = Some(Process::clone(&view.process));
+            let process = self
+                .retry_on_conflict(|| {
+                    let first = first.take();
+                    let (flow, lease) = (&flow, &lease);
+                    async move {
+                        let process = self.kept_or_stored(first, member).await?;
+                        let changes = ChangeSet {
+                            process: Some(process.clone()),
+                            org_flows: vec![flow.clone()],
+                            ..Default::default()
+                        };
+                        self.commit_freeing(changes, lease).await?;
+                        Ok(process)
+                    }
+                })
+                .await?;
             tracing::info!(member = %member, flow_id = %flow.flow_id, "reverse payment account created");
-            Ok((account, PaymentView { flow, process: view.process }))
+            Ok((account, PaymentView { flow, process: Arc::new(process) }))
         })
         .await
     }

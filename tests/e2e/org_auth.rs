@@ -290,6 +290,25 @@ async fn a_company_start_answers_with_its_member_lease_freed_whether_refused_or_
     app.finish().await;
 }
 
+/// StartReversePayment records the account in the commit that frees the member's lease; a repeated
+/// call answers the same account without taking the lease at all.
+#[tokio::test]
+async fn a_reverse_payment_start_answers_with_its_member_lease_freed_and_a_repeat_takes_none() {
+    let app = spawn_app().await;
+    let member = "ETC000000192";
+    let (_, first) = paying_member(&app, member).await;
+    let db = app.db.as_ref().expect("db");
+    assert_eq!(db.lease(member).await, Some((None, None)), "freed by the commit");
+    assert_eq!(app.sim.calls().reverse_payment, 1);
+    let v = version(&app, member).await;
+    let again = start_payment(&app, member).await.expect("repeated");
+    assert_eq!(again, first, "the same account");
+    assert_eq!(app.sim.calls().reverse_payment, 1, "e签宝 asked once");
+    assert_eq!(db.lease(member).await, Some((None, None)));
+    assert_eq!(version(&app, member).await, v, "a repeat writes nothing");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn fifty_concurrent_org_starts_for_one_member_make_one_company_flow() {
     let app = spawn_app().await;
@@ -492,8 +511,8 @@ async fn a_handler_who_passed_by_sms_verifies_the_company_as_its_legal_person() 
     app.finish().await;
 }
 
-/// Waits until the member's lease is free: StartReversePayment releases it just after it answered,
-/// a write of its own that makes every replica forget its copy of the process once more.
+/// Waits until the member's lease is free (StartReversePayment frees it in its commit; a call
+/// answered under the lease without a commit releases it just after its answer).
 async fn lease_released(app: &TestApp, member: &str) {
     let db = app.db.as_ref().expect("db");
     eventually(Duration::from_secs(10), "the member's lease released", || async {
