@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, Query, UnionType};
 use sea_orm::sqlx;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set,
 };
 use sea_query_sqlx::SqlxValues;
 
@@ -47,6 +48,31 @@ static DETAIL_SCRIPT: std::sync::LazyLock<(String, usize, usize)> = std::sync::L
     );
     (script, process.len(), evidence.len())
 });
+
+/// The detail's read through the pool, as one statement: the process row LEFT JOINed with the
+/// member's records, one row per record (the process's columns on the first row alone when it has
+/// none), for `?` (SQLite) and `$1` (PostgreSQL). The process's columns keep their names and only
+/// the records' are aliased (`B_`): SeaORM reads a prefixed column by a name it formats at every
+/// read, so `find_also_related`, which prefixes both, formatted 118 names a read and decoded the
+/// process once per record; the statement it built anew each time is written once here.
+static POOL_DETAIL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    use sea_orm::{EntityName, IdenStatic, Iterable};
+    let (processes, evidence) = (proc_e::Entity.table_name(), ev_e::Entity.table_name());
+    let mut columns: Vec<String> =
+        proc_e::Column::iter().map(|c| format!("\"{processes}\".\"{}\"", c.as_str())).collect();
+    columns.extend(ev_e::Column::iter().map(|c| format!("\"{evidence}\".\"{0}\" AS \"{POOL_RECORD}{0}\"", c.as_str())));
+    let sql = |mark: &str| {
+        format!(
+            "SELECT {} FROM \"{processes}\" LEFT JOIN \"{evidence}\" ON \"{processes}\".\"member_no\" = \"{evidence}\".\"member_no\" \
+             WHERE \"{processes}\".\"member_no\" = {mark}",
+            columns.join(", ")
+        )
+    };
+    [sql("?"), sql("$1")]
+});
+
+/// The prefix of the records' columns in [`POOL_DETAIL`].
+const POOL_RECORD: &str = "B_";
 
 /// The row of a primary-key lookup. Lookups use `all()`, not `one()`: `one()` adds `LIMIT ?` with a
 /// bound value, and SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter on
@@ -173,15 +199,19 @@ impl Store for SeaStore {
         if let Some(read) = self.process_with_evidence_here(member) {
             return read;
         }
-        // One statement: the process row LEFT JOINed with the member's records, one row per record.
-        let rows = proc_e::Entity::find_by_id(member.as_str().to_owned())
-            .find_also_related(ev_e::Entity)
-            .all(&self.db)
-            .await
+        let backend = self.db.get_database_backend();
+        let sql = &POOL_DETAIL[usize::from(backend == DbBackend::Postgres)];
+        let statement = sea_orm::Statement::from_sql_and_values(backend, sql.clone(), [member.as_str().into()]);
+        let rows = self.db.query_all_raw(statement).await.map_err(db_err)?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let process = proc_e::Model::from_query_result(first, "").map_err(db_err)?;
+        let records = rows
+            .iter()
+            .map(|row| ev_e::Model::from_query_result_optional(row, POOL_RECORD))
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>, _>>()
             .map_err(db_err)?;
-        let mut rows = rows.into_iter();
-        let Some((process, first)) = rows.next() else { return Ok(None) };
-        self.detail_read(process, first.into_iter().chain(rows.filter_map(|(_, e)| e))).map(Some)
+        self.detail_read(process, records).map(Some)
     }
 
     async fn evidence(&self, cert_no: &CertNo) -> Result<Option<Evidence>, StoreError> {
@@ -475,6 +505,9 @@ impl SeaStore {
     ) -> Result<ProcessWithEvidence, StoreError> {
         let mut chain: Vec<Evidence> = records.into_iter().filter_map(|m| Evidence::try_from(m).ok()).collect();
         chain.sort_by_key(|e| e.position);
+        // Kept by the read cache: collected in place from the rows' models (larger, and allocated
+        // for four), the vector would keep their allocation.
+        chain.shrink_to_fit();
         Ok((process.open(&self.cipher)?, chain))
     }
 }
