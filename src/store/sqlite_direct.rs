@@ -83,15 +83,9 @@ impl Direct {
     /// up to the busy timeout. A script refused as busy wrote nothing (it stopped at its `BEGIN`,
     /// or was rolled back), so running it again is safe.
     pub(super) async fn run(self: &Arc<Self>, sql: String, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        if let Ok(mut conn) = self.conn.try_lock() {
-            match conn.run(&sql, &values, 0) {
-                Err(Failure::Busy(_)) => {}
-                done => {
-                    drop(conn);
-                    self.checkpoint_if_due();
-                    return done.map_err(StoreError::from);
-                }
-            }
+        if let Some(done) = self.try_run(&sql, &values) {
+            self.checkpoint_if_due();
+            return done;
         }
         let this = Arc::clone(self);
         let wait = move || {
@@ -106,7 +100,9 @@ impl Direct {
     }
 
     /// Runs `sql` as [`Self::run`] does, but only if the connection is free and the database's
-    /// locks are too: `None` when it would have to wait (the caller reads elsewhere instead).
+    /// locks are too: `None` when it would have to wait (the caller waits elsewhere, or reads
+    /// elsewhere instead). A script refused as busy wrote nothing. No checkpoint follows: a
+    /// writer asks for it (`run`).
     pub(super) fn try_run(&self, sql: &str, values: &[Value]) -> Option<Result<Vec<Row>, StoreError>> {
         let mut conn = self.conn.try_lock().ok()?;
         match conn.run(sql, values, 0) {
