@@ -204,6 +204,73 @@ async fn a_commit_that_fails_part_way_writes_nothing_and_leaves_no_transaction_o
     assert_eq!(store.history(&member, None, 10).await.unwrap().len(), 1);
 }
 
+/// SQLite's history keys are the table's rowid without AUTOINCREMENT (m0012): a commit recording a
+/// move writes no `sqlite_sequence` row, and a database made before keeps its entries, its index
+/// and increasing keys across the rebuild, both ways.
+#[tokio::test]
+async fn history_keys_keep_increasing_across_the_rebuild_that_drops_autoincrement() {
+    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm_migration::MigratorTrait;
+
+    use super::migration::Migrator;
+    use crate::domain::model::{Process, ProcessStatus, Source};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = SeaStore::connect(&url, 2, test_cipher()).await.unwrap();
+    let all = Migrator::migrations().len() as u32;
+    Migrator::up(&store.db, Some(all - 1)).await.unwrap();
+
+    let member = MemberNo::parse("ETC000000012").unwrap();
+    let now = Utc::now();
+    let by = Source::Rpc { method: "CancelProcess".into(), caller: "E02".into() };
+    let cancel = |version| {
+        let mut process = Process::restore(member.clone(), ProcessStatus::AuthorizeFailed, version);
+        assert!(process.cancel(now));
+        ChangeSet { process: Some(process), source: Some(by.clone()), ..Default::default() }
+    };
+    let one = |sql: &str| {
+        let (db, sql) = (store.db.clone(), sql.to_owned());
+        async move {
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+            row.map(|r| r.try_get_by_index::<String>(0).unwrap())
+        }
+    };
+    let keyed_by = r#"SELECT sql FROM sqlite_master WHERE name = 'process_history'"#;
+    let sequenced = "SELECT name FROM sqlite_sequence WHERE name = 'process_history'";
+    let indexed = "SELECT name FROM sqlite_master WHERE name = 'process_history_member'";
+    let seqs = async |store: &SeaStore| -> Vec<i64> {
+        store.history(&member, None, 10).await.unwrap().iter().map(|e| e.seq).collect()
+    };
+
+    // Before: AUTOINCREMENT, and each entry rewrites its sequence row.
+    assert!(store.try_lease_member(&member, &lease("a", now), now).await.unwrap());
+    store.commit(cancel(1)).await.unwrap();
+    assert!(one(keyed_by).await.unwrap().contains("AUTOINCREMENT"));
+    assert_eq!(one(sequenced).await.as_deref(), Some("process_history"));
+    let before = seqs(&store).await;
+    assert_eq!(before.len(), 1);
+
+    // The rebuild keeps the entry and the index; new keys follow on; no sequence row is written.
+    Migrator::up(&store.db, None).await.unwrap();
+    assert!(!one(keyed_by).await.unwrap().contains("AUTOINCREMENT"));
+    assert_eq!(one(sequenced).await, None);
+    assert_eq!(one(indexed).await.as_deref(), Some("process_history_member"));
+    store.commit(cancel(2)).await.unwrap();
+    let after = seqs(&store).await;
+    assert_eq!(after.len(), 2);
+    assert!(after.contains(&before[0]) && after.iter().all(|s| *s >= before[0]), "{before:?} {after:?}");
+    assert_eq!(one(sequenced).await, None, "a commit wrote no sequence row");
+
+    // Back down: AUTOINCREMENT again, the entries kept, the sequence at the highest key.
+    Migrator::down(&store.db, Some(1)).await.unwrap();
+    assert!(one(keyed_by).await.unwrap().contains("AUTOINCREMENT"));
+    assert_eq!(seqs(&store).await, after);
+    store.commit(cancel(3)).await.unwrap();
+    let highest = *after.iter().max().unwrap();
+    assert!(seqs(&store).await.iter().any(|s| *s > highest));
+}
+
 /// A file's start writes go to the direct connection; an in-memory database, which no second
 /// connection can share, takes the same lease and commits the same script through its pool. A
 /// commit frees the member's lease it names only while that holder holds it.

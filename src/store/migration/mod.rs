@@ -12,6 +12,7 @@ mod m0008_seal;
 mod m0009_account_generation;
 mod m0010_seal_review;
 mod m0011_change_notify;
+mod m0012_history_rowid;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_account_generation::Migration),
             Box::new(m0010_seal_review::Migration),
             Box::new(m0011_change_notify::Migration),
+            Box::new(m0012_history_rowid::Migration),
         ]
     }
 }
