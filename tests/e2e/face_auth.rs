@@ -85,9 +85,11 @@ async fn start_face_auth_returns_the_running_link_when_called_twice() {
 async fn a_start_answers_with_its_member_lease_freed() {
     let app = spawn_app().await;
     let member = "ETC000000190";
-    app.start_face(member).await;
     let db = app.db.as_ref().expect("db");
+    db.log_process_writes().await;
+    app.start_face(member).await;
     assert_eq!(db.lease(member).await, Some((None, None)));
+    db.assert_lease_freed_by_its_commit(member, "started").await;
     app.finish().await;
 }
 
