@@ -239,6 +239,16 @@ async fn history_keys_keep_increasing_across_the_rebuild_that_drops_autoincremen
     let keyed_by = r#"SELECT sql FROM sqlite_master WHERE name = 'process_history'"#;
     let sequenced = "SELECT name FROM sqlite_sequence WHERE name = 'process_history'";
     let indexed = "SELECT name FROM sqlite_master WHERE name = 'process_history_member'";
+    // Each column's name, type, NOT NULL and key position: the same table but for AUTOINCREMENT.
+    let columns = async || -> Vec<(String, String, i64, i64)> {
+        let sql = "SELECT name, type, \"notnull\", pk FROM pragma_table_info('process_history') ORDER BY cid";
+        let rows = store.db.query_all_raw(Statement::from_string(store.db.get_database_backend(), sql)).await.unwrap();
+        let column = |r: sea_orm::QueryResult| {
+            let at = |i| r.try_get_by_index::<i64>(i).unwrap();
+            (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap(), at(2), at(3))
+        };
+        rows.into_iter().map(column).collect()
+    };
     let seqs = async |store: &SeaStore| -> Vec<i64> {
         store.history(&member, None, 10).await.unwrap().iter().map(|e| e.seq).collect()
     };
@@ -250,12 +260,15 @@ async fn history_keys_keep_increasing_across_the_rebuild_that_drops_autoincremen
     assert_eq!(one(sequenced).await.as_deref(), Some("process_history"));
     let before = seqs(&store).await;
     assert_eq!(before.len(), 1);
+    let made = columns().await;
+    assert_eq!(made.len(), 13, "{made:?}");
 
     // The rebuild keeps the entry and the index; new keys follow on; no sequence row is written.
     Migrator::up(&store.db, None).await.unwrap();
     assert!(!one(keyed_by).await.unwrap().contains("AUTOINCREMENT"));
     assert_eq!(one(sequenced).await, None);
     assert_eq!(one(indexed).await.as_deref(), Some("process_history_member"));
+    assert_eq!(columns().await, made);
     store.commit(cancel(2)).await.unwrap();
     let after = seqs(&store).await;
     assert_eq!(after.len(), 2);
@@ -266,6 +279,7 @@ async fn history_keys_keep_increasing_across_the_rebuild_that_drops_autoincremen
     Migrator::down(&store.db, Some(1)).await.unwrap();
     assert!(one(keyed_by).await.unwrap().contains("AUTOINCREMENT"));
     assert_eq!(seqs(&store).await, after);
+    assert_eq!(columns().await, made);
     store.commit(cancel(3)).await.unwrap();
     let highest = *after.iter().max().unwrap();
     assert!(seqs(&store).await.iter().any(|s| *s > highest));

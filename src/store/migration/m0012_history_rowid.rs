@@ -35,26 +35,17 @@ async fn rebuild(m: &SchemaManager<'_>, key: &str) -> Result<(), DbErr> {
         return Ok(());
     }
     let db = m.get_connection();
+    // The table as m0003 and m0010 made it (sea-query's SQLite types), but for its key.
     db.execute_unprepared(&format!(
-        r#"CREATE TABLE "process_history_rebuilt" (
-             "id" {key},
-             "member_no" varchar(32) NOT NULL,
-             "at" bigint NOT NULL,
-             "from_status" varchar(32) NOT NULL,
-             "to_status" varchar(32) NOT NULL,
-             "source" varchar(16) NOT NULL,
-             "source_detail" text NOT NULL,
-             "caller" text NULL,
-             "cert_no" text NULL,
-             "kind" text NULL,
-             "seal_id" text NULL,
-             "reason" text NULL,
-             "approved" boolean NULL
-           );
-           INSERT INTO "process_history_rebuilt" ({COLUMNS}) SELECT {COLUMNS} FROM "process_history";
-           DROP TABLE "process_history";
-           ALTER TABLE "process_history_rebuilt" RENAME TO "process_history";
-           CREATE INDEX "process_history_member" ON "process_history" ("member_no", "id");"#
+        "CREATE TABLE \"process_history_rebuilt\" (\"id\" {key}, \"member_no\" varchar(32) NOT NULL, \
+         \"at\" integer NOT NULL, \"from_status\" varchar(32) NOT NULL, \"to_status\" varchar(32) NOT NULL, \
+         \"source\" varchar(16) NOT NULL, \"source_detail\" text NOT NULL, \"caller\" text NULL, \
+         \"cert_no\" text NULL, \"kind\" text NULL, \"seal_id\" text NULL, \"reason\" text NULL, \
+         \"approved\" boolean NULL);
+         INSERT INTO \"process_history_rebuilt\" ({COLUMNS}) SELECT {COLUMNS} FROM \"process_history\";
+         DROP TABLE \"process_history\";
+         ALTER TABLE \"process_history_rebuilt\" RENAME TO \"process_history\";
+         CREATE INDEX \"process_history_member\" ON \"process_history\" (\"member_no\", \"id\");"
     ))
     .await?;
     Ok(())
