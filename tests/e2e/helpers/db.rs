@@ -93,9 +93,11 @@ impl TestDb {
         self.rows(sql).await.into_iter().map(row).collect()
     }
 
-    /// Asserts that `member`'s last lease (since [`Self::log_process_writes`]) was freed by the
-    /// write that moved its process, and that nothing wrote the row after it.
+    /// Asserts that `member`'s lease is free (holder and expiry cleared), that its last lease
+    /// (since [`Self::log_process_writes`]) was freed by the write that moved its process, and that
+    /// nothing wrote the row after it.
     pub async fn assert_lease_freed_by_its_commit(&self, member: &str, what: &str) {
+        assert_eq!(self.lease(member).await, Some((None, None)), "{what}");
         let writes = self.process_writes(member).await;
         let taken = writes.iter().rposition(|(_, holder)| holder.is_some());
         let freed = match taken {
