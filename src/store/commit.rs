@@ -119,12 +119,7 @@ impl SeaStore {
     /// The process's conditional update, answering the member when the row moved; freeing the
     /// member's lease if `release` holds it.
     fn process_moved(&self, p: &Process, release: Option<&str>) -> Result<UpdateStatement, StoreError> {
-        Ok(moved_update(self.moved_row(p)?, p, release))
-    }
-
-    /// The process's row as its conditional update writes it.
-    fn moved_row(&self, p: &Process) -> Result<proc_e::ActiveModel, StoreError> {
-        moved_row(p, &self.cipher)
+        Ok(moved_update(moved_row(p, &self.cipher)?, p, release))
     }
 
     /// The flows and authorizations of `changes`, each an upsert of one row selected by `source`:
@@ -220,7 +215,7 @@ impl SeaStore {
         quoted(&mut sql, moved);
         sql.push_str(" AS (");
         let release = changes.release_lease.as_deref();
-        process_moved(&mut sql, &mut values, &self.moved_row(p)?, p, release, Marks::Numbered);
+        process_moved(&mut sql, &mut values, &moved_row(p, &self.cipher)?, p, release, Marks::Numbered);
         sql.push(')');
         // The CTEs of `one_statement`, in its order and with its names.
         let cte = |sql: &mut String, name: &str| {
@@ -298,7 +293,7 @@ impl SeaStore {
             sql_text::on_conflict_update(&mut script, auth_e::Column::AuthId, &auth_e::UPSERTED);
             script.push_str(";\n");
         }
-        let (row, release) = (self.moved_row(p)?, changes.release_lease.as_deref());
+        let (row, release) = (moved_row(p, &self.cipher)?, changes.release_lease.as_deref());
         sql_text::process_moved(&mut script, &mut values, &row, p, release, sql_text::Marks::Question);
         script.push_str(";\nCOMMIT");
         Ok((script, Values(values)))
