@@ -27,7 +27,7 @@ impl EsignClient {
             org_legal_id_number: req.legal_id_number.expose().to_owned(),
         };
         let bytes = serialize(ENDPOINT, &body)?;
-        tracing::info!(member = %req.third_party_user_id, "creating the e签宝 company account");
+        tracing::debug!(member = %req.third_party_user_id, "creating the e签宝 company account");
         let created = self
             .exchange(ENDPOINT, Method::POST, paths::CREATE_ORG, Some(bytes), |answer| match answer.code {
                 CODE_OK => {

@@ -24,7 +24,7 @@ impl EsignClient {
             mobile: req.mobile.expose().to_owned(),
         };
         let bytes = serialize(ENDPOINT, &body)?;
-        tracing::info!(member = %req.third_party_user_id, "creating the e签宝 person account");
+        tracing::debug!(member = %req.third_party_user_id, "creating the e签宝 person account");
         self.exchange(ENDPOINT, Method::POST, paths::CREATE_ACCOUNT, Some(bytes), |answer| match answer.code {
             // 53000000: the account exists already; e签宝 hands back its id, which we reuse.
             CODE_OK | codes::ACCOUNT_EXISTS => {
